@@ -1,0 +1,6 @@
+"""Development-only defaults, shared by the settings and the dev launcher (which must not import
+the settings). With DJANGO_DEBUG off the portal refuses to start on any of them."""
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-never-use-in-production"
+DEV_STORAGE_ACCESS_KEY = "wes-dev-access"
+DEV_STORAGE_SECRET_KEY = "wes-dev-secret-change-me"

@@ -1,0 +1,60 @@
+"""Checks behind /healthz: can the portal reach its database, its storage and its task queue?"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+
+from storage import s3
+from storage.buckets import REGISTRY
+
+
+def check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # any driver error means "down"; the message says which
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:300]}
+
+
+def check_storage() -> dict:
+    try:
+        present = s3.list_bucket_names()
+    except s3.StorageError as exc:
+        return {"ok": False, "endpoint": settings.MINIO_ENDPOINT, "error": str(exc)}
+    missing = sorted(rule.name for rule in REGISTRY if rule.name not in present)
+    result = {"ok": not missing, "endpoint": settings.MINIO_ENDPOINT}
+    if missing:
+        result["error"] = ("missing bucket(s) " + ", ".join(missing)
+                           + ": run `manage.py setup_storage`")
+    return result
+
+
+def check_queue() -> dict:
+    """The broker must answer, and at least one worker cluster must be running.
+
+    django-q2 clusters publish their status to the shared cache with a 3-second expiry, so any
+    status found belongs to a cluster that is alive now."""
+    from django_q.brokers import get_broker
+    from django_q.status import Stat
+
+    broker_name = "redis" if "redis" in settings.Q_CLUSTER else "orm"
+    try:
+        broker = get_broker()
+        broker.ping()
+        queued = broker.queue_size()
+        clusters = Stat.get_all(broker=broker)
+    except Exception as exc:  # a broker that cannot be reached raises driver-specific errors
+        return {"ok": False, "broker": broker_name, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result = {"ok": bool(clusters), "broker": broker_name, "clusters": len(clusters),
+              "queued": queued}
+    if not clusters:
+        result["error"] = "no worker cluster is running: start `manage.py qcluster`"
+    return result
+
+
+def run_checks() -> dict:
+    checks = {"database": check_database(), "storage": check_storage(), "queue": check_queue()}
+    return {"status": "ok" if all(c["ok"] for c in checks.values()) else "error",
+            "checks": checks}

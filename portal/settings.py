@@ -1,0 +1,251 @@
+"""WES Portal settings: every value comes from the environment; defaults make a first run work.
+
+See docs/configuration.md for the full list. With DJANGO_DEBUG off the portal refuses to start on
+the development secret key or the development storage credentials.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.dev_defaults import DEV_SECRET_KEY, DEV_STORAGE_ACCESS_KEY, DEV_STORAGE_SECRET_KEY
+from portal.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
+    "django_q",
+    "storages",
+    "portal",
+    "tenants",
+    "storage",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "portal.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.current_lab",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL in production and CI; SQLite only for a newcomer's first run. ---
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # IMMEDIATE takes the write lock when a transaction starts, so the audit chain's
+            # read-last-hash-then-insert cannot interleave between two writers.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and queue: Redis when REDIS_URL is set; the database otherwise (shared between the web
+# and worker processes, which allauth's rate limits and django-q2's statistics need). ---
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "wes_cache"}}
+
+QUEUE_TASK_TIMEOUT = env_int("WES_QUEUE_TIMEOUT", 6 * 3600, minimum=60)
+Q_CLUSTER = {
+    "name": env_str("WES_QUEUE_NAME", "wes"),
+    "workers": env_int("WES_QUEUE_WORKERS", 2, minimum=1),
+    "timeout": QUEUE_TASK_TIMEOUT,
+    # django-q2 requires retry > timeout, or a long task is handed to a second worker.
+    "retry": QUEUE_TASK_TIMEOUT + 600,
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Authentication: allauth for lab members (email + password, invitation only); the admin
+# login goes through allauth too, so its rate limits cover staff. ---
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_ADAPTER = "tenants.adapters.InvitationOnlyAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+ACCOUNT_SESSION_REMEMBER = False
+# allauth's defaults stay on (login, signup, password reset, confirmation emails); failed logins
+# are limited per IP and per account.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("WES_LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/300s/key"),
+}
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "tenants:lab_picker"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+
+SESSION_COOKIE_AGE = env_int("WES_SESSION_SECONDS", 8 * 3600, minimum=300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool(
+    "DJANGO_BEHIND_TLS_PROXY", False) else None
+X_FRAME_OPTIONS = "DENY"
+
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND",
+                        "django.core.mail.backends.console.EmailBackend" if DEBUG
+                        else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("DJANGO_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "WES Portal <wes-portal@localhost>")
+
+# --- Object storage (S3 API; MinIO in production, SeaweedFS for development and tests). ---
+MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
+MINIO_PUBLIC_ENDPOINT = env_str("MINIO_PUBLIC_ENDPOINT", MINIO_ENDPOINT)
+MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
+MINIO_SECRET_KEY = env_secret("MINIO_SECRET_KEY", DEV_STORAGE_SECRET_KEY)
+MINIO_SECURE = env_bool("MINIO_SECURE", MINIO_ENDPOINT.startswith("https://"))
+MINIO_REGION = env_str("MINIO_REGION", "us-east-1")
+MINIO_BUCKET_RAW = env_str("MINIO_BUCKET_RAW", "wes-raw-data")
+MINIO_BUCKET_INTERMEDIATE = env_str("MINIO_BUCKET_INTERMEDIATE", "wes-intermediate")
+MINIO_BUCKET_RESULTS = env_str("MINIO_BUCKET_RESULTS", "wes-results")
+MINIO_BUCKET_ARCHIVES = env_str("MINIO_BUCKET_ARCHIVES", "wes-archives")
+MINIO_BUCKET_REFERENCE = env_str("MINIO_BUCKET_REFERENCE", "wes-reference")
+MINIO_BUCKET_LOGS = env_str("MINIO_BUCKET_LOGS", "wes-logs")
+STORAGE_PRESIGNED_EXPIRY_SECONDS = env_int("WES_PRESIGNED_EXPIRY_SECONDS", 300, minimum=30)
+STORAGE_TIMEOUT_SECONDS = env_int("WES_STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
+
+
+def _s3_storage(bucket: str) -> dict:
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": MINIO_ENDPOINT,
+            "access_key": MINIO_ACCESS_KEY,
+            "secret_key": MINIO_SECRET_KEY,
+            "region_name": MINIO_REGION,
+            "use_ssl": MINIO_SECURE,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "querystring_expire": STORAGE_PRESIGNED_EXPIRY_SECONDS,
+            "custom_domain": None,
+            "default_acl": None,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
+
+
+STORAGES = {
+    "default": _s3_storage(MINIO_BUCKET_RAW),
+    "raw": _s3_storage(MINIO_BUCKET_RAW),
+    "intermediate": _s3_storage(MINIO_BUCKET_INTERMEDIATE),
+    "results": _s3_storage(MINIO_BUCKET_RESULTS),
+    "archives": _s3_storage(MINIO_BUCKET_ARCHIVES),
+    "logs": _s3_storage(MINIO_BUCKET_LOGS),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Static files, i18n, logging. ---
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("WES_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("WES_LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+
+def _refuse_development_defaults() -> None:
+    problems = []
+    if SECRET_KEY == DEV_SECRET_KEY:
+        problems.append("DJANGO_SECRET_KEY is the development default")
+    if MINIO_ACCESS_KEY == DEV_STORAGE_ACCESS_KEY or MINIO_SECRET_KEY == DEV_STORAGE_SECRET_KEY:
+        problems.append("MINIO_ACCESS_KEY / MINIO_SECRET_KEY are the development defaults")
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with DJANGO_DEBUG off: " + "; ".join(problems)
+            + ". Set real values (or their *_FILE variants), or DJANGO_DEBUG=true for development."
+        )
+
+
+if not DEBUG:
+    _refuse_development_defaults()

@@ -1,0 +1,72 @@
+"""The bucket registry: which buckets exist, what they hold, and the rules the server must enforce.
+
+Names come from settings (`MINIO_BUCKET_*`); the rules are the lab's retention policy and live here,
+in one table, so that `setup_storage` and the drift check read the same source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+DAYS_IN_SEVEN_YEARS = 2555
+
+
+@dataclass(frozen=True)
+class BucketRule:
+    role: str                    # stable name used in code: "raw", "results", ...
+    setting: str                 # the settings name that holds the bucket's name
+    holds: str
+    versioned: bool
+    encrypted: bool
+    expire_days: int | None      # lifecycle expiration of current objects; None keeps forever
+    read_only: bool = False      # the pipeline and portal never write here (load_reference does)
+
+    @property
+    def name(self) -> str:
+        return getattr(settings, self.setting)
+
+    def lifecycle_rules(self) -> list[dict]:
+        """The lifecycle configuration as the S3 API takes it (and as servers read it back)."""
+        if self.expire_days is None:
+            return []
+        rule: dict = {
+            "ID": f"wes-{self.role}-expire-{self.expire_days}d",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Expiration": {"Days": self.expire_days},
+        }
+        if self.versioned:
+            # Without this, "deleted" objects in a versioned bucket live on as old versions forever.
+            rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": self.expire_days}
+        return [rule]
+
+
+REGISTRY: tuple[BucketRule, ...] = (
+    BucketRule("raw", "MINIO_BUCKET_RAW", "uploaded FASTQ", versioned=True, encrypted=True,
+               expire_days=7),
+    BucketRule("intermediate", "MINIO_BUCKET_INTERMEDIATE", "BAM, raw VCF, QC", versioned=False,
+               encrypted=True, expire_days=30),
+    # Archiving at 90 days is done by the portal (a verified tarball in the archives bucket), not by
+    # a lifecycle transition, because transitions need server-specific tiers; expiry is the backstop.
+    BucketRule("results", "MINIO_BUCKET_RESULTS", "final TSV, PDF report, metadata.json",
+               versioned=True, encrypted=True, expire_days=DAYS_IN_SEVEN_YEARS),
+    BucketRule("archives", "MINIO_BUCKET_ARCHIVES", "tar.gz of finished jobs", versioned=True,
+               encrypted=True, expire_days=DAYS_IN_SEVEN_YEARS),
+    BucketRule("reference", "MINIO_BUCKET_REFERENCE", "genomes, indexes, annotation",
+               versioned=False, encrypted=False, expire_days=None, read_only=True),
+    BucketRule("logs", "MINIO_BUCKET_LOGS", "Nextflow trace/report/timeline, audit exports",
+               versioned=False, encrypted=False, expire_days=365),
+)
+
+
+def bucket(role: str) -> BucketRule:
+    for rule in REGISTRY:
+        if rule.role == role:
+            return rule
+    raise KeyError(f"no bucket with role {role!r}; known: {[r.role for r in REGISTRY]}")
+
+
+def bucket_name(role: str) -> str:
+    return bucket(role).name

@@ -1,0 +1,62 @@
+"""The one place that builds object keys. Every key of lab data starts with the lab's prefix.
+
+Keys are built from database rows (a lab, a job id, a validated sample name), never from text a
+user typed into a request, and every component is checked again here so that a key can never
+climb out of its prefix (`../`), carry a control character or collide with another lab's.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+
+SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class UnsafeKeyComponent(ValueError):
+    pass
+
+
+def _component(value: object) -> str:
+    text = str(value)
+    if not SAFE_COMPONENT.match(text) or ".." in text:
+        raise UnsafeKeyComponent(f"{text!r} cannot be part of an object key")
+    return text
+
+
+def lab_prefix(lab) -> str:
+    # The lab's UUID, not its slug: a slug can be renamed, keys cannot, and a UUID cannot be guessed.
+    return f"{_component(lab.pk)}/"
+
+
+def job_prefix(lab, job_id: uuid.UUID) -> str:
+    return f"{lab_prefix(lab)}{_component(job_id)}/"
+
+
+def raw_fastq_key(lab, job_id: uuid.UUID, sample_name: str, read: int) -> str:
+    if read not in (1, 2):
+        raise UnsafeKeyComponent(f"read must be 1 or 2, not {read!r}")
+    return f"{job_prefix(lab, job_id)}{_component(sample_name)}_R{read}.fastq.gz"
+
+
+def job_output_key(lab, job_id: uuid.UUID, relative_path: str) -> str:
+    """A pipeline output under the job's prefix, keeping the pipeline's published sub-folders."""
+    parts = relative_path.split("/")
+    return job_prefix(lab, job_id) + "/".join(_component(part) for part in parts)
+
+
+def archive_key(lab, job_id: uuid.UUID, archived_on: date) -> str:
+    return f"{archived_on:%Y}/{archived_on:%m}/{lab_prefix(lab)}{_component(job_id)}.tar.gz"
+
+
+def log_key(day: date, job_id: uuid.UUID, file_name: str) -> str:
+    return f"{day:%Y-%m-%d}/{_component(job_id)}/{_component(file_name)}"
+
+
+def reference_key(build: str, file_name: str) -> str:
+    return f"{_component(build)}/{_component(file_name)}"
+
+
+def key_belongs_to_lab(key: str, lab) -> bool:
+    return key.startswith(lab_prefix(lab))

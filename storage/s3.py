@@ -1,0 +1,225 @@
+"""The only module that talks to the S3 API (boto3). Everything else asks it.
+
+Errors from boto3 and the network are turned into `StorageError` with a sentence an operator can
+act on ("storage rejected the access key ..."), because a raw botocore traceback on a page or in a
+command's output tells a lab nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from django.conf import settings
+from django.core.signals import setting_changed
+
+NOT_FOUND_CODES = {"404", "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchUpload"}
+NOT_CONFIGURED_CODES = {
+    "NoSuchLifecycleConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchBucketPolicy",
+}
+NOT_SUPPORTED_CODES = {"NotImplemented", "NotSupported", "MethodNotAllowed", "501"}
+CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
+                    "InvalidToken", "ExpiredToken"}
+
+
+class StorageError(Exception):
+    """A storage failure explained in one sentence; `code` is the S3 error code when there is one."""
+
+    def __init__(self, message: str, *, code: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
+class StorageNotSupported(StorageError):
+    """The server does not implement an API the portal would like to use."""
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and error_code(exc) in NOT_FOUND_CODES
+
+
+def is_not_configured(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and error_code(exc) in NOT_CONFIGURED_CODES
+
+
+def explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return StorageError(f"cannot reach the S3 server at {endpoint} while trying to {action}: "
+                            "is it running, and is MINIO_ENDPOINT right?", code="Unreachable")
+    if isinstance(exc, ReadTimeoutError):
+        return StorageError(f"the S3 server at {endpoint} did not answer in time while trying to "
+                            f"{action}", code="Timeout")
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        if code in {"InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+            return StorageError(f"the S3 server at {endpoint} rejected the credentials ({code}): "
+                                "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY", code=code)
+        if code in CREDENTIAL_CODES:
+            return StorageError(f"the S3 server at {endpoint} denied access while trying to "
+                                f"{action} ({code}): {message}", code=code)
+        if code in NOT_SUPPORTED_CODES:
+            return StorageNotSupported(f"the S3 server at {endpoint} does not support this: "
+                                       f"{action} ({code})", code=code)
+        return StorageError(f"the S3 server refused to {action} ({code}): {message}", code=code)
+    if isinstance(exc, BotoCoreError):
+        return StorageError(f"storage error while trying to {action}: {exc}", code="Client")
+    raise exc
+
+
+@contextlib.contextmanager
+def translated_errors(action: str, *, endpoint: str | None = None):
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise explain(exc, endpoint=endpoint or settings.MINIO_ENDPOINT, action=action) from exc
+
+
+def _config() -> Config:
+    return Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        connect_timeout=min(settings.STORAGE_TIMEOUT_SECONDS, 5),
+        read_timeout=settings.STORAGE_TIMEOUT_SECONDS,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure: bool):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint or None,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        use_ssl=secure,
+        config=_config(),
+    )
+
+
+def client():
+    """The S3 client for server-side work (provisioning, verifying, publishing)."""
+    return _client(settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
+                   settings.MINIO_REGION, settings.MINIO_SECURE)
+
+
+def public_client():
+    """Signs URLs for browsers: the signature covers the host, so it must be the public one."""
+    return _client(settings.MINIO_PUBLIC_ENDPOINT, settings.MINIO_ACCESS_KEY,
+                   settings.MINIO_SECRET_KEY, settings.MINIO_REGION,
+                   settings.MINIO_PUBLIC_ENDPOINT.startswith("https://"))
+
+
+def _forget_clients(**kwargs) -> None:
+    if kwargs.get("setting", "").startswith(("MINIO_", "STORAGE_")):
+        _client.cache_clear()
+
+
+setting_changed.connect(_forget_clients)
+
+
+# --- Bucket operations used by provisioning and health. ---
+
+def list_bucket_names() -> set[str]:
+    with translated_errors("list buckets"):
+        return {b["Name"] for b in client().list_buckets().get("Buckets", [])}
+
+
+def bucket_exists(name: str) -> bool:
+    try:
+        client().head_bucket(Bucket=name)
+        return True
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up bucket {name}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up bucket {name}") from exc
+
+
+def create_bucket(name: str) -> None:
+    params: dict = {"Bucket": name}
+    if settings.MINIO_REGION and settings.MINIO_REGION != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": settings.MINIO_REGION}
+    with translated_errors(f"create bucket {name}"):
+        client().create_bucket(**params)
+
+
+def get_versioning(name: str) -> bool:
+    with translated_errors(f"read versioning of {name}"):
+        return client().get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+
+
+def set_versioning(name: str, enabled: bool) -> None:
+    status = "Enabled" if enabled else "Suspended"
+    with translated_errors(f"set versioning of {name}"):
+        client().put_bucket_versioning(Bucket=name,
+                                       VersioningConfiguration={"Status": status})
+
+
+def get_default_encryption(name: str) -> str | None:
+    """The default SSE algorithm of a bucket ("AES256", "aws:kms"), or None."""
+    try:
+        rules = client().get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+    except ClientError as exc:
+        if is_not_configured(exc):
+            return None
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read encryption of {name}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read encryption of {name}") from exc
+    for rule in rules.get("Rules", []):
+        algorithm = rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+        if algorithm:
+            return algorithm
+    return None
+
+
+def set_default_encryption(name: str) -> None:
+    config = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    with translated_errors(f"set default encryption of {name}"):
+        client().put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=config)
+
+
+def remove_default_encryption(name: str) -> None:
+    with translated_errors(f"remove default encryption of {name}"):
+        client().delete_bucket_encryption(Bucket=name)
+
+
+def get_lifecycle_rules(name: str) -> list[dict]:
+    try:
+        return client().get_bucket_lifecycle_configuration(Bucket=name).get("Rules", [])
+    except ClientError as exc:
+        if is_not_configured(exc):
+            return []
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read lifecycle rules of {name}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read lifecycle rules of {name}") from exc
+
+
+def set_lifecycle_rules(name: str, rules: list[dict]) -> None:
+    with translated_errors(f"set lifecycle rules of {name}"):
+        if rules:
+            client().put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": rules})
+        else:
+            client().delete_bucket_lifecycle(Bucket=name)

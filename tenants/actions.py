@@ -1,0 +1,12 @@
+"""Names of audited actions, in one list so the admin can filter by them and reviewers can grep."""
+
+LOGIN = "auth.login"
+LOGOUT = "auth.logout"
+LOGIN_FAILED = "auth.login_failed"
+INVITATION_CREATED = "invitation.created"
+INVITATION_ACCEPTED = "invitation.accepted"
+INVITATION_REVOKED = "invitation.revoked"
+MEMBERSHIP_ADDED = "membership.added"
+MEMBERSHIP_REMOVED = "membership.removed"
+MEMBERSHIP_ROLE_CHANGED = "membership.role_changed"
+LAB_CREATED = "lab.created"

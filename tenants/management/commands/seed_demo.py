@@ -1,0 +1,47 @@
+import secrets
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tenants import services
+from tenants.models import Lab, Role
+
+DEMO_LAB_SLUG = "demo"
+DEMO_USERS = [
+    ("clinician@demo.lab", "Demo clinician", Role.CLINICIAN, False),
+    ("manager@demo.lab", "Demo lab manager", Role.MANAGER, False),
+    ("staff@demo.lab", "Demo staff (admin)", None, True),
+]
+
+
+class Command(BaseCommand):
+    help = ("Create the demo lab with a clinician, a lab manager and a staff user. Passwords are "
+            "printed once, when the users are created; running it again changes nothing.")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        lab = Lab.objects.filter(slug=DEMO_LAB_SLUG).first() or services.lab_create(
+            slug=DEMO_LAB_SLUG, name="Demo Genomics Lab")
+        users = get_user_model().objects
+        created = []
+        for email, name, role, is_staff in DEMO_USERS:
+            if users.filter(email__iexact=email).exists():
+                continue
+            password = secrets.token_urlsafe(12)
+            user = users.create_user(username=email, email=email, password=password,
+                                     first_name=name, is_staff=is_staff, is_superuser=is_staff)
+            EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+            if role:
+                services.membership_add(lab=lab, user=user, role=role)
+            created.append((email, password, role or "staff"))
+
+        if not created:
+            self.stdout.write("Demo lab and users already exist; passwords were printed when they "
+                              "were created.")
+            return
+        self.stdout.write(self.style.SUCCESS(f"Demo lab '{lab.name}' (/labs/{lab.slug}/). "
+                                             "Credentials, shown only this once:"))
+        for email, password, role in created:
+            self.stdout.write(f"  {role:<10} {email:<22} {password}")

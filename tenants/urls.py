@@ -1,0 +1,17 @@
+from django.urls import path
+
+from tenants import views
+
+app_name = "tenants"
+
+urlpatterns = [
+    path("labs/", views.lab_picker, name="lab_picker"),
+    path("labs/<slug:lab_slug>/", views.lab_home, name="lab_home"),
+    path("labs/<slug:lab_slug>/members/", views.member_list_view, name="members"),
+    path("labs/<slug:lab_slug>/members/invite/", views.member_invite, name="member_invite"),
+    path("labs/<slug:lab_slug>/members/<uuid:member_id>/remove/", views.member_remove,
+         name="member_remove"),
+    path("labs/<slug:lab_slug>/invitations/<uuid:invitation_id>/revoke/",
+         views.invitation_revoke, name="invitation_revoke"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+]
