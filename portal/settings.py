@@ -4,6 +4,7 @@ See docs/configuration.md for the full list. With DJANGO_DEBUG off the portal re
 the development secret key or the development storage credentials.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,9 @@ else:
             # IMMEDIATE takes the write lock when a transaction starts, so the audit chain's
             # read-last-hash-then-insert cannot interleave between two writers.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # A file, not shared-cache memory: threads in tests then wait for the write lock
+            # (busy timeout) instead of failing with "table is locked".
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -217,8 +221,11 @@ STORAGES = {
 
 # --- Static files, i18n, logging. ---
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production runs `collectstatic` into DJANGO_STATIC_ROOT; without it WhiteNoise serves the files
+# straight from the source folders, so a first run needs no build step.
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("WES_TIME_ZONE", "UTC")
 USE_I18N = True

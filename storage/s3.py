@@ -71,8 +71,11 @@ def explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
             return StorageError(f"the S3 server at {endpoint} rejected the credentials ({code}): "
                                 "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY", code=code)
         if code in CREDENTIAL_CODES:
+            # HEAD answers carry no error body, so a bad key shows up only as a bare 403.
             return StorageError(f"the S3 server at {endpoint} denied access while trying to "
-                                f"{action} ({code}): {message}", code=code)
+                                f"{action} ({code} {message}): check MINIO_ACCESS_KEY and "
+                                "MINIO_SECRET_KEY, and that this key may use the bucket",
+                                code=code)
         if code in NOT_SUPPORTED_CODES:
             return StorageNotSupported(f"the S3 server at {endpoint} does not support this: "
                                        f"{action} ({code})", code=code)

@@ -1,0 +1,167 @@
+"""Shared fixtures: the three personas, the real S3 server, moto, and a browser.
+
+Personas (STYLE.md): a clinician and a manager of lab A, and an outsider who manages lab B.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from storage.seaweed import SeaweedServer
+
+BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",
+                   "MINIO_BUCKET_ARCHIVES", "MINIO_BUCKET_REFERENCE", "MINIO_BUCKET_LOGS"]
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
+_bucket_suffixes = itertools.count(1)
+
+
+# --- personas ---
+
+def make_user(email: str, password: str = "correct-horse-battery-staple", **extra):
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username=email, email=email, password=password,
+                                                **extra)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@pytest.fixture
+def lab_a(db):
+    from tenants.services import lab_create
+
+    return lab_create(slug="lab-a", name="Lab A Genomics")
+
+
+@pytest.fixture
+def lab_b(db):
+    from tenants.services import lab_create
+
+    return lab_create(slug="lab-b", name="Lab B Diagnostics")
+
+
+@pytest.fixture
+def manager(lab_a):
+    from tenants.services import membership_add
+
+    user = make_user("manager@lab-a.test")
+    return membership_add(lab=lab_a, user=user, role="manager")
+
+
+@pytest.fixture
+def clinician(lab_a, manager):
+    from tenants.services import membership_add
+
+    user = make_user("clinician@lab-a.test")
+    return membership_add(lab=lab_a, user=user, role="clinician")
+
+
+@pytest.fixture
+def outsider(lab_b):
+    from tenants.services import membership_add
+
+    user = make_user("outsider@lab-b.test")
+    return membership_add(lab=lab_b, user=user, role="manager")
+
+
+@pytest.fixture
+def client_for(client):
+    """`client_for(membership)`: the test client signed in as that member."""
+
+    def sign_in(membership_or_user):
+        user = getattr(membership_or_user, "user", membership_or_user)
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+# --- object storage ---
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """A real SeaweedFS (`weed mini`) on free loopback ports for the whole test session."""
+    from django.conf import settings
+
+    data_dir = tmp_path_factory.mktemp("seaweedfs")
+    server = SeaweedServer(data_dir, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _unique_buckets() -> dict[str, str]:
+    suffix = f"t{os.getpid()}-{next(_bucket_suffixes)}"
+    return {name: f"{name.removeprefix('MINIO_BUCKET_').lower()}-{suffix}"
+            for name in BUCKET_SETTINGS}
+
+
+@pytest.fixture
+def real_s3(seaweed):
+    """Settings pointing at the real S3 server, with bucket names no other test uses."""
+    with override_settings(MINIO_ENDPOINT=seaweed.endpoint, MINIO_PUBLIC_ENDPOINT=seaweed.endpoint,
+                           MINIO_SECURE=False, **_unique_buckets()):
+        yield seaweed
+
+
+@pytest.fixture
+def moto_s3():
+    """moto's in-process S3, for fast unit tests of the same code paths."""
+    from moto import mock_aws
+
+    with mock_aws(), override_settings(MINIO_ENDPOINT="", MINIO_PUBLIC_ENDPOINT="",
+                                       MINIO_SECURE=True, **_unique_buckets()):
+        yield
+
+
+@pytest.fixture
+def storage_down():
+    """Settings pointing at a loopback port where nothing listens."""
+    from storage.seaweed import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with override_settings(MINIO_ENDPOINT=endpoint, MINIO_PUBLIC_ENDPOINT=endpoint,
+                           STORAGE_TIMEOUT_SECONDS=1):
+        yield endpoint
+
+
+# --- browser ---
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page(live_server):
+    """A Playwright page in Debian's headless Chromium (Playwright's own browser download is not
+    available here). Without Chromium the test is skipped locally and fails in CI."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; scripts/bootstrap installs it")
+        pytest.skip("chromium is not installed (run scripts/bootstrap as root)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # around it are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.base_url = live_server.url
+        try:
+            yield page
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

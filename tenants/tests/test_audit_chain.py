@@ -1,0 +1,145 @@
+import threading
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from tenants.audit import GENESIS_HASH, SYSTEM, Actor, audit_record, event_hash, verify_chain
+from tenants.models import AuditEvent
+
+postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
+                                   reason="the append-only trigger exists on PostgreSQL only")
+
+
+def record(n: int, **extra):
+    return audit_record(actor=SYSTEM, action="test.event", resource_type="thing",
+                        resource_id=str(n), details={"n": n}, **extra)
+
+
+def verify_output() -> str:
+    out = StringIO()
+    call_command("verify_audit", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_chains_each_event_to_the_one_before():
+    first, second, third = record(1), record(2), record(3)
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    reloaded = AuditEvent.objects.get(pk=second.pk)
+    assert event_hash(reloaded) == reloaded.hash
+    assert "audit chain intact: 3 event(s) verified" in verify_output()
+
+
+@pytest.mark.django_db
+def test_it_records_who_where_and_how_from_the_request(rf, manager):
+    request = rf.get("/labs/lab-a/", HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="2001:db8::1")
+    request.request_id = "req-12345678"
+    event = audit_record(actor=Actor.for_user(manager.user), action="test.viewed", lab=manager.lab,
+                         phi_accessed=True, data_exported=True, request=request,
+                         details={"when": manager.created_at, "id": manager.pk})
+    event = AuditEvent.objects.get(pk=event.pk)
+    assert (event.actor_id, event.actor_email) == (f"user:{manager.user.pk}", "manager@lab-a.test")
+    assert event.lab_id == manager.lab.pk
+    assert event.phi_accessed and event.data_exported
+    assert (event.ip_address, event.user_agent, event.request_id) == (
+        "2001:db8::1", "Firefox/140", "req-12345678")
+    assert event.details["id"] == str(manager.pk)
+    assert event_hash(event) == event.hash
+
+
+@pytest.mark.django_db
+def test_it_rolls_back_with_the_action_it_records():
+    record(1)
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            record(2)
+            raise RuntimeError("the action failed")
+    assert list(AuditEvent.objects.values_list("resource_id", flat=True)) == ["1"]
+    assert record(3).prev_hash == AuditEvent.objects.get(resource_id="1").hash
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_it_refuses_update_and_delete_on_postgresql():
+    event = record(1)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(action="tampered")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE tenants_auditevent SET details = '{}' WHERE id = %s", [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
+
+
+def tamper_with_details(event_id: int) -> None:
+    """What a database superuser could do: switch the trigger off and edit a row with raw SQL."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE tenants_auditevent DISABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+        cursor.execute("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
+                       ['{"n": 999}', event_id])
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE tenants_auditevent ENABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+
+
+@pytest.mark.django_db
+def test_it_reports_the_first_edited_row():
+    events = [record(n) for n in range(5)]
+    tamper_with_details(events[2].pk)
+    checked, broken = verify_chain()
+    assert broken is not None and broken.event_id == events[2].pk
+    assert "edited" in broken.reason
+    with pytest.raises(CommandError, match=f"broken at event #{events[2].pk}"):
+        verify_output()
+
+
+@pytest.mark.django_db
+def test_it_reports_a_removed_row():
+    events = [record(n) for n in range(4)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE tenants_auditevent DISABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+        cursor.execute("DELETE FROM tenants_auditevent WHERE id = %s", [events[1].pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE tenants_auditevent ENABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+    _checked, broken = verify_chain()
+    assert broken.event_id == events[2].pk and "removed" in broken.reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_one_chain_when_eight_threads_write_at_once():
+    writers, per_writer = 8, 25
+    start = threading.Barrier(writers)
+    errors = []
+
+    def write(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(per_writer):
+                with transaction.atomic():
+                    record(worker * 1000 + n)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert AuditEvent.objects.count() == writers * per_writer
+    prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(set(prev_hashes)) == len(prev_hashes), "two events claim the same predecessor"
+    checked, broken = verify_chain()
+    assert (checked, broken) == (writers * per_writer, None)
