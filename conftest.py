@@ -21,6 +21,13 @@ ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 _bucket_suffixes = itertools.count(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Real hashing costs ~0.2 s per user; tests are about access, not the hash function."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 # --- personas ---
 
 def make_user(email: str, password: str = "correct-horse-battery-staple", **extra):

@@ -64,6 +64,7 @@ def lab_view(*, manager_only: bool = False):
             request.lab = membership.lab
             return view(request, *args, **kwargs)
 
+        wrapper.lab_scoped = True  # checked by tenants/tests/test_access_rules.py
         return wrapper
 
     return decorator

@@ -1,0 +1,60 @@
+from django.urls import reverse
+
+from tenants import actions
+from tenants.models import AuditEvent
+
+
+def sign_in(client, email, password="correct-horse-battery-staple"):
+    return client.post(reverse("account_login"), {"login": email, "password": password},
+                       HTTP_USER_AGENT="pytest-browser", REMOTE_ADDR="192.0.2.10")
+
+
+def test_it_audits_sign_in_and_sign_out(client, clinician):
+    response = sign_in(client, "clinician@lab-a.test")
+    assert response.status_code == 302
+    client.post(reverse("account_logout"))
+    login, logout = AuditEvent.objects.filter(action__in=[actions.LOGIN, actions.LOGOUT])
+    assert (login.action, logout.action) == (actions.LOGIN, actions.LOGOUT)
+    assert login.actor_email == logout.actor_email == "clinician@lab-a.test"
+    assert (login.ip_address, login.user_agent) == ("192.0.2.10", "pytest-browser")
+    assert len(login.request_id) == 32
+
+
+def test_it_audits_a_failed_sign_in_without_the_password(client, clinician):
+    response = sign_in(client, "clinician@lab-a.test", password="wrong-password")
+    assert response.status_code == 200
+    assert "not correct" in response.content.decode()
+    event = AuditEvent.objects.get(action=actions.LOGIN_FAILED)
+    assert (event.actor_id, event.actor_email) == ("anonymous", "clinician@lab-a.test")
+    assert "wrong-password" not in str(event.details)
+
+
+def test_it_rate_limits_repeated_failures(client, clinician):
+    pages = [sign_in(client, "clinician@lab-a.test", password=f"guess-{n}").content.decode()
+             for n in range(6)]
+    assert all("are not correct" in page for page in pages[:5])
+    assert "Too many failed login attempts" in pages[5]
+    # Even the right password is refused while the limit holds.
+    response = sign_in(client, "clinician@lab-a.test")
+    assert response.status_code == 200 and "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_lets_staff_into_the_admin_through_the_same_sign_in(client, db):
+    from conftest import make_user
+
+    make_user("staff@example.test", is_staff=True, is_superuser=True)
+    admin_login = client.get("/admin/").url
+    response = client.get(admin_login)
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
+    # The admin's own password form is not a way around allauth's rate limits.
+    bypass = client.post(admin_login, {"username": "staff@example.test",
+                                       "password": "correct-horse-battery-staple"})
+    assert bypass.status_code == 302 and "_auth_user_id" not in client.session
+    sign_in(client, "staff@example.test")
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/tenants/auditevent/").status_code == 200
+
+
+def test_it_keeps_lab_members_out_of_the_admin(client_for, manager):
+    assert client_for(manager).get("/admin/", follow=True).status_code == 403
