@@ -145,9 +145,9 @@ def storage_down():
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture
-def browser_page(live_server):
-    """A Playwright page in Debian's headless Chromium (Playwright's own browser download is not
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium driven by Playwright (Playwright's own browser download is not
     available here). Without Chromium the test is skipped locally and fails in CI."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
@@ -155,9 +155,6 @@ def browser_page(live_server):
         pytest.skip("chromium is not installed (run scripts/bootstrap as root)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # around it are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -165,10 +162,11 @@ def browser_page(live_server):
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.base_url = live_server.url
-        try:
-            yield page
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        yield browser
+        browser.close()
+
+
+def screenshot(page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

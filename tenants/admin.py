@@ -37,9 +37,10 @@ class InvitationAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: audit events are never added, changed or deleted by hand."""
 
-    list_display = ["id", "created_at", "action", "actor_email", "lab_id", "resource_type",
+    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource_type",
                     "resource_id", "phi_accessed", "data_exported", "ip_address"]
-    list_filter = ["action", "phi_accessed", "data_exported"]
+    list_filter = ["action", "lab", "phi_accessed", "data_exported"]
+    list_select_related = ["lab"]
     search_fields = ["actor_email", "resource_id", "request_id"]
     date_hierarchy = "created_at"
 

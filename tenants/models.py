@@ -80,16 +80,18 @@ class Invitation(models.Model):
 class AuditEvent(models.Model):
     """One append-only, hash-chained record of an access or change. Never updated or deleted.
 
-    The actor and lab are stored as plain values, not foreign keys that could cascade: deleting a
-    user must not touch (and, on PostgreSQL, cannot touch) the record of what they did. `lab` is
-    empty for events outside any lab (signing in, a failed login).
+    The actor is stored as plain values, not a foreign key that could cascade: deleting a user must
+    not touch (and, on PostgreSQL, cannot touch) the record of what they did. The lab is PROTECTed
+    for the same reason: a lab with audit history cannot be deleted. `lab` is empty for events
+    outside any lab (signing in, a failed login).
     """
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor_id = models.CharField(max_length=64)       # "user:<pk>", "system" or "anonymous"
     actor_email = models.CharField(max_length=254)
-    lab_id = models.UUIDField(null=True, blank=True, db_index=True)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, null=True, blank=True,
+                            related_name="audit_events")
     action = models.CharField(max_length=64, db_index=True)
     resource_type = models.CharField(max_length=64, blank=True)
     resource_id = models.CharField(max_length=128, blank=True)
