@@ -32,6 +32,10 @@ def dev_environment(var_dir: Path, s3_endpoint: str) -> dict[str, str]:
     return env
 
 
+def upload_origins(port: int) -> str:
+    return f"http://127.0.0.1:{port},http://localhost:{port}"
+
+
 def run_step(title: str, args: list[str], env: dict[str, str]) -> None:
     print(f"==> {title}", flush=True)
     result = subprocess.run(MANAGE + args, env=env, cwd=BASE_DIR)
@@ -45,7 +49,9 @@ def _interrupt(signum, frame):
 
 def main() -> int:
     # A terminal's Ctrl-C sends SIGINT; a supervisor or `timeout` sends SIGTERM or SIGHUP. All of
-    # them must stop what this launcher started (its children run in their own sessions).
+    # them must stop what this launcher started (its children run in their own sessions). A shell
+    # that starts a job with `&` hands it SIGINT already ignored, so install the handler outright.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     var_dir = Path(os.environ.get("WES_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -62,8 +68,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    children: list[subprocess.Popen] = []
+    children: list[tuple[subprocess.Popen, bool]] = []
     env = dev_environment(var_dir, server.endpoint)
+    env.setdefault("WES_UPLOAD_ORIGINS", upload_origins(port))
     try:
         run_step("migrating the database", ["migrate", "--no-input", "-v", "0"], env)
         run_step("creating the cache table", ["createcachetable"], env)
@@ -71,13 +78,15 @@ def main() -> int:
         run_step("seeding the demo lab", ["seed_demo"], env)
         print("==> starting the task worker and the web server; Ctrl-C stops everything",
               flush=True)
-        children.append(subprocess.Popen(MANAGE + ["qcluster"], env=env, cwd=BASE_DIR,
-                                         start_new_session=True))
-        children.append(subprocess.Popen(MANAGE + ["runserver", f"127.0.0.1:{port}"], env=env,
-                                         cwd=BASE_DIR, start_new_session=True))
+        # The cluster stops its own worker processes on SIGTERM; runserver's auto-reloader pair is
+        # stopped as a process group.
+        children.append((subprocess.Popen(MANAGE + ["qcluster"], env=env, cwd=BASE_DIR,
+                                          start_new_session=True), False))
+        children.append((subprocess.Popen(MANAGE + ["runserver", f"127.0.0.1:{port}"], env=env,
+                                          cwd=BASE_DIR, start_new_session=True), True))
         print(f"\n    WES Portal: http://127.0.0.1:{port}/   admin: http://127.0.0.1:{port}/admin/\n",
               flush=True)
-        while all(child.poll() is None for child in children):
+        while all(child.poll() is None for child, _group in children):
             time.sleep(0.5)
         print("a process stopped on its own; shutting down", file=sys.stderr)
         return 1
@@ -85,16 +94,17 @@ def main() -> int:
         print("\n==> stopping", flush=True)
         return 0
     finally:
-        for child in children:
-            _stop(child)
+        for child, whole_group in children:
+            _stop(child, whole_group)
         server.stop()
 
 
-def _stop(child: subprocess.Popen) -> None:
-    if child.poll() is not None:
-        return
+def _stop(child: subprocess.Popen, whole_group: bool) -> None:
     try:
-        os.killpg(child.pid, signal.SIGINT)
+        if whole_group:
+            os.killpg(child.pid, signal.SIGTERM)
+        elif child.poll() is None:
+            child.send_signal(signal.SIGTERM)
         child.wait(15)
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)

@@ -142,6 +142,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_USER_DISPLAY = "tenants.adapters.user_display"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 ACCOUNT_SESSION_REMEMBER = False
@@ -187,6 +188,14 @@ MINIO_BUCKET_REFERENCE = env_str("MINIO_BUCKET_REFERENCE", "wes-reference")
 MINIO_BUCKET_LOGS = env_str("MINIO_BUCKET_LOGS", "wes-logs")
 STORAGE_PRESIGNED_EXPIRY_SECONDS = env_int("WES_PRESIGNED_EXPIRY_SECONDS", 300, minimum=30)
 STORAGE_TIMEOUT_SECONDS = env_int("WES_STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
+# Origins (scheme://host:port) whose pages upload straight to the raw-data bucket.
+STORAGE_UPLOAD_ORIGINS = env_list("WES_UPLOAD_ORIGINS",
+                                  ["http://127.0.0.1:8000", "http://localhost:8000"])
+UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60)
+MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
+FASTQ_MAX_COMPRESSION_RATIO = env_int("WES_FASTQ_MAX_COMPRESSION_RATIO", 25, minimum=2)
+# Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 
 def _s3_storage(bucket: str) -> dict:

@@ -22,6 +22,7 @@ class BucketRule:
     encrypted: bool
     expire_days: int | None      # lifecycle expiration of current objects; None keeps forever
     read_only: bool = False      # the pipeline and portal never write here (load_reference does)
+    browser_uploads: bool = False  # browsers PUT presigned parts here, so it needs CORS rules
 
     @property
     def name(self) -> str:
@@ -42,10 +43,23 @@ class BucketRule:
             rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": self.expire_days}
         return [rule]
 
+    def cors_rules(self) -> list[dict]:
+        """Browsers on the portal's origins may PUT parts and must be able to read their ETag."""
+        if not self.browser_uploads:
+            return []
+        return [{
+            "ID": "wes-portal-uploads",
+            "AllowedOrigins": sorted(settings.STORAGE_UPLOAD_ORIGINS),
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3600,
+        }]
+
 
 REGISTRY: tuple[BucketRule, ...] = (
     BucketRule("raw", "MINIO_BUCKET_RAW", "uploaded FASTQ", versioned=True, encrypted=True,
-               expire_days=7),
+               expire_days=7, browser_uploads=True),
     BucketRule("intermediate", "MINIO_BUCKET_INTERMEDIATE", "BAM, raw VCF, QC", versioned=False,
                encrypted=True, expire_days=30),
     # Archiving at 90 days is done by the portal (a verified tarball in the archives bucket), not by

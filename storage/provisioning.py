@@ -16,7 +16,7 @@ from storage.buckets import REGISTRY, BucketRule
 @dataclass(frozen=True)
 class Drift:
     bucket: str
-    aspect: str          # "bucket", "versioning", "encryption", "lifecycle"
+    aspect: str          # "bucket", "versioning", "encryption", "lifecycle", "cors"
     expected: str
     actual: str
 
@@ -77,7 +77,25 @@ def _bucket_drift(rule: BucketRule) -> list[Drift]:
     present = s3.get_lifecycle_rules(name)
     if sorted(map(normalise_rule, wanted), key=str) != sorted(map(normalise_rule, present), key=str):
         found.append(Drift(name, "lifecycle", describe_rules(wanted), describe_rules(present)))
+    if rule.browser_uploads:
+        wanted_cors, present_cors = rule.cors_rules(), s3.get_cors_rules(name)
+        if normalise_cors(wanted_cors) != normalise_cors(present_cors):
+            found.append(Drift(name, "cors", describe_cors(wanted_cors), describe_cors(present_cors)))
     return found
+
+
+def normalise_cors(rules: list[dict]) -> list[tuple]:
+    return sorted(
+        (tuple(sorted(r.get("AllowedOrigins", []))), tuple(sorted(r.get("AllowedMethods", []))),
+         tuple(sorted(r.get("ExposeHeaders", []))))
+        for r in rules)
+
+
+def describe_cors(rules: list[dict]) -> str:
+    if not rules:
+        return "no CORS rules"
+    return "; ".join(f"{','.join(origins)} may {','.join(methods)} (expose {','.join(exposed)})"
+                     for origins, methods, exposed in normalise_cors(rules))
 
 
 def _on_off(value: bool) -> str:
@@ -134,6 +152,8 @@ def _fix(rule: BucketRule, drift: Drift) -> None:
         s3.set_default_encryption(name)
     elif drift.aspect == "lifecycle":
         s3.set_lifecycle_rules(name, rule.lifecycle_rules())
+    elif drift.aspect == "cors":
+        s3.set_cors_rules(name, rule.cors_rules())
     else:  # pragma: no cover - every aspect _bucket_drift reports is handled above
         raise ValueError(drift.aspect)
 

@@ -25,6 +25,7 @@ from django.core.signals import setting_changed
 NOT_FOUND_CODES = {"404", "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchUpload"}
 NOT_CONFIGURED_CODES = {
     "NoSuchLifecycleConfiguration",
+    "NoSuchCORSConfiguration",
     "ServerSideEncryptionConfigurationNotFoundError",
     "NoSuchBucketPolicy",
 }
@@ -226,3 +227,118 @@ def set_lifecycle_rules(name: str, rules: list[dict]) -> None:
                 Bucket=name, LifecycleConfiguration={"Rules": rules})
         else:
             client().delete_bucket_lifecycle(Bucket=name)
+
+
+def get_cors_rules(name: str) -> list[dict]:
+    try:
+        return client().get_bucket_cors(Bucket=name).get("CORSRules", [])
+    except ClientError as exc:
+        if is_not_configured(exc):
+            return []
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read CORS rules of {name}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
+                      action=f"read CORS rules of {name}") from exc
+
+
+def set_cors_rules(name: str, rules: list[dict]) -> None:
+    with translated_errors(f"set CORS rules of {name}"):
+        if rules:
+            client().put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+        else:
+            client().delete_bucket_cors(Bucket=name)
+
+
+# --- Objects and multipart uploads. Keys always come from storage.keys. ---
+
+def start_multipart_upload(bucket: str, key: str, *, content_type: str = "application/gzip") -> str:
+    with translated_errors(f"start an upload to {bucket}"):
+        answer = client().create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type,
+                                                  ServerSideEncryption="AES256")
+    return answer["UploadId"]
+
+
+def list_uploaded_parts(bucket: str, key: str, upload_id: str) -> list[dict]:
+    """Parts S3 holds for an unfinished upload: [{"PartNumber", "Size", "ETag"}], in order."""
+    parts: list[dict] = []
+    marker = 0
+    with translated_errors(f"list the uploaded parts in {bucket}"):
+        while True:
+            answer = client().list_parts(Bucket=bucket, Key=key, UploadId=upload_id,
+                                         PartNumberMarker=marker)
+            parts.extend({"PartNumber": p["PartNumber"], "Size": p["Size"], "ETag": p["ETag"]}
+                         for p in answer.get("Parts", []))
+            if not answer.get("IsTruncated"):
+                return parts
+            marker = answer["NextPartNumberMarker"]
+
+
+def presign_upload_part(bucket: str, key: str, upload_id: str, part_number: int,
+                        expires_in: int) -> str:
+    with translated_errors("sign an upload part"):
+        return public_client().generate_presigned_url(
+            "upload_part", ExpiresIn=expires_in,
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number})
+
+
+def complete_multipart_upload(bucket: str, key: str, upload_id: str, parts: list[dict]) -> None:
+    with translated_errors(f"complete an upload to {bucket}"):
+        client().complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                       for p in parts]})
+
+
+def abort_multipart_upload(bucket: str, key: str, upload_id: str) -> None:
+    try:
+        client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action="abort an upload") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action="abort an upload") from exc
+
+
+def list_unfinished_uploads(bucket: str) -> list[dict]:
+    """[{"Key", "UploadId", "Initiated"}] for every multipart upload not completed or aborted."""
+    uploads: list[dict] = []
+    params: dict = {"Bucket": bucket}
+    with translated_errors(f"list unfinished uploads in {bucket}"):
+        while True:
+            answer = client().list_multipart_uploads(**params)
+            uploads.extend(answer.get("Uploads", []))
+            if not answer.get("IsTruncated"):
+                return uploads
+            params.update(KeyMarker=answer["NextKeyMarker"],
+                          UploadIdMarker=answer["NextUploadIdMarker"])
+
+
+def object_size(bucket: str, key: str) -> int | None:
+    """The object's size in bytes, or None when there is no such object."""
+    try:
+        return client().head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+
+
+def open_object(bucket: str, key: str):
+    """A streaming, file-like body of the object (read it in chunks; close it when done)."""
+    with translated_errors(f"read {key} from {bucket}"):
+        return client().get_object(Bucket=bucket, Key=key)["Body"]
+
+
+def set_object_tags(bucket: str, key: str, tags: dict[str, str]) -> None:
+    with translated_errors(f"tag {key}"):
+        client().put_object_tagging(Bucket=bucket, Key=key, Tagging={
+            "TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+
+
+def get_object_tags(bucket: str, key: str) -> dict[str, str]:
+    with translated_errors(f"read the tags of {key}"):
+        tag_set = client().get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
+    return {t["Key"]: t["Value"] for t in tag_set}

@@ -1,6 +1,9 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.core.exceptions import ValidationError
 
+from tenants import actions
+from tenants.audit import Actor, audit_record
 from tenants.selectors import invitation_by_token
 
 INVITATION_SESSION_KEY = "wes_invitation_token"
@@ -12,9 +15,31 @@ def pending_invitation(request):
     return invitation if invitation is not None and invitation.is_pending() else None
 
 
+def user_display(user) -> str:
+    return user.email or user.get_username()
+
+
 class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
     """No open sign-up: an account can only be created by following a valid lab invitation, and
     only for the address the invitation was sent to (which the link itself has just verified)."""
+
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": "Too many failed sign-in attempts. Wait 5 minutes, then try "
+                                   "again, or reset your password.",
+    }
+
+    def pre_authenticate(self, request, **credentials):
+        """Attempts refused by the rate limit never reach Django's authenticate(), so they would
+        leave no trace; record them as failed sign-ins too."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            claimed = credentials.get("email") or credentials.get("username") or ""
+            audit_record(actor=Actor.anonymous(claimed), action=actions.LOGIN_FAILED,
+                         details={"claimed_identity": claimed[:254], "reason": "rate limited"},
+                         request=request)
+            raise
 
     def is_open_for_signup(self, request):
         return pending_invitation(request) is not None

@@ -32,6 +32,8 @@ def lab_picker(request):
 def lab_home(request):
     return render(request, "tenants/lab_home.html", {
         "member_count": request.lab.memberships.count(),
+        "sample_count": request.lab.samples.count(),
+        "ready_count": request.lab.samples.filter(status="ready").count(),
         "other_lab_count": membership_list_for_user(request.user).exclude(
             lab=request.lab).count(),
     })
@@ -51,18 +53,23 @@ def _members_context(request, form):
 
 
 @lab_view(manager_only=True)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_invite(request):
+    if request.method == "GET":  # e.g. reloading the page after a failed invitation
+        return redirect("tenants:members", lab_slug=request.lab.slug)
     form = InvitationForm(request.POST)
     if form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        resent = pending_invitation_list(request.lab).filter(email__iexact=email).exists()
         try:
             invitation, _token = services.invitation_create(
-                membership=request.membership, email=form.cleaned_data["email"],
+                membership=request.membership, email=email,
                 role=form.cleaned_data["role"], request=request)
         except ValidationError as exc:
             form.add_error("email", exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            note = " The link sent earlier no longer works." if resent else ""
+            messages.success(request, f"Invitation sent to {invitation.email}.{note}")
             return redirect("tenants:members", lab_slug=request.lab.slug)
     return render(request, "tenants/members.html", _members_context(request, form), status=400)
 
@@ -75,8 +82,8 @@ def member_remove(request, member_id):
         services.membership_remove(membership=request.membership, target=target, request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{target.user.email} was removed from {request.lab.name}.")
+        return redirect("tenants:members", lab_slug=request.lab.slug)
+    messages.success(request, f"{target.user.email} was removed from {request.lab.name}.")
     if target.pk == request.membership.pk:
         return redirect("tenants:lab_picker")
     return redirect("tenants:members", lab_slug=request.lab.slug)

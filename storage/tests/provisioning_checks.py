@@ -35,6 +35,11 @@ def assert_server_matches_registry():
             assert read_back["Status"] == "Enabled"
             noncurrent = read_back.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")
             assert noncurrent == (rule.expire_days if rule.versioned else None), rule.name
+        if rule.browser_uploads:
+            (cors,) = client.get_bucket_cors(Bucket=rule.name)["CORSRules"]
+            assert sorted(cors["AllowedOrigins"]) == ["http://127.0.0.1:8000",
+                                                      "http://localhost:8000"]
+            assert "PUT" in cors["AllowedMethods"] and cors["ExposeHeaders"] == ["ETag"]
 
 
 def check_full_cycle():

@@ -48,6 +48,9 @@ def test_it_says_which_feature_a_server_lacks_and_goes_on(moto_s3):
             stub.add_client_error("get_bucket_lifecycle_configuration",
                                   service_error_code="NoSuchLifecycleConfiguration",
                                   http_status_code=404)
+            if rule.browser_uploads:
+                stub.add_response("get_bucket_cors", {"CORSRules": rule.cors_rules()},
+                                  {"Bucket": rule.name})
             if rule.lifecycle_rules():
                 stub.add_client_error("put_bucket_lifecycle_configuration",
                                       service_error_code="NotImplemented", http_status_code=501)

@@ -88,6 +88,13 @@ def test_it_replaces_a_pending_invitation_when_inviting_again(client_for, manage
     client.post(invite_url(), {"email": "again@example.test", "role": "manager"})
     old, new = Invitation.objects.order_by("created_at")
     assert old.revoked_at is not None and new.is_pending() and new.role == "manager"
+    page = client.get(members_url()).content.decode()
+    assert "The link sent earlier no longer works." in page
+
+
+def test_it_sends_a_reload_of_the_invite_address_back_to_the_members_page(client_for, manager):
+    response = client_for(manager).get(invite_url())
+    assert response.status_code == 302 and response.url == members_url()
 
 
 def test_it_forbids_a_clinician_to_invite(client_for, clinician):
@@ -118,6 +125,7 @@ def test_it_lets_a_manager_remove_a_member(client_for, manager, clinician):
 def test_it_keeps_the_last_manager(client_for, manager):
     response = client_for(manager).post(remove_url(manager.pk), follow=True)
     assert "the lab&#x27;s only manager" in response.content.decode()
+    assert response.request["PATH_INFO"] == members_url()
     assert Membership.objects.filter(pk=manager.pk).exists()
 
 

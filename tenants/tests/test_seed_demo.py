@@ -30,3 +30,15 @@ def test_it_creates_a_demo_lab_with_three_users_and_prints_passwords_once(db, cl
     assert "already exist" in second
     assert lines["clinician@demo.lab"] not in second
     assert Lab.objects.filter(slug="demo").count() == 1
+
+
+def test_it_resets_demo_passwords_on_request(db, client):
+    seed()
+    out = StringIO()
+    call_command("seed_demo", "--reset-passwords", stdout=out)
+    new = {line.split()[1]: line.split()[2] for line in out.getvalue().splitlines()
+           if line.strip().startswith(("clinician ", "manager ", "staff "))}
+    assert set(new) == {"clinician@demo.lab", "manager@demo.lab", "staff@demo.lab"}
+    response = client.post("/accounts/login/", {"login": "manager@demo.lab",
+                                                "password": new["manager@demo.lab"]})
+    assert response.status_code == 302

@@ -18,16 +18,27 @@ DEMO_USERS = [
 
 class Command(BaseCommand):
     help = ("Create the demo lab with a clinician, a lab manager and a staff user. Passwords are "
-            "printed once, when the users are created; running it again changes nothing.")
+            "printed once, when the users are created; running it again changes nothing unless "
+            "--reset-passwords is given.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset-passwords", action="store_true",
+                            help="give the existing demo users new passwords and print them")
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, reset_passwords: bool = False, **options):
         lab = Lab.objects.filter(slug=DEMO_LAB_SLUG).first() or services.lab_create(
             slug=DEMO_LAB_SLUG, name="Demo Genomics Lab")
         users = get_user_model().objects
         created = []
         for email, name, role, is_staff in DEMO_USERS:
-            if users.filter(email__iexact=email).exists():
+            existing = users.filter(email__iexact=email).first()
+            if existing is not None:
+                if reset_passwords:
+                    password = secrets.token_urlsafe(12)
+                    existing.set_password(password)
+                    existing.save(update_fields=["password"])
+                    created.append((email, password, role or "staff"))
                 continue
             password = secrets.token_urlsafe(12)
             user = users.create_user(username=email, email=email, password=password,
@@ -39,7 +50,8 @@ class Command(BaseCommand):
 
         if not created:
             self.stdout.write("Demo lab and users already exist; passwords were printed when they "
-                              "were created.")
+                              "were created (`scripts/manage seed_demo --reset-passwords` "
+                              "prints new ones).")
             return
         self.stdout.write(self.style.SUCCESS(f"Demo lab '{lab.name}' (/labs/{lab.slug}/). "
                                              "Credentials, shown only this once:"))

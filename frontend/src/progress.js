@@ -1,0 +1,192 @@
+// Progress figures (pure, tested in Node) and the progress panel (DOM).
+
+const MB = 1e6
+const GB = 1e9
+
+export function formatBytes(bytes) {
+  if (bytes >= GB) return `${(bytes / GB).toFixed(2)} GB`
+  return `${(bytes / MB).toFixed(1)} MB`
+}
+
+export function formatSpeed(bytesPerSecond) {
+  if (bytesPerSecond == null || !Number.isFinite(bytesPerSecond)) return '– MB/s'
+  return `${(bytesPerSecond / MB).toFixed(1)} MB/s`
+}
+
+export function formatEta(seconds) {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return '–'
+  const s = Math.ceil(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
+}
+
+// Integer 0–100; 100 only when everything is there.
+export function percent(done, total) {
+  if (!(total > 0)) return done >= total ? 100 : 0
+  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)))
+}
+
+export const etaSeconds = (remaining, rate) => (rate > 0 ? remaining / rate : null)
+
+// Bytes per second over a sliding window of (time, bytes) samples.
+export class SpeedMeter {
+  constructor(windowMs = 10_000) {
+    this.windowMs = windowMs
+    this.samples = []
+  }
+
+  add(bytes, now = Date.now()) {
+    this.samples.push([now, bytes])
+    while (this.samples.length > 2 && now - this.samples[1][0] >= this.windowMs)
+      this.samples.shift()
+  }
+
+  rate() {
+    if (this.samples.length < 2) return null
+    const [t0, b0] = this.samples[0]
+    const [t1, b1] = this.samples[this.samples.length - 1]
+    if (t1 <= t0) return null
+    return Math.max(0, ((b1 - b0) * 1000) / (t1 - t0))
+  }
+}
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag)
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue
+    el.setAttribute(name, value === true ? '' : value)
+  }
+  el.append(...children.flat())
+  return el
+}
+
+const STATE_TEXT = {
+  uploading: '',
+  verifying: 'Upload complete. The portal is now checking the files…',
+  done: 'Upload complete.',
+  cancelled: 'Upload cancelled',
+  error: '',
+}
+
+// Renders into `[data-upload-progress]`: one row per file (`data-file-row`),
+// an overall row (`data-overall`), each with `data-percent`; the container
+// carries `data-state`. Figures are refreshed on every event and once a second.
+export class ProgressView {
+  constructor(container, entries, { onCancel, onRetry }) {
+    this.container = container
+    this.files = entries.map((e) => ({
+      read: e.read,
+      name: e.name,
+      size: e.size,
+      uploaded: 0,
+      hashed: 0,
+      hashText: null,
+      meter: new SpeedMeter(),
+      row: this.#row({ 'data-file-row': String(e.read) }, e.name),
+    }))
+    this.overallMeter = new SpeedMeter()
+    this.overall = this.#row({ 'data-overall': '' }, 'Both files')
+    this.status = h('p', { 'data-upload-status': '', role: 'status' })
+    this.error = h('p', { 'data-upload-error': '', role: 'alert', hidden: true })
+    this.cancelButton = h('button', { type: 'button', 'data-cancel': '' }, 'Cancel upload')
+    this.retryButton = h('button', { type: 'button', 'data-retry': '', hidden: true }, 'Retry')
+    this.cancelButton.addEventListener('click', () => onCancel())
+    this.retryButton.addEventListener('click', () => onRetry())
+    container.replaceChildren(
+      ...this.files.map((f) => f.row.el),
+      this.overall.el,
+      this.status,
+      this.error,
+      h('p', {}, this.retryButton, ' ', this.cancelButton),
+    )
+    container.hidden = false
+    this.setState('uploading', 'Preparing the upload…')
+    this.timer = setInterval(() => this.tick(), 1000)
+  }
+
+  #row(attrs, name) {
+    const bar = h('progress', { max: '100', value: '0', 'aria-label': name })
+    const figures = h('span', { 'data-figures': '' })
+    const hash = h('span', { 'data-hash': '' })
+    const el = h('div', { class: 'upload-row', 'data-percent': '0', ...attrs },
+      h('strong', {}, name), ' ', bar, h('br'), figures, ' · ', hash)
+    return { el, bar, figures, hash }
+  }
+
+  file(read) {
+    return this.files.find((f) => f.read === read)
+  }
+
+  setState(state, message = STATE_TEXT[state]) {
+    this.container.dataset.state = state
+    this.status.textContent = message ?? ''
+    if (state !== 'error') this.error.hidden = true
+    this.retryButton.hidden = state !== 'error'
+    this.cancelButton.hidden = !['uploading', 'error'].includes(state)
+    if (!['uploading', 'error'].includes(state)) this.stop()
+  }
+
+  setError(message, { retry = true } = {}) {
+    this.setState('error')
+    this.error.textContent = message
+    this.error.hidden = false
+    this.retryButton.hidden = !retry
+  }
+
+  setUploaded(read, bytes) {
+    this.file(read).uploaded = bytes
+    this.render()
+  }
+
+  setHashed(read, bytes) {
+    this.file(read).hashed = bytes
+    this.render()
+  }
+
+  setHashText(read, text) {
+    this.file(read).hashText = text
+    this.render()
+  }
+
+  setFileState(read, state) {
+    this.file(read).row.el.dataset.state = state
+  }
+
+  tick(now = Date.now()) {
+    for (const f of this.files) f.meter.add(f.uploaded, now)
+    this.overallMeter.add(this.#sum('uploaded'), now)
+    this.render()
+  }
+
+  stop() {
+    clearInterval(this.timer)
+  }
+
+  #sum(key) {
+    return this.files.reduce((n, f) => n + f[key], 0)
+  }
+
+  render() {
+    for (const f of this.files) {
+      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), f.hashText ?? this.#hashText(f.hashed, f.size))
+    }
+    const size = this.#sum('size')
+    this.#paint(this.overall, this.#sum('uploaded'), size, this.overallMeter.rate(),
+      this.#hashText(this.#sum('hashed'), size))
+  }
+
+  #hashText(hashed, size) {
+    return hashed >= size ? 'SHA-256 computed' : `SHA-256: ${percent(hashed, size)}%`
+  }
+
+  #paint(row, uploaded, size, rate, hashText) {
+    const pct = percent(uploaded, size)
+    row.el.dataset.percent = String(pct)
+    row.bar.value = pct
+    const left = uploaded >= size ? 'done' : `${formatEta(etaSeconds(size - uploaded, rate))} left`
+    row.figures.textContent =
+      `${formatBytes(uploaded)} of ${formatBytes(size)} · ${formatSpeed(rate)} · ${left}`
+    row.hash.textContent = hashText
+  }
+}

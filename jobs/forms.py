@@ -1,0 +1,133 @@
+import re
+import unicodedata
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from jobs.models import EXTERNAL_ID_RULE, SAMPLE_NAME_RULE, Sex
+
+FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz")
+HPO_TERM = re.compile(r"^HP:\d{7}$")
+# A read number in a file name: S1_R1_001.fastq.gz, S1_1.fq.gz, S1.R2.fastq.gz
+READ_IN_NAME = re.compile(r"(?:^|[._-])R?([12])(?:_\d{3})?(?=\.f(?:ast)?q\.gz$)", re.I)
+MAX_NAME_LENGTH = 255
+
+
+def check_fastq_file_name(name: str, size: int | None) -> str:
+    """The reason a chosen file cannot be a FASTQ of this sample, or ""."""
+    if not name:
+        return "Choose a file."
+    if len(name) > MAX_NAME_LENGTH:
+        return f"The file name is longer than {MAX_NAME_LENGTH} characters."
+    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in name):
+        return ("The file name contains invisible control or direction characters; "
+                "rename the file.")
+    if "/" in name or "\\" in name:
+        return "The file name must not contain a path."
+    if not name.lower().endswith(FASTQ_SUFFIXES):
+        return "Choose a gzip-compressed FASTQ file ending in .fastq.gz or .fq.gz."
+    if size is not None:
+        if size <= 0:
+            return "The file is empty."
+        if size > settings.MAX_FASTQ_BYTES:
+            return (f"The file is {filesizeformat(size)}; the limit is "
+                    f"{filesizeformat(settings.MAX_FASTQ_BYTES)}.")
+    return ""
+
+
+def read_number_in_name(name: str) -> int | None:
+    match = READ_IN_NAME.search(name)
+    return int(match.group(1)) if match else None
+
+
+def check_pair(r1: tuple[str, int], r2: tuple[str, int]) -> str:
+    if r1 == r2:
+        return "R1 and R2 are the same file; choose the two files of the pair."
+    if read_number_in_name(r1[0]) == 2 and read_number_in_name(r2[0]) == 1:
+        return (f"R1 and R2 look swapped: {r1[0]} is named as read 2 and {r2[0]} as read 1.")
+    return ""
+
+
+class SampleForm(forms.Form):
+    name = forms.CharField(label="Sample name", max_length=64, validators=[SAMPLE_NAME_RULE])
+    external_id = forms.CharField(
+        label="Sample / patient identifier", max_length=64, validators=[EXTERNAL_ID_RULE],
+        help_text="The lab's pseudonymous identifier. Never a patient's name.")
+    sex = forms.ChoiceField(choices=Sex.choices)
+    clinical_indication = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
+                                          max_length=2000)
+    hpo_terms = forms.CharField(label="HPO terms", required=False, max_length=2000,
+                                help_text="Optional, e.g. HP:0001250, HP:0000252")
+    consent = forms.BooleanField(
+        label="I confirm that consent for genomic testing is documented for this sample.",
+        error_messages={"required": "Confirm that consent for genomic testing is documented."})
+
+    def clean_hpo_terms(self) -> list[str]:
+        terms = [t.strip().upper() for t in re.split(r"[,;\s]+", self.cleaned_data["hpo_terms"])
+                 if t.strip()]
+        bad = [t for t in terms if not HPO_TERM.match(t)]
+        if bad:
+            raise forms.ValidationError(
+                f"Not an HPO term: {', '.join(bad[:5])}. Use the form HP:0001250.")
+        return list(dict.fromkeys(terms))
+
+
+class DirectUploadForm(SampleForm):
+    """The form as the JavaScript uploader sends it: file names and sizes, no bytes."""
+
+    r1_name = forms.CharField(max_length=1000)
+    r1_size = forms.IntegerField(min_value=0)
+    r2_name = forms.CharField(max_length=1000)
+    r2_size = forms.IntegerField(min_value=0)
+
+    def clean(self):
+        cleaned = super().clean()
+        for read in (1, 2):
+            name, size = cleaned.get(f"r{read}_name"), cleaned.get(f"r{read}_size")
+            if name is None or size is None:
+                continue
+            problem = check_fastq_file_name(name, size)
+            if problem:
+                self.add_error(f"r{read}_name", problem)
+        if not self.errors:
+            problem = check_pair((cleaned["r1_name"], cleaned["r1_size"]),
+                                 (cleaned["r2_name"], cleaned["r2_size"]))
+            if problem:
+                self.add_error(None, problem)
+        return cleaned
+
+    def files_declared(self) -> dict[int, tuple[str, int]]:
+        return {read: (self.cleaned_data[f"r{read}_name"], self.cleaned_data[f"r{read}_size"])
+                for read in (1, 2)}
+
+    def errors_by_field(self) -> dict[str, list[str]]:
+        """Errors keyed by what the page shows: `r1`/`r2` for the file inputs."""
+        renamed = {"r1_name": "r1", "r1_size": "r1", "r2_name": "r2", "r2_size": "r2"}
+        out: dict[str, list[str]] = {}
+        for field, messages in self.errors.items():
+            out.setdefault(renamed.get(field, field), []).extend(messages)
+        return out
+
+
+class PlainUploadForm(SampleForm):
+    """The same form without JavaScript: the files come in the request body."""
+
+    r1 = forms.FileField(label="R1 (.fastq.gz)", allow_empty_file=True)
+    r2 = forms.FileField(label="R2 (.fastq.gz)", allow_empty_file=True)
+
+    def clean(self):
+        cleaned = super().clean()
+        for read in (1, 2):
+            upload = cleaned.get(f"r{read}")
+            if upload is None:
+                continue
+            problem = check_fastq_file_name(upload.name, upload.size)
+            if problem:
+                self.add_error(f"r{read}", problem)
+        if not self.errors:
+            problem = check_pair((cleaned["r1"].name, cleaned["r1"].size),
+                                 (cleaned["r2"].name, cleaned["r2"].size))
+            if problem:
+                self.add_error(None, problem)
+        return cleaned

@@ -1,0 +1,12 @@
+"""django-q2 entry points. Each takes ids, reloads rows and calls one service; safe to run twice."""
+
+from jobs import services
+
+
+def verify_sample(sample_id: str) -> str:
+    sample = services.sample_verify(sample_id=sample_id)
+    return sample.status if sample else "not verifying"
+
+
+def sweep_intake() -> dict:
+    return services.intake_sweep()

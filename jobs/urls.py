@@ -1,0 +1,19 @@
+from django.urls import path
+
+from jobs import views
+
+app_name = "jobs"
+
+sample = "labs/<slug:lab_slug>/samples/<uuid:sample_id>/"
+upload = sample + "files/<uuid:file_id>/upload/"
+
+urlpatterns = [
+    path("labs/<slug:lab_slug>/samples/", views.sample_list, name="sample_list"),
+    path("labs/<slug:lab_slug>/samples/new/", views.sample_new, name="sample_new"),
+    path(sample, views.sample_detail, name="sample_detail"),
+    path(sample + "status/", views.sample_status, name="sample_status"),
+    path(upload, views.upload, name="upload"),
+    path(upload + "parts/", views.upload_parts, name="upload_parts"),
+    path(upload + "parts/<int:part_number>/", views.upload_sign_part, name="upload_sign_part"),
+    path(upload + "complete/", views.upload_complete, name="upload_complete"),
+]
