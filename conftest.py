@@ -111,12 +111,49 @@ def _unique_buckets() -> dict[str, str]:
             for name in BUCKET_SETTINGS}
 
 
+def storages_for(endpoint: str, buckets: dict[str, str]) -> dict:
+    """settings.STORAGES re-pointed at another server and bucket names (django-storages reads
+    its options once, from STORAGES, so overriding MINIO_* alone does not reach it)."""
+    from django.conf import settings
+
+    roles = {"default": "MINIO_BUCKET_RAW", "raw": "MINIO_BUCKET_RAW",
+             "intermediate": "MINIO_BUCKET_INTERMEDIATE", "results": "MINIO_BUCKET_RESULTS",
+             "archives": "MINIO_BUCKET_ARCHIVES", "logs": "MINIO_BUCKET_LOGS"}
+    result = {}
+    for alias, config in settings.STORAGES.items():
+        config = {**config, "OPTIONS": dict(config.get("OPTIONS", {}))}
+        if alias in roles:
+            config["OPTIONS"].update(endpoint_url=endpoint or None, bucket_name=buckets[roles[alias]],
+                                     use_ssl=endpoint.startswith("https://") if endpoint else True)
+        result[alias] = config
+    return result
+
+
 @pytest.fixture
 def real_s3(seaweed):
     """Settings pointing at the real S3 server, with bucket names no other test uses."""
+    buckets = _unique_buckets()
     with override_settings(MINIO_ENDPOINT=seaweed.endpoint, MINIO_PUBLIC_ENDPOINT=seaweed.endpoint,
-                           MINIO_SECURE=False, **_unique_buckets()):
+                           MINIO_SECURE=False, STORAGES=storages_for(seaweed.endpoint, buckets),
+                           **buckets):
         yield seaweed
+
+
+@pytest.fixture
+def provisioned_s3(real_s3):
+    """The real S3 server with the portal's buckets and rules in place."""
+    from storage import provisioning
+
+    provisioning.apply()
+    return real_s3
+
+
+@pytest.fixture
+def sync_tasks(monkeypatch):
+    """django-q2 runs queued tasks at once, in this process (as a worker would, minus the queue)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
 
 
 @pytest.fixture
@@ -124,8 +161,10 @@ def moto_s3():
     """moto's in-process S3, for fast unit tests of the same code paths."""
     from moto import mock_aws
 
+    buckets = _unique_buckets()
     with mock_aws(), override_settings(MINIO_ENDPOINT="", MINIO_PUBLIC_ENDPOINT="",
-                                       MINIO_SECURE=True, **_unique_buckets()):
+                                       MINIO_SECURE=True, STORAGES=storages_for("", buckets),
+                                       **buckets):
         yield
 
 

@@ -82,6 +82,7 @@ export class ProgressView {
       uploaded: 0,
       hashed: 0,
       hashText: null,
+      complete: false,
       meter: new SpeedMeter(),
       row: this.#row({ 'data-file-row': String(e.read) }, e.name),
     }))
@@ -150,7 +151,10 @@ export class ProgressView {
   }
 
   setFileState(read, state) {
-    this.file(read).row.el.dataset.state = state
+    const f = this.file(read)
+    f.row.el.dataset.state = state
+    f.complete = state === 'done'
+    this.render()
   }
 
   tick(now = Date.now()) {
@@ -169,24 +173,30 @@ export class ProgressView {
 
   render() {
     for (const f of this.files) {
-      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), f.hashText ?? this.#hashText(f.hashed, f.size))
+      const hashText = f.hashText ?? this.#hashText(f.hashed, f.size)
+      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), hashText, f.complete)
     }
     const size = this.#sum('size')
     this.#paint(this.overall, this.#sum('uploaded'), size, this.overallMeter.rate(),
-      this.#hashText(this.#sum('hashed'), size))
+      this.#hashText(this.#sum('hashed'), size), this.files.every((f) => f.complete))
   }
 
   #hashText(hashed, size) {
     return hashed >= size ? 'SHA-256 computed' : `SHA-256: ${percent(hashed, size)}%`
   }
 
-  #paint(row, uploaded, size, rate, hashText) {
-    const pct = percent(uploaded, size)
+  // 100 % only once the portal has accepted the file; all bytes sent but not
+  // yet completed (storage answering, SHA-256 still running) shows 99 %.
+  #paint(row, uploaded, size, rate, hashText, complete) {
+    const pct = complete ? 100 : Math.min(99, percent(uploaded, size))
     row.el.dataset.percent = String(pct)
     row.bar.value = pct
-    const left = uploaded >= size ? 'done' : `${formatEta(etaSeconds(size - uploaded, rate))} left`
-    row.figures.textContent =
-      `${formatBytes(uploaded)} of ${formatBytes(size)} · ${formatSpeed(rate)} · ${left}`
+    const sizes = `${formatBytes(complete ? size : uploaded)} of ${formatBytes(size)}`
+    if (complete) row.figures.textContent = `${sizes} · uploaded`
+    else if (uploaded >= size) row.figures.textContent = `${sizes} · completing…`
+    else
+      row.figures.textContent =
+        `${sizes} · ${formatSpeed(rate)} · ${formatEta(etaSeconds(size - uploaded, rate))} left`
     row.hash.textContent = hashText
   }
 }
