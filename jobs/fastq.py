@@ -12,12 +12,14 @@ is walked record by record, to name the first bad record precisely.
 from __future__ import annotations
 
 import hashlib
+import queue
 import random
+import threading
 import zlib
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 CHUNK_BYTES = 1 * MIB               # compressed bytes asked of the stream at a time
@@ -87,6 +89,9 @@ def validate_pair(r1: BinaryIO, r2: BinaryIO, *, limits: Limits = Limits(),
             _confirm_duplicates(reopen, names.candidates, limits)
     except _Invalid as problem:
         return PairReport(False, problem.reason, problem.problem_file, f1.stats(), f2.stats())
+    finally:
+        f1.close()
+        f2.close()
     return PairReport(True, "", "", f1.stats(), f2.stats())
 
 
@@ -195,14 +200,21 @@ class _FastqFile:
         self.read_count = self.base_count = self.q30_count = 0
         self.min_length, self.max_length = None, 0
         self._recent: tuple[int, list[bytes], set[bytes]] = (0, [], set())
+        self._pieces: _Prefetch | None = None
 
     def batches(self) -> Iterator[list[bytes]]:
         """Yield the read names (with "@") of each batch of records, once it is valid."""
-        framer = _Framer(self.label, self.gz, self.limits)
+        self._pieces = _Prefetch(self.gz.pieces())
+        framer = _Framer(self.label, self._pieces, self.limits)
         for lines in framer.batches():
             yield self._accept(lines)
         if framer.tail:
             yield self._accept(self._last_record(framer.tail, framer.ends_with_newline))
+
+    def close(self) -> None:
+        """Stop reading ahead, so that the counts no longer change."""
+        if self._pieces is not None:
+            self._pieces.close()
 
     def stats(self) -> ReadStats:
         count = self.read_count
@@ -330,14 +342,14 @@ class _Framer:
     even for a file without newlines.
     """
 
-    def __init__(self, label: str, gz: _GzipStream, limits: Limits):
-        self.label, self.gz, self.limits = label, gz, limits
+    def __init__(self, label: str, pieces: Iterable[bytes], limits: Limits):
+        self.label, self.pieces, self.limits = label, pieces, limits
         self.tail: list[bytes] = []
         self.ends_with_newline = True
 
     def batches(self) -> Iterator[list[bytes]]:
         partial, carry, lines_done = b"", [], 0
-        for piece in self.gz.pieces():
+        for piece in self.pieces:
             lines = (partial + piece).split(b"\n") if partial else piece.split(b"\n")
             partial = lines.pop()
             if carry:
@@ -462,6 +474,53 @@ class _GzipStream:
         return _Invalid(label, f"{label} is corrupt: its gzip data cannot be decompressed ({detail})")
 
 
+class _Prefetch:
+    """Runs an iterator in a thread, a few items ahead of its consumer.
+
+    zlib, hashlib and socket reads release the GIL, so one file's decompression overlaps with the
+    checking of both. An exception in the thread is raised again in the consumer.
+    """
+
+    def __init__(self, items: Iterator, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator:
+        while True:
+            done, item = self._queue.get()
+            if not done:
+                yield item
+            elif item is None:
+                return
+            else:
+                raise item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if not self._put((False, item)):
+                    return
+        except BaseException as error:  # handed to the consumer, whatever it is
+            self._put((True, error))
+        else:
+            self._put((True, None))
+
+    def _put(self, entry: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+
 # --- repeated read names ---
 
 class _NameFilter:
@@ -515,10 +574,11 @@ def _confirm_duplicates(reopen: Callable[[str], BinaryIO], candidates: set[int],
                         limits: Limits) -> None:
     """Read R1 again and raise for the first candidate name that really occurs twice."""
     stream = reopen("R1")
+    pieces = _Prefetch(_GzipStream("R1", stream, limits).pieces())
     try:
         seen: dict[bytes, int] = {}
         first = 1
-        for lines in _Framer("R1", _GzipStream("R1", stream, limits), limits).batches():
+        for lines in _Framer("R1", pieces, limits).batches():
             names = [head.split(None, 1)[0] for head in lines[0::4]]
             hits = [i for i, v in enumerate(_fingerprints(names)) if v in candidates]
             for i in hits:
@@ -528,6 +588,7 @@ def _confirm_duplicates(reopen: Callable[[str], BinaryIO], candidates: set[int],
                 seen[name] = record
             first += len(names)
     finally:
+        pieces.close()
         close = getattr(stream, "close", None)
         if close:
             close()
@@ -550,9 +611,7 @@ def _text(text: bytes, limit: int = 60) -> str:
 
 
 def _show_char(byte: int) -> str:
-    if byte == 0x20:
-        return "(a space)"
-    if 0x20 < byte < 0x7F:
+    if 0x20 <= byte < 0x7F:
         return f'"{chr(byte)}"'
     return f"(byte 0x{byte:02x})"
 

@@ -200,7 +200,7 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHand
 
 def _s3_storage(bucket: str) -> dict:
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "storage.backends.BucketStorage",
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": MINIO_ENDPOINT,

@@ -342,3 +342,14 @@ def get_object_tags(bucket: str, key: str) -> dict[str, str]:
     with translated_errors(f"read the tags of {key}"):
         tag_set = client().get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
     return {t["Key"]: t["Value"] for t in tag_set}
+
+
+def bounded_transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2,
+                            max_concurrency=4, max_io_queue=8)
+    # Not a constructor argument, but s3transfer reads it: parts held in memory while uploading
+    # a seekable file object.
+    config.max_in_memory_upload_chunks = 4
+    return config

@@ -126,6 +126,7 @@ export class ProgressView {
     this.retryButton.hidden = state !== 'error'
     this.cancelButton.hidden = !['uploading', 'error'].includes(state)
     if (!['uploading', 'error'].includes(state)) this.stop()
+    this.render()
   }
 
   setError(message, { retry = true } = {}) {
@@ -171,14 +172,21 @@ export class ProgressView {
     return this.files.reduce((n, f) => n + f[key], 0)
   }
 
+  // 'done' | 'cancelled' | 'error' | null (still going)
+  #status(files) {
+    if (files.every((f) => f.complete)) return 'done'
+    if (this.container.dataset.state === 'cancelled') return 'cancelled'
+    return files.some((f) => f.row.el.dataset.state === 'error') ? 'error' : null
+  }
+
   render() {
     for (const f of this.files) {
       const hashText = f.hashText ?? this.#hashText(f.hashed, f.size)
-      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), hashText, f.complete)
+      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), hashText, this.#status([f]))
     }
     const size = this.#sum('size')
     this.#paint(this.overall, this.#sum('uploaded'), size, this.overallMeter.rate(),
-      this.#hashText(this.#sum('hashed'), size), this.files.every((f) => f.complete))
+      this.#hashText(this.#sum('hashed'), size), this.#status(this.files))
   }
 
   #hashText(hashed, size) {
@@ -187,16 +195,17 @@ export class ProgressView {
 
   // 100 % only once the portal has accepted the file; all bytes sent but not
   // yet completed (storage answering, SHA-256 still running) shows 99 %.
-  #paint(row, uploaded, size, rate, hashText, complete) {
-    const pct = complete ? 100 : Math.min(99, percent(uploaded, size))
+  #paint(row, uploaded, size, rate, hashText, status) {
+    const pct = status === 'done' ? 100 : Math.min(99, percent(uploaded, size))
     row.el.dataset.percent = String(pct)
     row.bar.value = pct
-    const sizes = `${formatBytes(complete ? size : uploaded)} of ${formatBytes(size)}`
-    if (complete) row.figures.textContent = `${sizes} · uploaded`
-    else if (uploaded >= size) row.figures.textContent = `${sizes} · completing…`
-    else
-      row.figures.textContent =
-        `${sizes} · ${formatSpeed(rate)} · ${formatEta(etaSeconds(size - uploaded, rate))} left`
+    const sizes = `${formatBytes(status === 'done' ? size : uploaded)} of ${formatBytes(size)}`
+    const note =
+      { done: 'uploaded', cancelled: 'cancelled', error: 'stopped' }[status] ??
+      (uploaded >= size
+        ? 'completing…'
+        : `${formatSpeed(rate)} · ${formatEta(etaSeconds(size - uploaded, rate))} left`)
+    row.figures.textContent = `${sizes} · ${note}`
     row.hash.textContent = hashText
   }
 }

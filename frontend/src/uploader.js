@@ -100,6 +100,7 @@ export async function startUploads({ container, api, entries, sampleUrl, navigat
       uppy.cancelAll()
     },
     onRetry() {
+      for (const e of entries) if (!done.has(e.read)) view.setFileState(e.read, 'uploading')
       view.setState('uploading')
       uppy?.retryAll()
     },

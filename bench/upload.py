@@ -1,0 +1,155 @@
+"""Upload benchmark: the portal's paths against raw boto3, in one run, on the same S3 server.
+
+    .venv/bin/python -m bench.upload [--direct-gib 1] [--form-gib 2]
+
+1. Direct path (what the browser does): ask the portal to sign each part, PUT the parts to S3
+   (6 at a time, like the browser), complete (the portal checks every part against S3).
+   Baseline: boto3 `upload_file` of the same file to the same server. Goal: ratio >= 0.9.
+2. Plain form path (no JavaScript): a multipart POST streamed to the portal, which writes it to a
+   temporary file and streams it on to S3 through django-storages. Reports the time ratio against
+   the same boto3 baseline and the web process's peak memory (goal < 200 MB).
+Results are printed and written to bench/out/upload.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from bench.portal_server import ACCESS_KEY, SECRET_KEY, BenchPortal, HttpPortal
+
+GIB = 1024**3
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def boto3_upload_seconds(endpoint: str, bucket: str, path: Path) -> float:
+    import boto3  # the baseline is raw boto3 on purpose, not the portal's storage module
+    from botocore.config import Config
+
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY,
+                          aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
+                          config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    started = time.perf_counter()
+    client.upload_file(str(path), bucket, f"bench/{uuid.uuid4()}/{path.name}")
+    return time.perf_counter() - started
+
+
+class MultipartBody:
+    """A multipart/form-data body read from disk as it is sent (requests would build it in
+    memory), with a known length so the server gets a Content-Length."""
+
+    def __init__(self, fields: dict[str, str], files: dict[str, Path]):
+        self.boundary = uuid.uuid4().hex
+        self.pieces: list[bytes | Path] = []
+        for name, value in fields.items():
+            self.pieces.append(self._header(name) + b"\r\n\r\n" + value.encode() + b"\r\n")
+        for name, path in files.items():
+            self.pieces.append(self._header(name) + f'; filename="{path.name}"\r\n'.encode()
+                               + b"Content-Type: application/gzip\r\n\r\n")
+            self.pieces.append(path)
+            self.pieces.append(b"\r\n")
+        self.pieces.append(f"--{self.boundary}--\r\n".encode())
+        self.length = sum(p.stat().st_size if isinstance(p, Path) else len(p) for p in self.pieces)
+        self._current = None
+        self._index = 0
+
+    def _header(self, name: str) -> bytes:
+        return f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"'.encode()
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = 1024 * 1024) -> bytes:
+        while self._index < len(self.pieces):
+            piece = self.pieces[self._index]
+            if isinstance(piece, bytes):
+                self._index += 1
+                return piece
+            if self._current is None:
+                self._current = open(piece, "rb")
+            chunk = self._current.read(size)
+            if chunk:
+                return chunk
+            self._current.close()
+            self._current = None
+            self._index += 1
+        return b""
+
+
+def make_file(path: Path, size: int) -> Path:
+    with open(path, "wb") as handle:
+        for _ in range(size // (64 * 1024**2)):
+            handle.write(os.urandom(64 * 1024**2))
+        handle.write(os.urandom(size % (64 * 1024**2)))
+    return path
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--direct-gib", type=float, default=1.0)
+    parser.add_argument("--form-gib", type=float, default=2.0)
+    args = parser.parse_args()
+
+    from jobs.upload_client import DirectUploader, sample_fields
+
+    portal = BenchPortal()
+    results: dict = {}
+    try:
+        credentials = portal.start()
+        email, password = credentials["clinician"]
+        http = HttpPortal(portal.url, email, password)
+        files = portal.work_dir / "files"
+        files.mkdir()
+        small = make_file(files / "tiny_R2.fastq.gz", 1024)
+
+        # 1. Direct path vs boto3, same file, same server.
+        big = make_file(files / "direct_R1.fastq.gz", int(args.direct_gib * GIB))
+        baseline = boto3_upload_seconds(portal.s3.endpoint, "wes-raw-data", big)
+        uploader = DirectUploader(http, "demo", concurrency=6)
+        created = uploader.create_sample(sample_fields("BENCH1"), big, small)
+        started = time.perf_counter()
+        status, answer = uploader.upload(created["files"][0], big)
+        direct = time.perf_counter() - started
+        assert status == 200, answer
+        results["direct"] = {"bytes": big.stat().st_size, "portal_seconds": round(direct, 2),
+                             "boto3_seconds": round(baseline, 2),
+                             "ratio_throughput_vs_boto3": round(baseline / direct, 3)}
+        big.unlink()
+
+        # 2. Plain form path vs boto3, and the web process's peak memory.
+        large = make_file(files / "form_R1.fastq.gz", int(args.form_gib * GIB))
+        baseline = boto3_upload_seconds(portal.s3.endpoint, "wes-raw-data", large)
+        rss_before = portal.peak_rss_bytes()
+        body = MultipartBody({**sample_fields("BENCH2"),
+                              "csrfmiddlewaretoken": http.http.cookies["csrftoken"]},
+                             {"r1": large, "r2": small})
+        started = time.perf_counter()
+        response = http.http.post(portal.url + "/labs/demo/samples/new/", data=body,
+                                  headers={"Content-Type": body.content_type,
+                                           "Referer": portal.url + "/"},
+                                  allow_redirects=False)
+        form = time.perf_counter() - started
+        assert response.status_code == 302, response.text[:2000]
+        results["form"] = {"bytes": large.stat().st_size, "portal_seconds": round(form, 2),
+                           "boto3_seconds": round(baseline, 2),
+                           "ratio_throughput_vs_boto3": round(baseline / form, 3),
+                           "web_peak_rss_mb_before": round(rss_before / 1e6, 1),
+                           "web_peak_rss_mb": round(portal.peak_rss_bytes() / 1e6, 1)}
+    finally:
+        portal.stop()
+    OUT.mkdir(exist_ok=True)
+    (OUT / "upload.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
