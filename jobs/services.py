@@ -259,7 +259,8 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
         key = keys.raw_fastq_key(lab, job_id, data["name"], read)
         digests[read] = _sha256_of(upload)
         upload.seek(0)
-        stored_as = raw_storage.save(key, upload)
+        with s3.translated_errors(f"store R{read}"):
+            stored_as = raw_storage.save(key, upload)
         if stored_as != key:  # django-storages renames rather than overwrite; keys are unique
             raise ValidationError(f"R{read} could not be stored under its own key.")
     files = {read: (upload.name, upload.size) for read, upload in uploads.items()}

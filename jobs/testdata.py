@@ -25,9 +25,9 @@ INDEX = b"ACGTACGT"
 # Random bytes become bases through these tables: one byte in 256 becomes N.
 BASE_TABLE = bytes(ord("N") if i == 0 else b"ACGT"[i % 4] for i in range(256))
 # Quality characters drawn with these frequencies: mostly Q30-Q40 early in a read, falling off
-# over its last 30 %, as on an Illumina run.
-HIGH_QUALITIES = b"I" * 150 + b"H" * 30 + b"G" * 20 + b"F" * 20 + b"E?><:5#"
-TAIL_QUALITIES = b"I" * 60 + b"H" * 30 + b"G" * 25 + b"F" * 25 + b"E" * 15 + b"?<:750+'#" * 2
+# over its last 30 % (about 87 % of bases at Q30 or more, as on a good Illumina run).
+HIGH_QUALITIES = b"I" * 150 + b"H" * 30 + b"G" * 20 + b"F" * 20 + b"E?><:5#" * 3
+TAIL_QUALITIES = b"I" * 40 + b"H" * 25 + b"G" * 20 + b"F" * 20 + b"E" * 15 + b"?<:750+'#" * 6
 HIGH_TABLE = bytes(HIGH_QUALITIES[i * len(HIGH_QUALITIES) // 256] for i in range(256))
 TAIL_TABLE = bytes(TAIL_QUALITIES[i * len(TAIL_QUALITIES) // 256] for i in range(256))
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")

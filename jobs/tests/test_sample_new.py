@@ -100,13 +100,15 @@ def gz_upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/gzip")
 
 
-def test_it_takes_a_plain_form_upload_and_streams_it_to_storage(client_for, clinician,
-                                                                provisioned_s3, fastq_pair,
-                                                                sync_tasks):
+def test_it_takes_a_plain_form_upload_and_streams_it_to_storage(
+        client_for, clinician, provisioned_s3, fastq_pair, sync_tasks,
+        django_capture_on_commit_callbacks):
     r1, r2 = fastq_pair
-    response = client_for(clinician).post(NEW, {
-        **sample_fields(), "r1": gz_upload(r1.name, r1.read_bytes()),
-        "r2": gz_upload(r2.name, r2.read_bytes())}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(clinician).post(NEW, {
+            **sample_fields(), "r1": gz_upload(r1.name, r1.read_bytes()),
+            "r2": gz_upload(r2.name, r2.read_bytes())})
+    response = client_for(clinician).get(response.url)
     assert response.status_code == 200
     sample = Sample.objects.get()
     assert sample.status == "ready", sample.rejection_reason
