@@ -194,6 +194,9 @@ def chromium():
         pytest.skip("chromium is not installed (run scripts/bootstrap as root)")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in this thread, and Django refuses ORM
+    # calls from a thread with a running loop. The tests' ORM calls are plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

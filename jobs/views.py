@@ -11,10 +11,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from jobs import selectors, services
 from jobs.access import access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm
+from jobs.models import FileStatus
 from storage.s3 import StorageError
 from tenants import actions
 from tenants.access import lab_view
 from tenants.audit import Actor, audit_record
+
+
+# Files the resume form offers: those not yet completed.
+UPLOADABLE = {FileStatus.PENDING, FileStatus.UPLOADING, FileStatus.CANCELLED}
 
 
 def _wants_json(request) -> bool:
@@ -109,9 +114,10 @@ def sample_detail(request, sample_id):
                  lab=request.lab, resource_type="sample", resource_id=sample.pk,
                  phi_accessed=True, request=request, details={"sample": str(sample.pk)})
     files = list(sample.files.all())
+    to_upload = [f for f in files if f.status in UPLOADABLE]
     return render(request, "jobs/sample_detail.html", {
-        "sample": sample, "files": files,
-        "files_json": json.dumps([_file_json(request.lab.slug, f) for f in files]),
+        "sample": sample, "files": files, "files_to_upload": to_upload,
+        "files_json": json.dumps([_file_json(request.lab.slug, f) for f in to_upload]),
         "history": selectors.sample_history(sample),
     })
 

@@ -136,8 +136,13 @@ export class ProgressView {
     this.retryButton.hidden = !retry
   }
 
-  setUploaded(read, bytes) {
-    this.file(read).uploaded = bytes
+  setUploaded(read, bytes, now = Date.now()) {
+    const f = this.file(read)
+    // The first report may include parts stored before a reload: measure speed from there.
+    if (f.meter.samples.length === 0) f.meter.add(bytes, now)
+    f.uploaded = bytes
+    f.meter.add(bytes, now)
+    this.overallMeter.add(this.#sum('uploaded'), now)
     this.render()
   }
 
