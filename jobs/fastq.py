@@ -83,6 +83,8 @@ def validate_pair(r1: BinaryIO, r2: BinaryIO, *, limits: Limits = Limits(),
     same number of records, and no read name may occur twice. A name the Bloom filter flags as
     repeated is only reported once an exact second pass over R1 (through `reopen`) confirms it;
     without `reopen`, only repeats close enough to be seen exactly in the first pass are reported.
+    R1 alone is searched for repeats, since R2's names equal R1's record by record. Names flagged
+    beyond `limits.max_duplicate_candidates` go unconfirmed (a warning is logged).
     """
     names = _NameFilter(limits.duplicate_filter_bytes, limits.max_duplicate_candidates)
     f1 = _FastqFile("R1", r1, limits, names)
@@ -230,7 +232,8 @@ class _FastqFile:
     def stats(self) -> ReadStats:
         count = self.read_count
         return ReadStats(
-            compressed_bytes=self.gz.compressed_bytes, uncompressed_bytes=self.gz.uncompressed_bytes,
+            compressed_bytes=self.gz.compressed_bytes,
+            uncompressed_bytes=self.gz.uncompressed_bytes,
             sha256=self.gz.sha256.hexdigest(), read_count=count, base_count=self.base_count,
             min_length=self.min_length or 0, max_length=self.max_length,
             mean_length=self.base_count / count if count else 0.0,
@@ -324,7 +327,8 @@ class _FastqFile:
 
     def _empty_line(self, record: int) -> str:
         line = (record - 1) * 4 + 1
-        return f"{self.label} has an empty line where record {record:,} should start (line {line:,})"
+        return (f"{self.label} has an empty line where record {record:,} should start "
+                f"(line {line:,})")
 
     def _check_recent_repeats(self, first: int, names: list[bytes]) -> None:
         """Repeats within this batch or the one before are caught exactly, without `reopen`."""
@@ -336,7 +340,8 @@ class _FastqFile:
                         *zip(names, range(first, first + len(names)))]
             for name, record in numbered:
                 if name in seen:
-                    raise _Invalid(self.label, _repeat_message(self.label, name, seen[name], record))
+                    raise _Invalid(self.label,
+                                   _repeat_message(self.label, name, seen[name], record))
                 seen[name] = record
         self._recent = (first, names, current)
 
@@ -447,7 +452,8 @@ class _GzipStream:
 
     def _truncated(self) -> _Invalid:
         return _Invalid(self.label, f"{self.label} is truncated: the gzip stream ends before its "
-                                    f"end marker (after {self.compressed_bytes:,} compressed bytes)")
+                                    f"end marker (after {self.compressed_bytes:,} compressed "
+                                    "bytes)")
 
     def _read(self) -> bytes:
         if self._at_end:
@@ -483,7 +489,8 @@ class _GzipStream:
         if "incorrect length check" in text:
             return _Invalid(label, f"{label} is corrupt: gzip length check failed")
         detail = text.rpartition(": ")[2]
-        return _Invalid(label, f"{label} is corrupt: its gzip data cannot be decompressed ({detail})")
+        return _Invalid(label, f"{label} is corrupt: its gzip data cannot be decompressed "
+                               f"({detail})")
 
 
 class _Prefetch:

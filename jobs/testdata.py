@@ -12,7 +12,6 @@ import itertools
 import random
 import shutil
 import struct
-import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -282,7 +281,8 @@ def _trailing_garbage(d: Path) -> Variant:
 def _gzip_bomb(d: Path) -> Variant:
     bomb, mates = gzip_bomb_bytes()
     p1, p2 = _write_pair(d, "gzip_bomb", bomb, gzip_bytes(fastq_text(mates)))
-    return p1, p2, "R1 expands more than 25 times when decompressed: refused as a possible gzip bomb"
+    return p1, p2, ("R1 expands more than 25 times when decompressed: "
+                    "refused as a possible gzip bomb")
 
 
 @_variant
@@ -290,7 +290,8 @@ def _missing_at(d: Path) -> Variant:
     r1, r2 = records()
     r1[2][0] = r1[2][0][1:]
     p1, p2 = _write_records(d, "missing_at", r1, r2)
-    return p1, p2, f'record 3 of R1 does not start with "@" (its first line is "{r1[2][0].decode()}")'
+    return p1, p2, ('record 3 of R1 does not start with "@" '
+                    f'(its first line is "{r1[2][0].decode()}")')
 
 
 @_variant

@@ -143,15 +143,18 @@ def test_it_refuses_a_file_over_the_size_cap(tmp_path):
 
 def test_it_reads_streams_in_bounded_chunks(tmp_path):
     class Stream:
-        def __init__(self, path):
-            self.file = open(path, "rb")
+        """A file that fails the test if asked for everything at once."""
+
+        def __init__(self, file):
+            self.file = file
 
         def read(self, size=-1):
             assert 0 < size <= CHUNK_BYTES
             return self.file.read(size)
 
     r1, r2 = testdata.write_fastq_pair(tmp_path, reads=20_000)
-    assert validate_pair(Stream(r1), Stream(r2)).ok
+    with open(r1, "rb") as f1, open(r2, "rb") as f2:
+        assert validate_pair(Stream(f1), Stream(f2)).ok
 
 
 # --- FASTQ records ---
@@ -211,7 +214,8 @@ def test_it_rejects_an_empty_line_between_records(variants):
 def test_it_rejects_a_read_longer_than_the_limit(tmp_path):
     r1, r2 = testdata.write_fastq_pair(tmp_path)
     report = check(r1, r2, limits=Limits(max_read_length=50))
-    assert_rejected(report, "R1", "record 1 of R1 has a read of 100 bases, longer than the 50 allowed")
+    assert_rejected(report, "R1",
+                    "record 1 of R1 has a read of 100 bases, longer than the 50 allowed")
 
 
 def test_it_stops_at_a_line_longer_than_any_read(tmp_path):

@@ -139,3 +139,10 @@ def test_it_cleans_up_uploads_abandoned_for_a_day(uploader_for, clinician, fastq
     f = Sample.objects.get().file(1)
     assert f.status == FileStatus.CANCELLED and "left unfinished for a day" in f.error
     assert AuditEvent.objects.filter(action=actions.UPLOAD_ABANDONED).count() == 1
+
+
+def test_the_sweep_is_scheduled_hourly(db):
+    from django_q.models import Schedule
+
+    sweep = Schedule.objects.get(func="jobs.tasks.sweep_intake")
+    assert sweep.schedule_type == Schedule.HOURLY and sweep.repeats == -1
