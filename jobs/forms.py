@@ -131,3 +131,10 @@ class PlainUploadForm(SampleForm):
             if problem:
                 self.add_error(None, problem)
         return cleaned
+
+
+class SampleSheetForm(forms.Form):
+    sheet = forms.FileField(label="Sample sheet (CSV)")
+    consent = forms.BooleanField(
+        label="I confirm that consent for genomic testing is documented for every sample in "
+              "this sheet.", required=False)

@@ -76,6 +76,13 @@ def sample_create(*, membership, data: dict, files: dict[int, tuple[str, int]],
     return sample
 
 
+def samples_create_from_sheet(*, membership, rows, request=None) -> list[Sample]:
+    """All the sheet's samples, or none (one transaction)."""
+    with transaction.atomic():
+        return [sample_create(membership=membership, data=row.data, files=row.files,
+                              request=request) for row in rows]
+
+
 def sample_name_taken(lab, name: str) -> bool:
     return lab.samples.filter(name=name).exclude(status=SampleStatus.REJECTED).exists()
 

@@ -10,6 +10,7 @@ upload = sample + "files/<uuid:file_id>/upload/"
 urlpatterns = [
     path("labs/<slug:lab_slug>/samples/", views.sample_list, name="sample_list"),
     path("labs/<slug:lab_slug>/samples/new/", views.sample_new, name="sample_new"),
+    path("labs/<slug:lab_slug>/samples/sheet/", views.sample_sheet, name="sample_sheet"),
     path(sample, views.sample_detail, name="sample_detail"),
     path(sample + "status/", views.sample_status, name="sample_status"),
     path(upload, views.upload, name="upload"),

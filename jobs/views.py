@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jobs import selectors, services
 from jobs.access import access_sample, access_sample_file
-from jobs.forms import DirectUploadForm, PlainUploadForm
+from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
+from jobs.sample_sheet import COLUMNS, parse_sheet
 from jobs.models import FileStatus
 from storage.s3 import StorageError
 from tenants import actions
@@ -104,6 +105,67 @@ def _sample_new_plain(request):
             messages.success(request, f"{sample.name} was uploaded and is being verified.")
             return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
     return render(request, "jobs/sample_new.html", {"form": form}, status=400)
+
+
+@lab_view()
+@require_http_methods(["GET", "POST"])
+def sample_sheet(request):
+    """Many samples from a CSV sheet; their files are matched to rows by name and uploaded the
+    same way as one sample's (directly to storage with JavaScript, through the form without)."""
+    context = {"form": SampleSheetForm(), "columns": COLUMNS}
+    if request.method == "GET":
+        return render(request, "jobs/sample_sheet.html", context)
+    form = SampleSheetForm(request.POST, request.FILES)
+    direct = _wants_json(request)
+    if not form.is_valid():
+        if direct:
+            return _error_json(dict(form.errors), 400)
+        return render(request, "jobs/sample_sheet.html", {**context, "form": form}, status=400)
+    uploads = {f.name: f for f in request.FILES.getlist("fastqs")}
+    if direct:
+        try:
+            declared = json.loads(request.POST.get("files", "[]"))
+            chosen = {str(f["name"]): int(f["size"]) for f in declared}
+        except (ValueError, KeyError, TypeError):
+            return _error_json({"__all__": ["Send the chosen files as a JSON list of "
+                                            "{name, size}."]}, 400)
+    else:
+        chosen = {name: f.size for name, f in uploads.items()}
+    parsed = parse_sheet(form.cleaned_data["sheet"].read(), chosen,
+                         consent=form.cleaned_data["consent"], lab=request.lab)
+    if not parsed.ok:
+        if direct:
+            return JsonResponse({"errors": {"__all__": parsed.errors},
+                                 "rows": parsed.problems()}, status=400)
+        return render(request, "jobs/sample_sheet.html",
+                      {**context, "form": form, "sheet_errors": parsed.errors,
+                       "row_errors": parsed.problems()}, status=400)
+    if direct:
+        samples = services.samples_create_from_sheet(membership=request.membership,
+                                                     rows=parsed.rows, request=request)
+        return JsonResponse({"samples": [_sample_created_json(request, s) for s in samples],
+                             "list_url": reverse("jobs:sample_list", args=[request.lab.slug])},
+                            status=201)
+    return _sheet_plain(request, context, form, parsed, uploads)
+
+
+def _sheet_plain(request, context, form, parsed, uploads):
+    created, failed = [], []
+    for row in parsed.rows:
+        files = {read: uploads[name] for read, (name, _size) in row.files.items()}
+        try:
+            created.append(services.sample_create_from_plain_upload(
+                membership=request.membership, data=row.data, uploads=files, request=request))
+        except (ValidationError, StorageError) as exc:
+            failed.append({"row": row.number, "sample": row.data["name"],
+                           "errors": getattr(exc, "messages", [str(exc)])})
+    if failed:
+        return render(request, "jobs/sample_sheet.html",
+                      {**context, "form": form, "row_errors": failed,
+                       "sheet_errors": [f"{len(created)} sample(s) were stored; the rows below "
+                                        "were not."]}, status=400)
+    messages.success(request, f"{len(created)} samples were uploaded and are being verified.")
+    return redirect("jobs:sample_list", lab_slug=request.lab.slug)
 
 
 @lab_view()

@@ -87,7 +87,8 @@ export class ProgressView {
       row: this.#row({ 'data-file-row': String(e.read) }, e.name),
     }))
     this.overallMeter = new SpeedMeter()
-    this.overall = this.#row({ 'data-overall': '' }, 'Both files')
+    const overallName = entries.length === 2 ? 'Both files' : `All ${entries.length} files`
+    this.overall = this.#row({ 'data-overall': '' }, overallName)
     this.status = h('p', { 'data-upload-status': '', role: 'status' })
     this.error = h('p', { 'data-upload-error': '', role: 'alert', hidden: true })
     this.cancelButton = h('button', { type: 'button', 'data-cancel': '' }, 'Cancel upload')

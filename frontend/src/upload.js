@@ -115,9 +115,59 @@ async function onResume(event) {
   })
 }
 
+// A CSV sample sheet and all its FASTQ files: the portal checks every row and creates the samples,
+// then every file is uploaded like a single sample's. Rows in the progress panel are keyed
+// "SAMPLE R1", "SAMPLE R2", ...
+async function onSheet(event) {
+  const form = event.currentTarget
+  event.preventDefault()
+  clearErrors(form)
+  form.querySelector('[data-row-errors]')?.replaceChildren()
+  const sheet = chosenFile(form, 'sheet')
+  const fastqs = [...(field(form, 'fastqs')?.files ?? [])]
+  if (!sheet) return showErrors(form, 'sheet', ['Choose the sample sheet (a .csv file).'])
+  if (!fastqs.length) return showErrors(form, 'fastqs', ['Choose the FASTQ files the sheet names.'])
+  const byName = new Map(fastqs.map((f) => [f.name, f]))
+  const data = new FormData(form)
+  data.delete('fastqs')
+  data.set('files', JSON.stringify(fastqs.map((f) => ({ name: f.name, size: f.size }))))
+  const api = apiFor(form)
+  setBusy(form, true)
+  let created
+  try {
+    created = await api.createSample(window.location.href, data)
+  } catch (err) {
+    setBusy(form, false)
+    const body = err.body ?? {}
+    const rows = form.querySelector('[data-row-errors]')
+    for (const r of body.rows ?? [])
+      rows?.append(h('li', {}, `Row ${r.row}${r.sample ? ` (${r.sample})` : ''}: ${r.errors.join(' ')}`))
+    const errors = err.status === 400 ? extractErrors(body) : []
+    if (errors.length) for (const { field: name, messages } of errors) showErrors(form, name, messages)
+    else if (!(body.rows ?? []).length) showErrors(form, '__all__', [describeError(err)])
+    return
+  }
+  window.history.replaceState(null, '', created.list_url)
+  await startUploads({
+    container: form.querySelector('[data-upload-progress]'),
+    api,
+    sampleUrl: created.list_url,
+    navigate,
+    entries: created.samples.flatMap(({ sample, files }) =>
+      files.map((f) => ({
+        read: `${sample.name} R${f.read}`,
+        uploadUrl: f.upload_url,
+        name: f.name,
+        size: f.size,
+        file: byName.get(f.name),
+      }))),
+  })
+}
+
 function init() {
   document.querySelectorAll('form[data-upload-form]').forEach((f) => f.addEventListener('submit', onNewSample))
   document.querySelectorAll('form[data-resume-form]').forEach((f) => f.addEventListener('submit', onResume))
+  document.querySelectorAll('form[data-sheet-form]').forEach((f) => f.addEventListener('submit', onSheet))
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init)

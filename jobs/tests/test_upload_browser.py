@@ -142,3 +142,35 @@ def test_a_dropped_network_and_a_reload_resume_instead_of_starting_over(chromium
     assert sample.status == "ready"
     assert sent_after_reload < total_parts, "parts already stored were not sent again"
     context.close()
+
+
+def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
+    from jobs.testdata import write_fastq_pair
+
+    paths = [p for name in ("SHEET1", "SHEET2") for p in write_fastq_pair(tmp_path, name,
+                                                                          reads=5000)]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("sample_name,identifier,sex,clinical_indication,hpo_terms,r1,r2\n"
+                     "SHEET1,PSN-11,female,Seizures,HP:0001250,SHEET1_R1.fastq.gz,SHEET1_R2.fastq.gz\n"
+                     "SHEET2,PSN-12,male,Hypotonia,,SHEET2_R1.fastq.gz,SHEET2_R2.fastq.gz\n")
+    context, page = signed_in_page(chromium, portal)
+    page.goto(portal.url + "/labs/lab-a/samples/sheet/")
+
+    # A file the sheet does not name: the row problems are listed, nothing is uploaded.
+    page.set_input_files("input[name=sheet]", str(sheet))
+    page.set_input_files("input[name=fastqs]", [str(p) for p in paths[:3]])
+    page.check("input[name=consent]")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-row-errors] li")
+    assert "SHEET2_R2.fastq.gz is not among the chosen files" in page.inner_text("[data-row-errors]")
+    screenshot(page, "sheet-row-errors")
+    assert not Sample.objects.exists()
+
+    page.set_input_files("input[name=fastqs]", [str(p) for p in paths])
+    page.click("button[type=submit]")
+    page.wait_for_function("() => document.querySelectorAll('td .status-ready').length === 2",
+                           timeout=60_000)
+    assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
+                                                                    ("SHEET2", "ready")]
+    screenshot(page, "sheet-uploaded-list")
+    context.close()
