@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -127,3 +128,121 @@ class SampleFile(models.Model):
     @property
     def part_count(self) -> int:
         return -(-self.size // self.part_size) if self.part_size else 0
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    ARCHIVED = "archived", "Archived"
+    PURGED = "purged", "Purged"
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+class Job(models.Model):
+    """One run of the pipeline on a ready sample. A retry is a new attempt of the same job (it
+    resumes); a re-analysis is a new job. The job moves between states only through its methods,
+    which the services call under a row lock.
+
+    The lease (owner, expiry, heartbeat) is what guarantees a run never executes twice at once:
+    django-q2 alone can lose a task (Redis) or run one again after a worker died.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="jobs")
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="jobs")
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    runner = models.CharField(max_length=12, blank=True)          # "nextflow" or "local"
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.JSONField(default=list, blank=True)          # [{process, status, ...}]
+    failed_step = models.CharField(max_length=100, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    legal_hold = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sample.name} ({self.status})"
+
+    # --- rules about one row ---
+
+    def lease_is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return bool(self.lease_owner and self.lease_expires_at and self.lease_expires_at > now)
+
+    def can_start(self, now=None) -> bool:
+        if self.status == JobStatus.QUEUED:
+            return self.attempts < self.max_attempts
+        # A run whose worker died: its lease ran out while it still says "running".
+        return (self.status == JobStatus.RUNNING and not self.lease_is_live(now)
+                and self.attempts < self.max_attempts)
+
+    def can_cancel(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    def can_retry(self) -> bool:
+        return self.status == JobStatus.FAILED
+
+    # --- transitions ---
+
+    def _require(self, allowed: bool, action: str) -> None:
+        if not allowed:
+            raise InvalidTransition(f"cannot {action} a job that is {self.status}")
+
+    def start(self, *, owner: str, lease_seconds: int, now=None) -> None:
+        now = now or timezone.now()
+        self._require(self.can_start(now), "start")
+        self.status = JobStatus.RUNNING
+        self.attempts += 1
+        self.lease_owner, self.heartbeat_at = owner, now
+        self.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        self.started_at = self.started_at or now
+        self.failed_step, self.exit_code, self.error = "", None, ""
+
+    def renew(self, *, owner: str, lease_seconds: int, now=None) -> bool:
+        """Extend the lease; False when this worker no longer holds it."""
+        now = now or timezone.now()
+        if self.status != JobStatus.RUNNING or self.lease_owner != owner:
+            return False
+        self.heartbeat_at = now
+        self.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        return True
+
+    def succeed(self, *, owner: str, now=None) -> None:
+        self._require(self.status == JobStatus.RUNNING and self.lease_owner == owner, "succeed")
+        self.status, self.finished_at = JobStatus.SUCCEEDED, now or timezone.now()
+        self.lease_owner, self.lease_expires_at = "", None
+
+    def fail(self, *, owner: str, step: str, exit_code: int | None, error: str, now=None) -> None:
+        self._require(self.status == JobStatus.RUNNING and self.lease_owner == owner, "fail")
+        self.status, self.finished_at = JobStatus.FAILED, now or timezone.now()
+        self.failed_step, self.exit_code, self.error = step, exit_code, error
+        self.lease_owner, self.lease_expires_at = "", None
+
+    def cancel(self, now=None) -> None:
+        self._require(self.can_cancel(), "cancel")
+        self.status, self.finished_at = JobStatus.CANCELLED, now or timezone.now()
+        self.cancel_requested = True
+        self.lease_owner, self.lease_expires_at = "", None
+
+    def retry(self) -> None:
+        self._require(self.can_retry(), "retry")
+        self.status, self.finished_at = JobStatus.QUEUED, None
+        self.max_attempts = max(self.max_attempts, self.attempts + 1)

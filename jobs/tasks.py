@@ -10,3 +10,10 @@ def verify_sample(sample_id: str) -> str:
 
 def sweep_intake() -> dict:
     return services.intake_sweep()
+
+
+def run_job(job_id: str) -> str:
+    from jobs import pipeline
+
+    job = pipeline.job_run(job_id=job_id)
+    return job.status if job else "not run"

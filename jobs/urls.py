@@ -13,6 +13,7 @@ urlpatterns = [
     path("labs/<slug:lab_slug>/samples/sheet/", views.sample_sheet, name="sample_sheet"),
     path(sample, views.sample_detail, name="sample_detail"),
     path(sample + "status/", views.sample_status, name="sample_status"),
+    path(sample + "submit/", views.sample_submit, name="sample_submit"),
     path(upload, views.upload, name="upload"),
     path(upload + "parts/", views.upload_parts, name="upload_parts"),
     path(upload + "parts/<int:part_number>/", views.upload_sign_part, name="upload_sign_part"),

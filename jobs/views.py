@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jobs import selectors, services
+from jobs import runs, selectors, services
 from jobs.access import access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
 from jobs.sample_sheet import COLUMNS, parse_sheet
@@ -182,6 +182,19 @@ def sample_detail(request, sample_id):
         "files_json": json.dumps([_file_json(request.lab.slug, f) for f in to_upload]),
         "history": selectors.sample_history(sample),
     })
+
+
+@lab_view()
+@require_POST
+def sample_submit(request, sample_id):
+    sample = access_sample(request.membership, sample_id)
+    try:
+        job = runs.job_submit(membership=request.membership, sample=sample, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{sample.name} was submitted for analysis (job {job.pk}).")
+    return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
 
 
 @lab_view()

@@ -192,6 +192,7 @@ STORAGE_TIMEOUT_SECONDS = env_int("WES_STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
 STORAGE_UPLOAD_ORIGINS = env_list("WES_UPLOAD_ORIGINS",
                                   ["http://127.0.0.1:8000", "http://localhost:8000"])
 UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60)
+UPLOAD_MIN_PART_BYTES = env_int("WES_UPLOAD_MIN_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
 FASTQ_MAX_COMPRESSION_RATIO = env_int("WES_FASTQ_MAX_COMPRESSION_RATIO", 25, minimum=2)
 # Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.

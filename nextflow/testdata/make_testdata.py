@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""Deterministic generator of a small simulated exome sample (standard library only).
+
+Writes into OUTDIR:
+  ref.fa            3 contigs (~340 kb), ~41% GC, interspersed repeats, homopolymers, microsatellites
+  genes.gff3        Ensembl-style protein-coding genes (gene/mRNA/exon/CDS/UTRs) for bcftools csq
+  targets.bed       capture targets: exons +/- 20 bp, merged, in reference order
+  truth.vcf         planted variants (het/hom SNVs, multi-allelic SNVs, indels, some in repeats),
+                    normalised: left-aligned and one ALT per record
+  SAMPLE_R1.fastq.gz, SAMPLE_R2.fastq.gz
+                    2x100 bp pairs, ~80x over targets, Illumina-like qualities and errors,
+                    adapter read-through on short fragments, ~8% PCR duplicates
+  manifest.json     counts and seed
+
+Same seed -> same bytes. Usage: make_testdata.py OUTDIR [--seed N] [--sample NAME] [--depth X]
+"""
+
+import argparse
+import bisect
+import gzip
+import json
+import os
+import random
+import sys
+
+CONTIGS = [("chr1", 160_000), ("chr2", 110_000), ("chr3", 70_000)]
+READ_LEN = 100
+PAD = 20                     # target padding around exons
+EDGE = 15                    # planted variants stay this far inside exons
+ADAPTER_R1 = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCACATCACGATCTCGTATGCCGTCTTCTGCTTG"
+ADAPTER_R2 = "AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGTAGATCTCGGTGGTCGCCGTATCATTAAAAAA"
+COMP = str.maketrans("ACGTN", "TGCAN")
+STOPS = {"TAA", "TAG", "TGA"}
+SENSE = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in STOPS]
+
+
+def revcomp(s):
+    return s.translate(COMP)[::-1]
+
+
+def random_seq(rng, n, gc=0.41):
+    at, cg = (1 - gc) / 2, gc / 2
+    return "".join(rng.choices("ACGT", weights=(at, cg, cg, at), k=n))
+
+
+def mutate(rng, s, rate):
+    out = list(s)
+    for i in range(len(out)):
+        if rng.random() < rate:
+            out[i] = rng.choice([b for b in "ACGT" if b != out[i]])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- genes
+
+def make_gene(rng, gid, name, strand):
+    """Return (pre-mRNA in transcript orientation, exon spans, cds span, repeat tracts), all in
+    transcript coordinates (0-based, half-open)."""
+    n_exons = rng.randint(3, 6)
+    lengths = [rng.randint(110, 240) for _ in range(n_exons)]
+    lengths[0] += rng.randint(40, 90)       # room for the 5' UTR
+    lengths[-1] += rng.randint(60, 120)     # and the 3' UTR
+    total = sum(lengths)
+    u5 = rng.randint(30, 60)
+    u3 = rng.randint(40, 80)
+    u3 += (total - u5 - u3) % 3             # CDS length multiple of 3
+    cds_len = total - u5 - u3
+    tracts = []                             # (start, end, unit) in mRNA coordinates
+    codons = []
+    n_codons = cds_len // 3 - 2
+    i = 0
+    while i < n_codons:
+        if i > 3 and n_codons - i > 12 and rng.random() < 0.006:
+            kind = rng.choice(["AAA", "TTT", "CCC", "GGG", "CAG", "GCA", "AGC"])
+            copies = rng.randint(2, 3) if len(set(kind)) == 1 else rng.randint(5, 7)
+            start = u5 + 3 + 3 * i
+            if len(set(kind)) == 1:
+                codons.extend([kind] * copies)
+                codons.append(rng.choice([c for c in SENSE if c[0] != kind[0]]))
+                tracts.append((start, start + 3 * copies, kind[0]))
+                i += copies + 1
+            else:
+                codons.extend([kind] * copies)
+                tracts.append((start, start + 3 * copies, kind))
+                i += copies
+            continue
+        codons.append(rng.choice(SENSE))
+        i += 1
+    cds = "ATG" + "".join(codons)[: cds_len - 6] + rng.choice(sorted(STOPS))
+    utr5 = random_seq(rng, u5, 0.5)
+    utr3 = random_seq(rng, u3, 0.38)
+    # homopolymer / microsatellite tracts in the 3' UTR too
+    if u3 > 55:
+        unit = rng.choice(["A", "T", "CA", "TG"])
+        copies = 9 if len(unit) == 1 else 6
+        rep = unit * copies
+        at = rng.randint(15, u3 - len(rep) - 15)
+        utr3 = utr3[:at] + rep + utr3[at + len(rep):]
+        tracts.append((u5 + cds_len + at, u5 + cds_len + at + len(rep), unit))
+    mrna = utr5 + cds + utr3
+    assert len(mrna) == total and len(cds) == cds_len
+    exons, pre, pos = [], [], 0
+    for k, ln in enumerate(lengths):
+        seg = mrna[sum(lengths[:k]): sum(lengths[:k]) + ln]
+        exons.append((pos, pos + ln))
+        pre.append(seg)
+        pos += ln
+        if k < n_exons - 1:
+            intron = "GTAAGT" + random_seq(rng, rng.randint(400, 1200), 0.38) + "TTTTCCTTTCAG"
+            pre.append(intron)
+            pos += len(intron)
+    pre = "".join(pre)
+    # map mRNA coordinates to pre-mRNA coordinates
+    offsets = [exons[k][0] - sum(lengths[:k]) for k in range(n_exons)]
+    cum = [sum(lengths[:k]) for k in range(n_exons)]
+
+    def m2p(m):
+        k = bisect.bisect_right(cum, m) - 1
+        return m + offsets[k]
+
+    ptracts = []
+    for s, e, unit in tracts:
+        ks, ke = bisect.bisect_right(cum, s) - 1, bisect.bisect_right(cum, e - 1) - 1
+        if ks == ke and s - cum[ks] >= EDGE and cum[ks] + lengths[ks] - e >= EDGE:
+            ptracts.append((m2p(s), m2p(s) + (e - s), unit))
+    cds_span = (m2p(u5), m2p(u5 + cds_len - 1) + 1)
+    return dict(pre=pre, exons=exons, lengths=lengths, cds=(u5, u5 + cds_len), m2p=m2p,
+                cds_span=cds_span, tracts=ptracts, strand=strand, gid=gid, name=name)
+
+
+def gff_lines(chrom, g0, gene, serial):
+    """Ensembl-style GFF3 records for one gene placed at genomic 0-based offset g0."""
+    L = len(gene["pre"])
+    strand = gene["strand"]
+
+    def gspan(a, b):  # transcript-orientation [a,b) -> 1-based genomic inclusive
+        return (g0 + a + 1, g0 + b) if strand == "+" else (g0 + L - b + 1, g0 + L - a)
+
+    gid, tid, pid = (f"ENSG{serial:011d}", f"ENST{serial:011d}", f"ENSP{serial:011d}")
+    name = gene["name"]
+    rows = []
+
+    def row(ftype, a, b, attrs, phase="."):
+        s, e = gspan(a, b)
+        rows.append((s, [chrom, "ensembl", ftype, str(s), str(e), ".", strand, phase, attrs]))
+
+    L_all = (0, L)
+    rows_gene = []
+    s, e = gspan(*L_all)
+    rows_gene.append([chrom, "ensembl_havana", "gene", str(s), str(e), ".", strand, ".",
+                      f"ID=gene:{gid};Name={name};biotype=protein_coding;description={name} "
+                      f"simulated gene;gene_id={gid};logic_name=ensembl_havana_gene;version=1"])
+    rows_gene.append([chrom, "ensembl_havana", "mRNA", str(s), str(e), ".", strand, ".",
+                      f"ID=transcript:{tid};Parent=gene:{gid};Name={name}-201;"
+                      f"biotype=protein_coding;tag=basic;transcript_id={tid};version=1"])
+    c0, c1 = gene["cds"]
+    m2p = gene["m2p"]
+    done, cds_before = 0, 0
+    for k, (a, b) in enumerate(gene["exons"]):
+        ln = b - a
+        ms, me = done, done + ln            # exon in mRNA coordinates
+        row("exon", a, b, f"Parent=transcript:{tid};Name=ENSE{serial:07d}{k + 1:04d};"
+            f"constitutive=1;exon_id=ENSE{serial:07d}{k + 1:04d};rank={k + 1};version=1")
+        if ms < c0:
+            row("five_prime_UTR", a, a + min(me, c0) - ms, f"Parent=transcript:{tid}")
+        cs, ce = max(ms, c0), min(me, c1)
+        if cs < ce:
+            phase = (3 - cds_before % 3) % 3
+            row("CDS", a + cs - ms, a + ce - ms,
+                f"ID=CDS:{pid};Parent=transcript:{tid};protein_id={pid}", str(phase))
+            cds_before += ce - cs
+        if me > c1:
+            row("three_prime_UTR", a + max(ms, c1) - ms, b, f"Parent=transcript:{tid}")
+        done = me
+    rows.sort(key=lambda r: r[0])
+    return ["\t".join(r) for r in rows_gene] + ["\t".join(r) for _, r in rows]
+
+
+# ---------------------------------------------------------------- variants
+
+def normalise(seq, pos, ref, alt):
+    """Left-align and trim one biallelic variant (0-based pos)."""
+    while True:
+        changed = False
+        if ref and alt and ref[-1] == alt[-1]:
+            ref, alt, changed = ref[:-1], alt[:-1], True
+        if not ref or not alt:
+            pos -= 1
+            ref, alt, changed = seq[pos] + ref, seq[pos] + alt, True
+        if not changed:
+            break
+    while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    return pos, ref, alt
+
+
+def plant_variants(rng, seqs, genes_by_chrom):
+    """Choose SNVs and indels inside exons. Returns list of dicts with 0-based pos."""
+    variants = []
+    taken = {c: [] for c in seqs}
+
+    def free(chrom, s, e, gap):
+        return all(e + gap <= a or s >= b + gap for a, b in taken[chrom])
+
+    def add(chrom, pos, ref, alt, gt, span=None):
+        s, e = span or (pos, pos + len(ref))
+        taken[chrom].append((s, e))
+        variants.append(dict(chrom=chrom, pos=pos, ref=ref, alt=alt, gt=gt))
+
+    # indels in homopolymers / microsatellites (one unit inserted or deleted)
+    for chrom, genes in genes_by_chrom.items():
+        seq = seqs[chrom]
+        for g0, gene in genes:
+            for ts, te, unit in gene["tracts"]:
+                L = len(gene["pre"])
+                s, e = (g0 + ts, g0 + te) if gene["strand"] == "+" else (g0 + L - te, g0 + L - ts)
+                if gene["strand"] == "-":
+                    unit = revcomp(unit)
+                if seq[s:e] != unit * ((e - s) // len(unit)) or not free(chrom, s, e, 45):
+                    continue
+                if rng.random() < 0.3:
+                    continue
+                mid = s + len(unit) * ((e - s) // len(unit) // 2)   # not left-aligned on purpose
+                gt = rng.choice(["0/1", "0/1", "1/1"])
+                if rng.random() < 0.5:
+                    ref, alt = seq[mid - 1: mid + len(unit)], seq[mid - 1]
+                else:
+                    ref, alt = seq[mid - 1], seq[mid - 1] + unit
+                add(chrom, mid - 1, ref, alt, gt, (s - 1, e + 1))
+
+    # candidate positions well inside exons
+    cands = []
+    for chrom, genes in genes_by_chrom.items():
+        for g0, gene in genes:
+            L = len(gene["pre"])
+            for a, b in gene["exons"]:
+                s, e = (g0 + a, g0 + b) if gene["strand"] == "+" else (g0 + L - b, g0 + L - a)
+                cands.extend((chrom, p) for p in range(s + EDGE, e - EDGE))
+    rng.shuffle(cands)
+    n_snv, n_multi, n_indel = 0, 0, 0
+    for chrom, p in cands:
+        seq = seqs[chrom]
+        ctx = seq[p - 6: p + 7]
+        if max(ctx.count(b * 4) for b in "ACGT") or "N" in ctx:
+            continue                       # keep random SNVs/indels out of low-complexity bits
+        if n_indel < 22 and free(chrom, p - 1, p + 8, 45):
+            k = rng.randint(1, 6)
+            if rng.random() < 0.5:
+                ref, alt = seq[p - 1: p + k], seq[p - 1]
+            else:
+                ref, alt = seq[p - 1], seq[p - 1] + random_seq(rng, k, 0.45)
+            np_, nref, nalt = normalise(seq, p - 1, ref, alt)
+            if abs(np_ - (p - 1)) > 0:      # random indels that shift are rare; keep them simple
+                continue
+            add(chrom, p - 1, ref, alt, rng.choice(["0/1", "0/1", "1/1"]), (p - 2, p + k + 1))
+            n_indel += 1
+        elif n_multi < 4 and free(chrom, p, p + 1, 35):
+            a1, a2 = rng.sample([b for b in "ACGT" if b != seq[p]], 2)
+            add(chrom, p, seq[p], a1 + "," + a2, "1/2")
+            n_multi += 1
+        elif n_snv < 150 and free(chrom, p, p + 1, 35):
+            alt = rng.choice([b for b in "ACGT" if b != seq[p]])
+            add(chrom, p, seq[p], alt, rng.choice(["0/1", "0/1", "0/1", "1/1", "1/1"]))
+            n_snv += 1
+        if n_snv >= 150 and n_multi >= 4 and n_indel >= 22:
+            break
+    variants.sort(key=lambda v: ([c for c, _ in CONTIGS].index(v["chrom"]), v["pos"]))
+    return variants
+
+
+def haplotypes(seq, chrom_vars):
+    """Two haplotype sequences plus coordinate maps (ref pos -> hap pos)."""
+    haps = []
+    for h in (0, 1):
+        pieces, last, marks, shifts, delta = [], 0, [], [], 0
+        for v in chrom_vars:
+            alts = v["alt"].split(",")
+            idx = [int(x) for x in v["gt"].split("/")][h]
+            if idx == 0:
+                continue
+            alt = alts[idx - 1]
+            pieces.append(seq[last: v["pos"]])
+            pieces.append(alt)
+            last = v["pos"] + len(v["ref"])
+            delta += len(alt) - len(v["ref"])
+            marks.append(v["pos"] + 1)
+            shifts.append(delta)
+        pieces.append(seq[last:])
+        haps.append(("".join(pieces), marks, shifts))
+    return haps
+
+
+def to_hap(pos, marks, shifts):
+    k = bisect.bisect_right(marks, pos) - 1
+    return pos + (shifts[k] if k >= 0 else 0)
+
+
+# ---------------------------------------------------------------- reads
+
+def quality_profiles(rng, n):
+    profiles = []
+    for _ in range(n):
+        drop = rng.random() < 0.05
+        qs = []
+        for i in range(READ_LEN):
+            mean = 36.5 - 9.0 * (i / READ_LEN) ** 2 - (10 if drop and i > 80 else 0)
+            qs.append(max(2, min(41, int(round(rng.gauss(mean, 2.2))))))
+        profiles.append(("".join(chr(33 + q) for q in qs), [10 ** (-q / 10) for q in qs]))
+    return profiles
+
+
+def sequence_read(rng, template, adapter, profile):
+    s = (template + adapter)[:READ_LEN]
+    if len(s) < READ_LEN:
+        s += "A" * (READ_LEN - len(s))
+    qual, perr = profile
+    out = list(s)
+    for i, p in enumerate(perr):
+        if rng.random() < p:
+            out[i] = rng.choice([b for b in "ACGT" if b != out[i]])
+    return "".join(out), qual
+
+
+def simulate_reads(rng, seqs, variants, targets, depth):
+    haps = {c: haplotypes(seqs[c], [v for v in variants if v["chrom"] == c]) for c in seqs}
+    frags = []
+    for chrom, s, e in targets:
+        n = round(depth * (e - s + 160) / (2 * READ_LEN))
+        for _ in range(n):
+            centre = rng.randint(s - 80, e + 80)
+            h = rng.randint(0, 1)
+            hseq, marks, shifts = haps[chrom][h]
+            r = rng.random()
+            if r < 0.04:
+                flen = rng.randint(45, 99)                 # adapter read-through
+            else:
+                flen = max(120, min(500, int(rng.gauss(260, 45))))
+            hc = to_hap(centre, marks, shifts)
+            a = max(0, min(len(hseq) - flen, hc - flen // 2))
+            frag = hseq[a: a + flen]
+            if rng.random() < 0.5:
+                frag = revcomp(frag)
+            copies = 1 + (rng.random() < 0.08) + (rng.random() < 0.02)
+            frags.extend([frag] * copies)
+    rng.shuffle(frags)
+    return frags
+
+
+def write_fastq_pair(rng, frags, path1, path2):
+    p1 = quality_profiles(rng, 300)
+    p2 = quality_profiles(rng, 300)
+    out1, out2 = [], []
+    for n, frag in enumerate(frags):
+        tile = 1101 + (n // 4000)
+        x, y = 1000 + (n * 7919) % 30000, 1000 + (n * 104729) % 30000
+        name = f"@WESSIM:27:HK7WTDSXY:1:{tile}:{x}:{y}"
+        s1, q1 = sequence_read(rng, frag, ADAPTER_R1, rng.choice(p1))
+        s2, q2 = sequence_read(rng, revcomp(frag), ADAPTER_R2, rng.choice(p2))
+        out1.append(f"{name} 1:N:0:ACGTACGT+TGCATGCA\n{s1}\n+\n{q1}\n")
+        out2.append(f"{name} 2:N:0:ACGTACGT+TGCATGCA\n{s2}\n+\n{q2}\n")
+    for path, lines in ((path1, out1), (path2, out2)):
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                    mtime=0, compresslevel=6) as gz:
+            gz.write("".join(lines).encode())
+
+
+# ---------------------------------------------------------------- main
+
+def build(outdir, seed, sample, depth):
+    rng = random.Random(seed)
+    os.makedirs(outdir, exist_ok=True)
+    alu = random_seq(rng, 290, 0.52) + "A" * 18
+    seqs, genes_by_chrom, gff, exons = {}, {}, [], []
+    serial = 100001
+    for chrom, length in CONTIGS:
+        seq = list(random_seq(rng, length))
+        # scattered homopolymers and microsatellites in the background
+        for _ in range(length // 2500):
+            p = rng.randint(100, length - 200)
+            unit = rng.choice(["A", "T", "C", "G", "CA", "TA", "GGC", "AAAG"])
+            rep = unit * (rng.randint(10, 16) // len(unit) + 2)
+            seq[p: p + len(rep)] = rep
+        genes, pos = [], rng.randint(2500, 4000)
+        while True:
+            strand = rng.choice("+-")
+            gene = make_gene(rng, serial, f"SIM{serial - 100000}", strand)
+            if pos + len(gene["pre"]) + 2500 > length:
+                break
+            pre = gene["pre"] if strand == "+" else revcomp(gene["pre"])
+            seq[pos: pos + len(pre)] = pre
+            genes.append((pos, gene))
+            gff.extend(gff_lines(chrom, pos, gene, serial))
+            L = len(pre)
+            for a, b in gene["exons"]:
+                exons.append((chrom, *((pos + a, pos + b) if strand == "+" else (pos + L - b, pos + L - a)),
+                              f"{gene['name']}"))
+            serial += 1
+            pos += len(pre) + rng.randint(3000, 7000)
+        # interspersed repeat copies (~12% diverged), kept away from genes
+        gene_spans = [(g0 - 600, g0 + len(g["pre"]) + 600) for g0, g in genes]
+        for _ in range(length // 9000):
+            p = rng.randint(200, length - 600)
+            if all(p + 320 < a or p > b for a, b in gene_spans):
+                copy = mutate(rng, alu, 0.12)
+                if rng.random() < 0.5:
+                    copy = revcomp(copy)
+                seq[p: p + len(copy)] = copy
+        seqs[chrom] = "".join(seq)
+        genes_by_chrom[chrom] = genes
+
+    variants = plant_variants(rng, seqs, genes_by_chrom)
+
+    # targets: exons +/- PAD, merged, reference order
+    order = [c for c, _ in CONTIGS]
+    ivs = sorted(((c, max(0, s - PAD), e + PAD, n) for c, s, e, n in exons),
+                 key=lambda t: (order.index(t[0]), t[1]))
+    targets = []
+    for c, s, e, n in ivs:
+        if targets and targets[-1][0] == c and s <= targets[-1][2]:
+            targets[-1][2] = max(targets[-1][2], e)
+        else:
+            targets.append([c, s, e, n])
+
+    with open(os.path.join(outdir, "ref.fa"), "w") as fh:
+        for chrom, _ in CONTIGS:
+            fh.write(f">{chrom}\n")
+            s = seqs[chrom]
+            fh.write("".join(s[i:i + 60] + "\n" for i in range(0, len(s), 60)))
+    with open(os.path.join(outdir, "genes.gff3"), "w") as fh:
+        fh.write("##gff-version 3\n")
+        for chrom, length in CONTIGS:
+            fh.write(f"##sequence-region   {chrom} 1 {length}\n")
+        fh.write("#!genome-build WESSIM-1\n")
+        fh.write("\n".join(gff) + "\n")
+    with open(os.path.join(outdir, "targets.bed"), "w") as fh:
+        for n, (c, s, e, name) in enumerate(targets):
+            fh.write(f"{c}\t{s}\t{e}\t{name}_t{n + 1}\n")
+
+    truth = []
+    for v in variants:
+        for alt in v["alt"].split(","):
+            pos, ref, a = normalise(seqs[v["chrom"]], v["pos"], v["ref"], alt)
+            gt = "1/1" if v["gt"] == "1/1" else "0/1"
+            truth.append((v["chrom"], pos, ref, a, gt))
+    truth.sort(key=lambda t: (order.index(t[0]), t[1], t[3]))
+    with open(os.path.join(outdir, "truth.vcf"), "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n##source=make_testdata.py\n")
+        fh.write(f"##reference=ref.fa\n")
+        for chrom, length in CONTIGS:
+            fh.write(f"##contig=<ID={chrom},length={length}>\n")
+        fh.write('##INFO=<ID=TYPE,Number=1,Type=String,Description="SNV or INDEL">\n')
+        fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
+        fh.write(f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{sample}\n")
+        for chrom, pos, ref, alt, gt in truth:
+            kind = "SNV" if len(ref) == len(alt) == 1 else "INDEL"
+            fh.write(f"{chrom}\t{pos + 1}\t.\t{ref}\t{alt}\t.\tPASS\tTYPE={kind}\tGT\t{gt}\n")
+
+    frags = simulate_reads(rng, seqs, variants, [(c, s, e) for c, s, e, _ in targets], depth)
+    write_fastq_pair(rng, frags, os.path.join(outdir, f"{sample}_R1.fastq.gz"),
+                     os.path.join(outdir, f"{sample}_R2.fastq.gz"))
+    manifest = dict(seed=seed, sample=sample, depth=depth, contigs=dict(CONTIGS),
+                    genes=sum(len(g) for g in genes_by_chrom.values()), targets=len(targets),
+                    target_bases=sum(e - s for _, s, e, _ in targets), read_pairs=len(frags),
+                    truth_snvs=sum(1 for t in truth if len(t[2]) == len(t[3]) == 1),
+                    truth_indels=sum(1 for t in truth if not len(t[2]) == len(t[3]) == 1))
+    with open(os.path.join(outdir, "manifest.json"), "w") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    return manifest
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--sample", default="TEST1")
+    ap.add_argument("--depth", type=float, default=80.0, help="mean depth over targets [80]")
+    args = ap.parse_args(argv)
+    if not 10 <= args.depth <= 500:
+        ap.error("--depth must be between 10 and 500")
+    manifest = build(args.outdir, args.seed, args.sample, args.depth)
+    print(json.dumps(manifest, sort_keys=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
