@@ -174,6 +174,8 @@ class Job(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     legal_hold = models.BooleanField(default=False)
+    runner_pgid = models.IntegerField(null=True, blank=True)   # to stop a dead worker's run
+    runner_host = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -246,3 +248,24 @@ class Job(models.Model):
         self._require(self.can_retry(), "retry")
         self.status, self.finished_at = JobStatus.QUEUED, None
         self.max_attempts = max(self.max_attempts, self.attempts + 1)
+
+
+class JobOutput(models.Model):
+    """A published, verified pipeline output: where it is, how big, and its SHA-256."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="job_outputs")
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="outputs")
+    path = models.CharField(max_length=300)          # as published by the pipeline: "vcf/S.vcf.gz"
+    bucket_role = models.CharField(max_length=20)    # "intermediate", "results", "logs"
+    key = models.CharField(max_length=512)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    verified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["job", "path"], name="one_output_per_path")]
+
+    def __str__(self) -> str:
+        return self.path

@@ -13,10 +13,11 @@ Trace file
       Nextflow*, with no offset. It is returned as a naive datetime; the caller must know that zone.
     * durations (`duration`, `realtime`) are Nextflow `Duration` strings: `424ms`, `3.5s` (under a
       minute, one decimal), then whole seconds as `1m 2s`, `1h 3m 4s`, `2d 1h`. Returned in seconds.
-    * sizes (`peak_rss`, `peak_vmem`, `rchar`, `wchar`) are Nextflow `MemoryUnit` strings: 1024-based
-      units spelled KB/MB/GB/... (really KiB/MiB/GiB), rounded to one decimal (`1 GB`, `22.6 MB`,
-      `1019.7 MB`), and `0` for zero. Returned in bytes, so only accurate to 0.05 of the unit shown:
-      a "1 GB" peak_rss was really 1,123,880,960 bytes (the weblog gives exact bytes).
+    * sizes (`peak_rss`, `peak_vmem`, `rchar`, `wchar`) are Nextflow `MemoryUnit` strings:
+      1024-based units spelled KB/MB/GB/... (really KiB/MiB/GiB), rounded to one decimal
+      (`1 GB`, `22.6 MB`, `1019.7 MB`), and `0` for zero. Returned in bytes, so only accurate to
+      0.05 of the unit shown: a "1 GB" peak_rss was really 1,123,880,960 bytes (the weblog gives
+      exact bytes).
     * `-` (a failed task's metrics, an unknown exit) reads as None; so does exit 2147483647
       (Integer.MAX_VALUE, Nextflow's "no exit status yet").
 
@@ -27,10 +28,11 @@ counted in `TraceTail.malformed`; `parse_trace(text, strict=True)` raises ValueE
 Weblog
     One JSON object per POST. `started` and `completed` carry `metadata.workflow`, whose `start` and
     `complete` are Java date objects (`year`, `monthValue`, ..., `nano`, `offset.totalSeconds`), not
-    ISO strings; note `started` reports `success: false` (meaning "not yet"), so success is only read
-    from `completed`. `process_*` events carry `trace` (epoch-ms times, `exit` 2147483647 until the
-    task ends). A failure is `process_completed` with status FAILED, then `error` (no payload), then
-    `completed` with `success: false`. nf-weblog sends no event for CACHED tasks on `-resume`.
+    ISO strings; note `started` reports `success: false` (meaning "not yet"), so success is only
+    read from `completed`. `process_*` events carry `trace` (epoch-ms times, `exit` 2147483647
+    until the task ends). A failure is `process_completed` with status FAILED, then `error` (no
+    payload), then `completed` with `success: false`. nf-weblog sends no event for CACHED tasks
+    on `-resume`, and a resumed run keeps the earlier run's `runId` (only `runName` is new).
 """
 
 from __future__ import annotations
@@ -159,7 +161,8 @@ class _RowParser:
     def _record(self, line: str) -> TaskRecord:
         fields = line.split("\t")
         if len(fields) != len(self.columns):
-            raise ValueError(f"expected {len(self.columns)} tab-separated fields, got {len(fields)}")
+            raise ValueError(f"expected {len(self.columns)} tab-separated fields, "
+                             f"got {len(fields)}")
         row = dict(zip(self.columns, fields))
         col = lambda key: row.get(key, "-")  # noqa: E731
         process, tag = split_name(row["name"])
@@ -171,7 +174,8 @@ class _RowParser:
             submitted_at=None if _blank(col("submit")) else datetime.fromisoformat(col("submit")),
             duration_s=parse_duration(col("duration")), realtime_s=parse_duration(col("realtime")),
             cpu_percent=None if _blank(cpu) else float(cpu.rstrip("%").replace(",", ".")),
-            peak_rss_bytes=parse_size(col("peak_rss")), peak_vmem_bytes=parse_size(col("peak_vmem")),
+            peak_rss_bytes=parse_size(col("peak_rss")),
+            peak_vmem_bytes=parse_size(col("peak_vmem")),
             rchar_bytes=parse_size(col("rchar")), wchar_bytes=parse_size(col("wchar")),
         )
 
@@ -234,7 +238,8 @@ _STEP_STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed"
                 "ABORTED": "failed", "NEW": "running", "SUBMITTED": "running", "RUNNING": "running"}
 
 
-def summarise(records: list[TaskRecord], expected_steps: list[str] | None = None) -> list[StepState]:
+def summarise(records: list[TaskRecord],
+              expected_steps: list[str] | None = None) -> list[StepState]:
     """One StepState per process, in `expected_steps` order (absent ones "pending").
 
     Without `expected_steps`, processes come in order of their lowest task_id. Processes seen
@@ -296,7 +301,9 @@ def _java_datetime(value) -> datetime | None:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def parse_weblog_event(obj: dict) -> WeblogEvent:
@@ -328,7 +335,7 @@ def parse_weblog_event(obj: dict) -> WeblogEvent:
 
 
 def parse_weblog_lines(text: str, strict: bool = False) -> list[WeblogEvent]:
-    """Events of JSON-lines text; blank lines ignored, bad lines skipped (or ValueError if strict)."""
+    """Events of JSON-lines text; blank lines ignored, bad ones skipped (ValueError if strict)."""
     events = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -195,6 +195,15 @@ UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60
 UPLOAD_MIN_PART_BYTES = env_int("WES_UPLOAD_MIN_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
 FASTQ_MAX_COMPRESSION_RATIO = env_int("WES_FASTQ_MAX_COMPRESSION_RATIO", 25, minimum=2)
+# --- Pipeline runs. ---
+PIPELINE_WORK_DIR = Path(env_str("WES_WORK_DIR", str(VAR_DIR / "work")))
+PIPELINE_RUNNER = env_str("WES_PIPELINE_RUNNER", "auto")       # auto | local | nextflow
+if PIPELINE_RUNNER not in {"auto", "local", "nextflow"}:
+    raise ImproperlyConfigured(f"WES_PIPELINE_RUNNER={PIPELINE_RUNNER!r}: use auto, local or nextflow")
+NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
+REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
+JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
+JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 

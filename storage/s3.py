@@ -353,3 +353,31 @@ def bounded_transfer_config():
     # a seekable file object.
     config.max_in_memory_upload_chunks = 4
     return config
+
+
+def upload_path(bucket: str, key: str, path, *, metadata: dict[str, str] | None = None,
+                encrypt: bool = True) -> None:
+    extra: dict = {"Metadata": metadata or {}}
+    if encrypt:
+        extra["ServerSideEncryption"] = "AES256"
+    with translated_errors(f"upload {key} to {bucket}"):
+        client().upload_file(str(path), bucket, key, ExtraArgs=extra,
+                             Config=bounded_transfer_config())
+
+
+def download_path(bucket: str, key: str, path) -> None:
+    with translated_errors(f"download {key} from {bucket}"):
+        client().download_file(bucket, key, str(path), Config=bounded_transfer_config())
+
+
+def object_info(bucket: str, key: str) -> dict | None:
+    """{"size", "metadata"} of an object, or None when there is none."""
+    try:
+        head = client().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+    except BotoCoreError as exc:
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+    return {"size": head["ContentLength"], "metadata": head.get("Metadata", {})}

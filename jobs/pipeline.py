@@ -1,0 +1,346 @@
+"""The subprocess boundary to the pipeline: one job run, from lease to verified outputs.
+
+A run (1) claims the job's lease, so no two workers ever run it at once; (2) stages the inputs
+from S3 and checks their SHA-256; (3) runs Nextflow, or the local runner with the same steps
+when Nextflow is absent, in the job's own work directory (`-resume` on later attempts), renewing
+the lease and tailing the trace file for progress; (4) publishes every output to its bucket and
+checks it there. Only then is the job "succeeded". A worker that dies leaves a lease that runs
+out; the reaper queues the job again and the next attempt resumes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from jobs.models import Job, JobOutput, JobStatus
+from jobs.nextflow_trace import TraceTail, summarise
+from jobs.reference import ReferenceError, reference_stage, sha256_of
+from storage import keys, s3
+from storage.buckets import bucket_name
+from tenants import actions
+from tenants.audit import SYSTEM, audit_record
+
+log = logging.getLogger(__name__)
+
+PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
+LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
+STDERR_TAIL_LINES = 20
+RESULTS = {"vcf", "metadata.json"}          # published paths that go to the results bucket
+
+
+class StagingError(Exception):
+    pass
+
+
+def pipeline_steps() -> list[str]:
+    """The processes in pipeline order (the local runner and main.nf share this list)."""
+    steps_file = PIPELINE_DIR / "steps.json"
+    if not steps_file.exists():
+        return []
+    data = json.loads(steps_file.read_text())
+    return [s["process"] if isinstance(s, dict) else s for s in data.get("steps", data)]
+
+
+def choose_runner() -> str:
+    if settings.PIPELINE_RUNNER != "auto":
+        return settings.PIPELINE_RUNNER
+    return "nextflow" if shutil.which("nextflow") and shutil.which("java") else "local"
+
+
+# --- claiming and keeping the lease ---
+
+def _claim(job_id, owner: str) -> Job | None:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("sample", "lab").get(pk=job_id)
+        if not job.can_start():
+            return None
+        if job.status == JobStatus.RUNNING:  # a dead worker's run: stop what it left behind
+            _stop_leftover_run(job)
+        job.start(owner=owner, lease_seconds=settings.JOB_LEASE_SECONDS)
+        job.runner = choose_runner()
+        job.runner_host, job.runner_pgid = socket.gethostname(), None
+        job.save()
+        audit_record(actor=SYSTEM, action=actions.JOB_STARTED, lab=job.lab, resource_type="job",
+                     resource_id=job.pk,
+                     details={"job": str(job.pk), "sample": str(job.sample_id),
+                              "attempt": job.attempts, "runner": job.runner,
+                              "on_behalf_of": job.submitted_by.email})
+    return job
+
+
+def _stop_leftover_run(job: Job) -> None:
+    if job.runner_pgid and job.runner_host == socket.gethostname():
+        try:
+            os.killpg(job.runner_pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease while the run goes on; stops the run when the lease is lost or the job
+    is cancelled."""
+
+    def __init__(self, job_id, owner: str, on_lost):
+        super().__init__(daemon=True)
+        self.job_id, self.owner, self.on_lost = job_id, owner, on_lost
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(1.0, settings.JOB_LEASE_SECONDS / 4)
+        try:
+            while not self.stopped.wait(interval):
+                if not self.beat():
+                    self.on_lost()
+                    return
+        finally:
+            connection.close()
+
+    def beat(self) -> bool:
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=self.job_id)
+            if not job.renew(owner=self.owner, lease_seconds=settings.JOB_LEASE_SECONDS):
+                return False
+            job.save(update_fields=["heartbeat_at", "lease_expires_at"])
+            return True
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+# --- one run ---
+
+@dataclass
+class Outcome:
+    ok: bool
+    step: str = ""
+    exit_code: int | None = None
+    error: str = ""
+
+
+def job_run(*, job_id) -> Job | None:
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    job = _claim(job_id, owner)
+    if job is None:
+        return None
+    run = PipelineRun(job, owner)
+    try:
+        outcome = run.execute()
+    except (StagingError, ReferenceError) as exc:
+        outcome = Outcome(False, step="staging inputs", error=str(exc))
+    except s3.StorageError as exc:
+        outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
+    return _finish(job.pk, owner, outcome)
+
+
+def _finish(job_id, owner: str, outcome: Outcome) -> Job:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("lab").get(pk=job_id)
+        if job.status != JobStatus.RUNNING or job.lease_owner != owner:
+            return job  # cancelled, or taken over after this worker lost its lease
+        if outcome.ok:
+            job.succeed(owner=owner)
+            action, details = actions.JOB_SUCCEEDED, {"outputs": job.outputs.count()}
+        else:
+            job.fail(owner=owner, step=outcome.step, exit_code=outcome.exit_code,
+                     error=outcome.error)
+            action = actions.JOB_FAILED
+            details = {"step": outcome.step, "exit_code": outcome.exit_code,
+                       "error": outcome.error[-2000:]}
+        job.save()
+        audit_record(actor=SYSTEM, action=action, lab=job.lab, resource_type="job",
+                     resource_id=job.pk, details={"job": str(job.pk), "attempt": job.attempts,
+                                                  **details})
+    return job
+
+
+class PipelineRun:
+    def __init__(self, job: Job, owner: str):
+        self.job, self.owner = job, owner
+        self.work_dir = Path(settings.PIPELINE_WORK_DIR) / str(job.pk)
+        self.out_dir = self.work_dir / "out"
+        self.phase = "staging inputs"
+        self.process: subprocess.Popen | None = None
+        self.stopped_by = ""
+
+    def execute(self) -> Outcome:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        inputs = self.stage_inputs()
+        heartbeat = Heartbeat(self.job.pk, self.owner, on_lost=self.stop_runner)
+        heartbeat.start()
+        try:
+            self.phase = "running the pipeline"
+            outcome = self.run_pipeline(inputs)
+            if not outcome.ok:
+                return outcome
+            self.phase = "publishing outputs"
+            self.publish()
+            return Outcome(True)
+        finally:
+            heartbeat.stop()
+
+    # inputs
+
+    def stage_inputs(self) -> dict[str, Path]:
+        input_dir = self.work_dir / "input"
+        input_dir.mkdir(exist_ok=True)
+        staged = {}
+        for f in self.job.sample.files.all():
+            path = input_dir / f"{self.job.sample.name}_R{f.read}.fastq.gz"
+            if not (path.exists() and sha256_of(path) == f.sha256):
+                s3.download_path(bucket_name("raw"), f.key, path)
+                if sha256_of(path) != f.sha256:
+                    raise StagingError(f"{f.label} as read from storage does not match its "
+                                       "verified SHA-256")
+            staged[f"r{f.read}"] = path
+        reference = reference_stage(build=settings.REFERENCE_BUILD,
+                                    cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+        return {**staged, **reference}
+
+    # running
+
+    def command(self, inputs: dict[str, Path]) -> list[str]:
+        sample = self.job.sample.name
+        args = ["--sample", sample, "--r1", str(inputs["r1"]), "--r2", str(inputs["r2"]),
+                "--reference", str(inputs["reference"]), "--targets", str(inputs["targets"]),
+                "--annotation", str(inputs["annotation"]), "--outdir", str(self.out_dir)]
+        resume = self.job.attempts > 1
+        if self.job.runner == "nextflow":
+            info = self.out_dir / "pipeline_info"
+            return ["nextflow", "run", str(PIPELINE_DIR / "main.nf"),
+                    "-profile", settings.NEXTFLOW_PROFILE, "-work-dir", str(self.work_dir / "work"),
+                    "-with-trace", str(info / "trace.txt"), "-with-report",
+                    str(info / "report.html"), "-with-timeline", str(info / "timeline.html"),
+                    *(["-resume"] if resume else []), *args]
+        return [sys.executable, str(LOCAL_RUNNER), *args,
+                "--work-dir", str(self.work_dir / "work"), *(["--resume"] if resume else [])]
+
+    def run_pipeline(self, inputs: dict[str, Path]) -> Outcome:
+        logs = self.work_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        stderr_path = logs / f"attempt-{self.job.attempts}.err"
+        trace = TraceTail(self.out_dir / "pipeline_info" / "trace.txt")
+        records = []
+        with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
+                open(stderr_path, "wb") as err:
+            self.process = subprocess.Popen(self.command(inputs), cwd=self.work_dir, stdout=out,
+                                            stderr=err, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
+            Job.objects.filter(pk=self.job.pk).update(runner_pgid=self.process.pid)
+            while self.process.poll() is None:
+                records += self.update_progress(trace, records)
+                time.sleep(1)
+        records += self.update_progress(trace, records)
+        if self.process.returncode == 0:
+            return Outcome(True)
+        if self.stopped_by:
+            return Outcome(False, step=self.stopped_by, error=self.stopped_by)
+        failed = [s for s in summarise(records, pipeline_steps() or None) if s.status == "failed"]
+        step = failed[0].process if failed else "pipeline"
+        exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
+            else self.process.returncode
+        return Outcome(False, step=step, exit_code=exit_code, error=_tail(stderr_path))
+
+    def update_progress(self, trace: TraceTail, seen: list) -> list:
+        new = trace.poll()
+        if new or not seen:
+            steps = [{"process": s.process, "status": s.status, "duration_s": s.duration_s,
+                      "exit_code": s.exit_code}
+                     for s in summarise(seen + new, pipeline_steps() or None)]
+            # A trace row appears when a task ends; while the runner lives, the first step
+            # without one is the one running.
+            if self.process and self.process.poll() is None:
+                for step in steps:
+                    if step["status"] == "pending":
+                        step["status"] = "running"
+                        break
+            Job.objects.filter(pk=self.job.pk).update(progress=steps)
+        return new
+
+    def stop_runner(self) -> None:
+        self.stopped_by = "cancelled or taken over"
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    # outputs
+
+    def publish(self) -> None:
+        """Upload every published file to its bucket, then check size and SHA-256 there."""
+        job, lab = self.job, self.job.lab
+        day = timezone.now().date()
+        published = []
+        for path in sorted(p for p in self.out_dir.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.out_dir).as_posix()
+            top = relative.split("/", 1)[0]
+            if top == "pipeline_info":
+                role, key = "logs", keys.log_key(day, job.pk, path.name)
+            else:
+                role = "results" if top in RESULTS or relative.endswith("_Final_.txt") \
+                    else "intermediate"
+                key = keys.job_output_key(lab, job.pk, relative)
+            digest, size = sha256_of(path), path.stat().st_size
+            bucket = bucket_name(role)
+            existing = s3.object_info(bucket, key)
+            if existing is None or existing["metadata"].get("sha256") != digest:
+                s3.upload_path(bucket, key, path, metadata={"sha256": digest},
+                               encrypt=role != "logs")
+            stored = s3.object_info(bucket, key)
+            if stored is None or stored["size"] != size or \
+                    stored["metadata"].get("sha256") != digest:
+                raise s3.StorageError(f"{relative} did not arrive intact in {bucket}")
+            published.append((relative, role, key, size, digest))
+        _check_metadata(self.out_dir)
+        with transaction.atomic():
+            now = timezone.now()
+            for relative, role, key, size, digest in published:
+                JobOutput.objects.update_or_create(
+                    job=job, path=relative,
+                    defaults={"lab": lab, "bucket_role": role, "key": key, "size": size,
+                              "sha256": digest, "verified_at": now})
+
+
+def _check_metadata(out_dir: Path) -> None:
+    path = out_dir / "metadata.json"
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StagingError(f"metadata.json is missing or not JSON: {exc}") from exc
+    missing = [k for k in ("tools", "parameters", "reference", "inputs", "outputs", "runner")
+               if k not in metadata]
+    if missing:
+        raise StagingError(f"metadata.json lacks {', '.join(missing)}")
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _die_with_parent() -> None:
+    """In the runner's process: receive SIGTERM if the worker dies (Linux), so a killed worker
+    does not leave a pipeline running without a lease."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
