@@ -4,7 +4,7 @@ another lab's sample and a sample that does not exist give the same 404."""
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from jobs.models import Sample, SampleFile
+from jobs.models import Job, Sample, SampleFile
 from tenants.models import Membership
 
 
@@ -22,3 +22,10 @@ def access_sample_file(membership: Membership, sample_id, file_id) -> SampleFile
             pk=file_id, sample_id=sample_id)
     except (SampleFile.DoesNotExist, ValidationError):
         raise Http404("No such file") from None
+
+
+def access_job(membership: Membership, job_id) -> Job:
+    try:
+        return membership.lab.jobs.select_related("sample", "submitted_by").get(pk=job_id)
+    except (Job.DoesNotExist, ValidationError):
+        raise Http404("No such job") from None

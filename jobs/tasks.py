@@ -17,3 +17,9 @@ def run_job(job_id: str) -> str:
 
     job = pipeline.job_run(job_id=job_id)
     return job.status if job else "not run"
+
+
+def reap_jobs() -> dict:
+    from jobs import runs
+
+    return runs.job_reap()

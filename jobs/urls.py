@@ -7,7 +7,12 @@ app_name = "jobs"
 sample = "labs/<slug:lab_slug>/samples/<uuid:sample_id>/"
 upload = sample + "files/<uuid:file_id>/upload/"
 
+job = "labs/<slug:lab_slug>/jobs/<uuid:job_id>/"
+
 urlpatterns = [
+    path(job, views.job_detail, name="job_detail"),
+    path(job + "cancel/", views.job_cancel, name="job_cancel"),
+    path(job + "retry/", views.job_retry, name="job_retry"),
     path("labs/<slug:lab_slug>/samples/", views.sample_list, name="sample_list"),
     path("labs/<slug:lab_slug>/samples/new/", views.sample_new, name="sample_new"),
     path("labs/<slug:lab_slug>/samples/sheet/", views.sample_sheet, name="sample_sheet"),

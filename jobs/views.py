@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import runs, selectors, services
-from jobs.access import access_sample, access_sample_file
+from jobs.access import access_job, access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
 from jobs.sample_sheet import COLUMNS, parse_sheet
 from jobs.models import FileStatus
@@ -290,3 +290,44 @@ def upload_complete(request, sample_id, file_id):
         return JsonResponse({"file_status": f.status, "sample_status": f.sample.status})
 
     return _api_call(complete)
+
+
+# --- jobs ---
+
+@lab_view()
+@require_GET
+def job_detail(request, job_id):
+    job = access_job(request.membership, job_id)
+    context = {"job": job, "outputs": list(job.outputs.all()),
+               "can_cancel": job.can_cancel() and (request.membership.is_manager
+                                                   or job.submitted_by_id == request.user.id),
+               "can_retry": job.can_retry() and request.membership.is_manager}
+    if request.htmx:
+        return render(request, "jobs/_job_progress.html", context)
+    return render(request, "jobs/job_detail.html", context)
+
+
+@lab_view()
+@require_POST
+def job_cancel(request, job_id):
+    job = access_job(request.membership, job_id)
+    try:
+        runs.job_cancel(membership=request.membership, job=job, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The job was cancelled.")
+    return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
+
+
+@lab_view(manager_only=True)
+@require_POST
+def job_retry(request, job_id):
+    job = access_job(request.membership, job_id)
+    try:
+        runs.job_retry(membership=request.membership, job=job, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The job was queued again; it resumes where it stopped.")
+    return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)

@@ -1,0 +1,109 @@
+#!/usr/bin/env nextflow
+/*
+ * WES Portal germline exome pipeline (one sample per run).
+ *
+ *   nextflow run nextflow/main.nf -profile standard --sample S --r1 R1.fastq.gz --r2 R2.fastq.gz \
+ *       --reference ref.fa --targets targets.bed --annotation genes.gff3 --outdir OUT
+ *
+ * Every step is a script in bin/ (on PATH for every task). The steps, in this order, are listed in
+ * steps.json, which bin/run-local (the runner without Nextflow) follows too.
+ */
+nextflow.enable.dsl=2
+
+import groovy.json.JsonOutput
+
+include { FASTP_QC        } from './modules/fastp_qc'
+include { BWA_ALIGN       } from './modules/bwa_align'
+include { SORT_FIXMATE    } from './modules/sort_fixmate'
+include { FLAGSTAT        } from './modules/flagstat'
+include { MARK_DUPLICATES } from './modules/mark_duplicates'
+include { CALL_VARIANTS   } from './modules/call_variants'
+include { NORMALISE       } from './modules/normalise'
+include { SOFT_FILTER     } from './modules/soft_filter'
+include { ANNOTATE        } from './modules/annotate'
+include { FINAL_TABLE     } from './modules/final_table'
+include { WRITE_METADATA  } from './modules/write_metadata'
+
+// Parameters recorded in metadata.json (the same keys as bin/run-local records).
+def recordedParams() {
+    return ['sample', 'r1', 'r2', 'reference', 'targets', 'annotation', 'outdir',
+            'markdup', 'caller', 'annotator', 'min_qual', 'min_depth', 'min_mapq',
+            'min_baseq', 'known_sites', 'reference_build', 'max_cpus']
+}
+
+def validateParams() {
+    def missing = ['sample', 'r1', 'r2', 'reference', 'targets', 'annotation', 'outdir'].findAll { !params[it] }
+    if (missing) {
+        error "Missing required parameter(s): ${missing.collect { '--' + it }.join(', ')}"
+    }
+    if (!(params.sample ==~ /[A-Za-z0-9][A-Za-z0-9._-]*/)) {
+        error "Invalid --sample '${params.sample}': letters, digits, '.', '_' and '-' only"
+    }
+    def choices = [markdup: ['samtools', 'picard'], caller: ['bcftools', 'gatk'], annotator: ['csq', 'snpeff']]
+    choices.each { name, allowed ->
+        if (!(params[name] in allowed)) {
+            error "Invalid --${name} '${params[name]}': expected one of ${allowed.join(', ')}"
+        }
+    }
+    ['min_qual', 'min_depth', 'min_mapq', 'min_baseq'].each { name ->
+        if (!(params[name].toString() ==~ /\d+(\.\d+)?/)) {
+            error "Invalid --${name} '${params[name]}': expected a non-negative number"
+        }
+    }
+    if (params.caller == 'gatk' && !params.known_sites) {
+        error "--caller gatk needs --known_sites (a bgzipped, indexed VCF of known variants)"
+    }
+    if (params.annotator == 'snpeff' && !(params.snpeff_jar && params.snpeff_db)) {
+        error "--annotator snpeff needs --snpeff_jar and --snpeff_db"
+    }
+}
+
+def toolsUsed() {
+    def tools = ['fastp', 'bwa', 'samtools', 'bcftools', 'tabix', 'bgzip']
+    if (params.markdup == 'picard') tools << 'picard'
+    if (params.caller == 'gatk') tools << 'gatk'
+    if (params.annotator == 'snpeff') tools += ['java', 'snpeff']
+    return tools.join(',')
+}
+
+workflow {
+    validateParams()
+
+    reads      = Channel.value([params.sample, file(params.r1, checkIfExists: true), file(params.r2, checkIfExists: true)])
+    reference  = file(params.reference, checkIfExists: true)
+    targets    = file(params.targets, checkIfExists: true)
+    annotation = file(params.annotation, checkIfExists: true)
+    // Index files already beside the reference are staged with it; missing ones are built by the steps.
+    ref_index  = ['fai', 'gzi', 'amb', 'ann', 'bwt', 'pac', 'sa']
+        .collect { file("${params.reference}.${it}") }
+        .findAll { it.exists() }
+    known      = params.known_sites ? file(params.known_sites, checkIfExists: true) : []
+    known_idx  = params.known_sites ? file("${params.known_sites}.tbi", checkIfExists: true) : []
+
+    FASTP_QC(reads)
+    BWA_ALIGN(FASTP_QC.out.reads, reference, ref_index)
+    SORT_FIXMATE(BWA_ALIGN.out.bam)
+    FLAGSTAT(SORT_FIXMATE.out.bam)
+    MARK_DUPLICATES(SORT_FIXMATE.out.bam)
+    CALL_VARIANTS(MARK_DUPLICATES.out.bam, reference, ref_index, targets, known, known_idx)
+    NORMALISE(CALL_VARIANTS.out.vcf, reference, ref_index)
+    SOFT_FILTER(NORMALISE.out.vcf)
+    ANNOTATE(SOFT_FILTER.out.vcf, reference, ref_index, annotation)
+    FINAL_TABLE(ANNOTATE.out.vcf)
+
+    results = FASTP_QC.out.report
+        .join(FLAGSTAT.out.flagstat)
+        .join(MARK_DUPLICATES.out.bam)
+        .join(ANNOTATE.out.vcf)
+        .join(FINAL_TABLE.out.table)
+    inputs = Channel.value([file(params.r1), file(params.r2), reference, targets, annotation])
+    params_json = JsonOutput.toJson(recordedParams().collectEntries { [(it): params[it]] })
+    trace_path = file("${params.outdir}/pipeline_info/trace.txt").toString()
+    WRITE_METADATA(results, inputs, params_json, trace_path, toolsUsed())
+}
+
+workflow.onComplete {
+    log.info(workflow.success
+        ? "WES pipeline completed: results in ${params.outdir}"
+        : "WES pipeline failed: ${workflow.errorMessage}")
+}

@@ -1,0 +1,15 @@
+process SOFT_FILTER {
+    tag "${sample}"
+    label 'process_single'
+
+    input:
+    tuple val(sample), path(vcf), path(tbi)
+
+    output:
+    tuple val(sample), path("${sample}.filtered.vcf.gz"), path("${sample}.filtered.vcf.gz.tbi"), emit: vcf
+
+    script:
+    """
+    soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth}
+    """
+}

@@ -1,0 +1,15 @@
+process SORT_FIXMATE {
+    tag "${sample}"
+    label 'process_medium'
+
+    input:
+    tuple val(sample), path(bam)
+
+    output:
+    tuple val(sample), path("${sample}.sorted.bam"), emit: bam
+
+    script:
+    """
+    sort_fixmate --sample ${sample} --bam ${bam} --threads ${task.cpus}
+    """
+}
