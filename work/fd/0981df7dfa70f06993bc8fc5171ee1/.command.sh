@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+set -euo pipefail
+flagstat --sample SAMPLE --bam SAMPLE.sorted.bam --threads 1
