@@ -235,7 +235,10 @@ class PipelineRun:
         logs = self.work_dir / "logs"
         logs.mkdir(exist_ok=True)
         stderr_path = logs / f"attempt-{self.job.attempts}.err"
-        trace = TraceTail(self.out_dir / "pipeline_info" / "trace.txt")
+        trace_path = self.out_dir / "pipeline_info" / "trace.txt"
+        if trace_path.exists():  # the previous attempt's: keep it aside, read only this one's
+            trace_path.rename(logs / f"trace-before-attempt-{self.job.attempts}.txt")
+        trace = TraceTail(trace_path)
         records = []
         with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
                 open(stderr_path, "wb") as err:

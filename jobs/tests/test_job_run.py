@@ -105,3 +105,83 @@ def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(
     assert job.status == JobStatus.FAILED and job.failed_step == "staging inputs"
     assert "reference build 'no-such-build' is not in bucket" in job.error
     assert not job.outputs.exists()
+
+
+def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, uploader_for, clinician,
+                                                     manager, pipeline_env, monkeypatch):
+    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    monkeypatch.setenv("WES_LOCAL_FAIL_STEP", "CALL_VARIANTS:3")
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED
+    assert (job.failed_step, job.exit_code) == ("CALL_VARIANTS", 3)
+    assert job.error, "the failing step's stderr is kept"
+    steps = {s["process"]: s["status"] for s in job.progress}
+    assert steps["BWA_ALIGN"] == "completed" and steps["CALL_VARIANTS"] == "failed"
+    assert not job.outputs.exists()
+    page = client_for(manager).get(f"/labs/lab-a/jobs/{job.pk}/").content.decode()
+    assert "CALL_VARIANTS</strong> failed with exit code 3" in page
+
+    # A clinician may not retry; the manager may, and the run resumes after the cached steps.
+    assert client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/retry/").status_code == 403
+    monkeypatch.delenv("WES_LOCAL_FAIL_STEP")
+    client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    steps = {s["process"]: s["status"] for s in job.progress}
+    assert steps["FASTP_QC"] == steps["BWA_ALIGN"] == "cached"
+    assert steps["CALL_VARIANTS"] == "completed"
+    assert AuditEvent.objects.filter(action=actions.JOB_RETRIED,
+                                     actor_email="manager@lab-a.test").count() == 1
+
+
+def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
+        client_for, uploader_for, clinician, manager, pipeline_env, monkeypatch):
+    from jobs import pipeline
+
+    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    real_upload = s3.upload_path
+    calls = {"n": 0}
+
+    def storage_goes_down(bucket, key, path, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise s3.StorageError("cannot reach the S3 server at http://127.0.0.1:1 while "
+                                  "trying to upload", code="Unreachable")
+        return real_upload(bucket, key, path, **kwargs)
+
+    monkeypatch.setattr(pipeline.s3, "upload_path", storage_goes_down)
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.failed_step == "publishing outputs"
+    assert "cannot reach the S3 server" in job.error
+    assert not job.outputs.exists(), "no output is recorded before all are verified"
+
+    monkeypatch.setattr(pipeline.s3, "upload_path", real_upload)
+    client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert {s["status"] for s in job.progress} == {"cached"}
+    assert job.outputs.count() >= 10
+
+
+def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manager, outsider,
+                                                   uploader_for, pipeline_env, settings):
+    from conftest import make_user
+    from tenants.services import membership_add
+
+    settings.PIPELINE_RUNNER = "local"
+    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    other = membership_add(lab=clinician.lab, user=make_user("other@lab-a.test"),
+                           role="clinician")
+    from jobs.runs import job_submit
+
+    job = job_submit(membership=clinician, sample=sample)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, attempts=0)
+    url = f"/labs/lab-a/jobs/{job.pk}/cancel/"
+    assert client_for(outsider).post(url).status_code == 404
+    assert client_for(other).post(url).status_code == 403
+    client_for(clinician).post(url)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert AuditEvent.objects.filter(action=actions.JOB_CANCELLED).count() == 1

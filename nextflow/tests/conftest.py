@@ -1,0 +1,108 @@
+"""Fixtures for the pipeline tests: generated data, the bin/ steps run one by one, and the local
+runner. Session-scoped: the data and each chain are made once per test session."""
+
+import os
+import shutil
+
+import pytest
+
+from nfsupport import BIN, PIPELINE, SAMPLE, run, run_local
+
+MISSING = [t for t in ("fastp", "bwa", "samtools", "bcftools", "tabix", "bgzip")
+           if shutil.which(t) is None]
+
+
+def pytest_collection_modifyitems(items):
+    if MISSING:
+        skip = pytest.mark.skip(reason=f"missing tools: {', '.join(MISSING)}")
+        for item in items:
+            if "needs_tools" in item.keywords:
+                item.add_marker(skip)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_tools: runs fastp/bwa/samtools/bcftools")
+
+
+@pytest.fixture(scope="session")
+def testdata(tmp_path_factory):
+    out = tmp_path_factory.mktemp("testdata")
+    run(["python3", PIPELINE / "testdata" / "make_testdata.py", out, "--seed", "42",
+         "--sample", SAMPLE], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def chain(testdata, tmp_path_factory):
+    """Each bin/ step run by hand, in order, in one directory (as a user would)."""
+    d = tmp_path_factory.mktemp("steps")
+    t, s = testdata, SAMPLE
+    ref = t / "ref.fa"
+    cmds = {
+        "fastp_qc": ["--sample", s, "--r1", t / f"{s}_R1.fastq.gz", "--r2", t / f"{s}_R2.fastq.gz",
+                     "--threads", "2"],
+        "bwa_align": ["--sample", s, "--r1", f"{s}_R1.trimmed.fastq.gz",
+                      "--r2", f"{s}_R2.trimmed.fastq.gz", "--reference", ref, "--threads", "2"],
+        "sort_fixmate": ["--sample", s, "--bam", f"{s}.aligned.bam", "--threads", "2"],
+        "flagstat": ["--sample", s, "--bam", f"{s}.sorted.bam"],
+        "mark_duplicates": ["--sample", s, "--bam", f"{s}.sorted.bam", "--threads", "2"],
+        "call_variants": ["--sample", s, "--bam", f"{s}.bam", "--reference", ref,
+                          "--targets", t / "targets.bed", "--threads", "2"],
+        "normalise": ["--sample", s, "--vcf", f"{s}.raw.vcf.gz", "--reference", ref],
+        "soft_filter": ["--sample", s, "--vcf", f"{s}.norm.vcf.gz"],
+        "annotate": ["--sample", s, "--vcf", f"{s}.filtered.vcf.gz", "--reference", ref,
+                     "--annotation", t / "genes.gff3"],
+        "final_table": ["--sample", s, "--vcf", f"{s}.vcf.gz"],
+        "write_metadata": ["--sample", s, "--runner", "local", "--reference", ref,
+                           "--annotation", t / "genes.gff3",
+                           "--input", f"r1={t / f'{s}_R1.fastq.gz'}",
+                           "--output", f"vcf={s}.vcf.gz", "--output", f"table={s}_Final_.txt"],
+    }
+    results = {}
+    for script, args in cmds.items():
+        results[script] = run([BIN / script] + args, cwd=d)
+        if results[script].returncode != 0:
+            break
+    return d, results
+
+
+@pytest.fixture(scope="session")
+def local_run(testdata, tmp_path_factory):
+    base = tmp_path_factory.mktemp("local")
+    res = run_local(testdata, base / "out", base / "work")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return base / "out", base / "work", res
+
+
+@pytest.fixture(scope="session")
+def failed_then_resumed(testdata, tmp_path_factory):
+    """A fresh run made to fail at CALL_VARIANTS (WES_LOCAL_FAIL_STEP), then run again with
+    --resume: the second run of the whole chain."""
+    base = tmp_path_factory.mktemp("resume")
+    env = {"WES_LOCAL_FAIL_STEP": "CALL_VARIANTS:3"}
+    failed = run_local(testdata, base / "out", base / "work", env=env)
+    failed_trace = (base / "out" / "pipeline_info" / "trace.txt").read_text()
+    resumed = run_local(testdata, base / "out", base / "work", "--resume",
+                        env={"WES_LOCAL_FAIL_STEP": ""})
+    return base / "out", failed, failed_trace, resumed
+
+
+def step_ok(chain, script):
+    d, results = chain
+    res = results.get(script)
+    assert res is not None, f"{script} did not run (an earlier step failed)"
+    assert res.returncode == 0, f"{script} failed:\n{res.stderr[-3000:]}"
+    return d
+
+
+@pytest.fixture
+def ok(chain):
+    return lambda script: step_ok(chain, script)
+
+
+@pytest.fixture(autouse=True)
+def _no_injected_failure(monkeypatch):
+    monkeypatch.delenv("WES_LOCAL_FAIL_STEP", raising=False)
+
+
+os.environ.setdefault("LC_ALL", "C")
