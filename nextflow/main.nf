@@ -69,7 +69,7 @@ def toolsUsed() {
 workflow {
     validateParams()
 
-    reads      = Channel.value([params.sample, file(params.r1, checkIfExists: true), file(params.r2, checkIfExists: true)])
+    reads      = Channel.of([params.sample, file(params.r1, checkIfExists: true), file(params.r2, checkIfExists: true)])
     reference  = file(params.reference, checkIfExists: true)
     targets    = file(params.targets, checkIfExists: true)
     annotation = file(params.annotation, checkIfExists: true)

@@ -1,7 +1,6 @@
 """Fixtures for the pipeline tests: generated data, the bin/ steps run one by one, and the local
 runner. Session-scoped: the data and each chain are made once per test session."""
 
-import os
 import shutil
 
 import pytest
@@ -104,5 +103,3 @@ def ok(chain):
 def _no_injected_failure(monkeypatch):
     monkeypatch.delenv("WES_LOCAL_FAIL_STEP", raising=False)
 
-
-os.environ.setdefault("LC_ALL", "C")

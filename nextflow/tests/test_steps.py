@@ -257,6 +257,15 @@ def test_it_rejects_an_annotation_that_is_not_gff3(ok, testdata, tmp_path):
     assert res.returncode == 2 and "not a GFF3 file" in res.stderr
 
 
+def test_it_rejects_a_gff3_without_coding_transcripts(ok, testdata, tmp_path):
+    d = ok("soft_filter")
+    gff = tmp_path / "genes.gff3"
+    gff.write_text((testdata / "genes.gff3").read_text().replace("Parent=transcript:", "Parent=transcript:X"))
+    res = run([BIN / "annotate", "--sample", S, "--vcf", d / f"{S}.filtered.vcf.gz",
+               "--reference", testdata / "ref.fa", "--annotation", gff], cwd=tmp_path)
+    assert res.returncode == 2 and "no coding transcripts" in res.stderr
+
+
 def test_it_rejects_bad_choices_and_numbers(ok, testdata, tmp_path):
     d = ok("soft_filter")
     res = run([BIN / "soft_filter", "--sample", S, "--vcf", d / f"{S}.norm.vcf.gz",

@@ -1,0 +1,139 @@
+"""The local runner: the whole chain on generated data, accuracy, trace, failure and --resume."""
+
+import json
+
+import pytest
+
+from nfsupport import (BIN, FIXTURES, SAMPLE, benchmark, parse_trace, read_table, run, run_local,
+                       steps, vcf_records)
+
+pytestmark = pytest.mark.needs_tools
+S = SAMPLE
+NAMES = [f"{s['process']} ({S})" for s in steps()]
+
+
+def test_it_publishes_the_documented_layout(local_run):
+    out, _, _ = local_run
+    for rel in ("qc/TEST1.fastp.json", "qc/TEST1.fastp.html", "qc/TEST1.flagstat.txt",
+                "bam/TEST1.bam", "bam/TEST1.bam.bai", "vcf/TEST1.vcf.gz", "vcf/TEST1.vcf.gz.tbi",
+                "TEST1_Final_.txt", "pipeline_info/trace.txt", "metadata.json"):
+        assert (out / rel).is_file() and (out / rel).stat().st_size > 0, rel
+
+
+def test_it_reaches_the_recall_and_precision_targets(local_run, testdata):
+    """PASS records of the final VCF against the truth, by normalised CHROM/POS/REF/ALT.
+    LowQual records are not counted as calls: they are what the soft filter is for."""
+    out, _, _ = local_run
+    m = benchmark(testdata / "truth.vcf", out / "vcf" / f"{S}.vcf.gz")
+    print(json.dumps({k: {x: v[x] for x in ("truth", "calls", "tp", "recall", "precision")}
+                      for k, v in m.items()}))
+    assert m["snv"]["truth"] >= 150 and m["indel"]["truth"] >= 40
+    assert m["snv"]["recall"] >= 0.99 and m["snv"]["precision"] >= 0.99, m["snv"]
+    assert m["indel"]["recall"] >= 0.95 and m["indel"]["precision"] >= 0.95, m["indel"]
+
+
+def test_it_does_not_filter_out_true_variants(local_run, testdata):
+    out, _, _ = local_run
+    truth = {(r["chrom"], r["pos"], r["ref"], r["alt"]) for r in vcf_records(testdata / "truth.vcf")}
+    filtered = [r for r in vcf_records(out / "vcf" / f"{S}.vcf.gz")
+                if (r["chrom"], r["pos"], r["ref"], r["alt"]) in truth and r["filter"] != "PASS"]
+    assert filtered == []
+
+
+def test_it_writes_a_trace_in_nextflow_format(local_run):
+    out, _, _ = local_run
+    for name in ("trace-success.txt", "trace-failure.txt", "trace-resume.txt"):
+        parse_trace(FIXTURES / name)          # the parser accepts real Nextflow traces
+    rows = parse_trace(out / "pipeline_info" / "trace.txt")
+    assert [r["name"] for r in rows] == NAMES
+    assert {r["status"] for r in rows} == {"COMPLETED"}
+    assert [r["task_id"] for r in rows] == [str(i) for i in range(1, len(NAMES) + 1)]
+    assert all(r["exit"] == "0" and r["peak_rss"] != "-" and r["rchar"] != "-" for r in rows)
+
+
+def test_it_records_metadata_for_the_run(local_run, testdata):
+    out, _, _ = local_run
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["runner"] == "local"
+    assert meta["parameters"]["sample"] == S and meta["parameters"]["min_qual"] == 20
+    assert set(meta["inputs"]) == {"r1", "r2", "reference", "targets", "annotation"}
+    assert set(meta["outputs"]) >= {"bam", "vcf", "final_table", "fastp_json", "flagstat"}
+    timings = meta["timings"]
+    assert timings["available"]
+    assert [t["name"] for t in timings["steps"]] == NAMES[:-1]   # its own row comes after it
+    import hashlib
+    published = hashlib.sha256((out / "vcf" / f"{S}.vcf.gz").read_bytes()).hexdigest()
+    assert meta["outputs"]["vcf"]["sha256"] == published
+
+
+def test_it_stops_at_a_failing_step_with_its_exit_code(failed_then_resumed):
+    _, failed, trace, _ = failed_then_resumed
+    assert failed.returncode == 3
+    assert "CALL_VARIANTS (TEST1)" in failed.stderr
+    assert "simulated failure in CALL_VARIANTS" in failed.stderr      # the stderr tail
+    rows = [dict(zip(trace.splitlines()[0].split("\t"), l.split("\t")))
+            for l in trace.splitlines()[1:]]
+    assert [r["status"] for r in rows] == ["COMPLETED"] * 5 + ["FAILED"]
+    assert rows[-1]["name"] == "CALL_VARIANTS (TEST1)" and rows[-1]["exit"] == "3"
+
+
+def test_it_resumes_after_a_failure_from_cached_steps(failed_then_resumed):
+    out, _, _, resumed = failed_then_resumed
+    assert resumed.returncode == 0, resumed.stderr
+    rows = parse_trace(out / "pipeline_info" / "trace.txt")
+    assert [r["name"] for r in rows] == NAMES
+    assert [r["status"] for r in rows] == ["CACHED"] * 5 + ["COMPLETED"] * 6
+    assert (out / "bam" / f"{S}.bam").is_file() and (out / f"{S}_Final_.txt").is_file()
+
+
+def test_it_gives_the_same_variant_ids_on_a_second_run(local_run, failed_then_resumed):
+    first = read_table(local_run[0] / f"{S}_Final_.txt")[1]
+    second = read_table(failed_then_resumed[0] / f"{S}_Final_.txt")[1]
+    assert len(first) > 200
+    assert [r["variant_id"] for r in first] == [r["variant_id"] for r in second]
+
+
+def test_it_caches_every_unchanged_step(local_run, testdata, tmp_path):
+    _, work, _ = local_run
+    res = run_local(testdata, tmp_path / "out", work, "--resume")
+    assert res.returncode == 0, res.stderr
+    rows = parse_trace(tmp_path / "out" / "pipeline_info" / "trace.txt")
+    # metadata records the output folder, which changed: only that step runs again
+    assert [r["status"] for r in rows] == ["CACHED"] * 10 + ["COMPLETED"]
+    assert (tmp_path / "out" / "metadata.json").is_file()
+    assert (tmp_path / "out" / "vcf" / "TEST1.vcf.gz").is_file()
+
+
+def test_it_reports_a_real_step_failure_with_its_stderr(local_run, testdata, tmp_path):
+    _, work, _ = local_run
+    data = tmp_path / "data"                  # same files (symlinks) but a broken GFF3
+    data.mkdir()
+    for f in testdata.iterdir():
+        (data / f.name).symlink_to(f)
+    gff = data / "genes.gff3"
+    lines = (testdata / "genes.gff3").read_text().splitlines()
+    gff.unlink()
+    broken = [l.split("\t") for l in lines]
+    for f in broken:
+        if len(f) > 3 and f[2] == "CDS":
+            f[3] = "abc"                      # bcftools csq cannot parse this line
+    gff.write_text("\n".join("\t".join(f) for f in broken) + "\n")
+    res = run_local(data, tmp_path / "out", work, "--resume")
+    assert res.returncode != 0
+    assert "ANNOTATE (TEST1)" in res.stderr and "Command error:" in res.stderr
+    rows = parse_trace(tmp_path / "out" / "pipeline_info" / "trace.txt")
+    assert [r["status"] for r in rows] == ["CACHED"] * 8 + ["FAILED"]
+    assert rows[-1]["name"] == "ANNOTATE (TEST1)"
+    assert rows[-1]["exit"] == str(res.returncode)
+
+
+def test_it_rejects_bad_arguments(testdata, tmp_path):
+    res = run([BIN / "run-local", "--sample", S, "--outdir", tmp_path])
+    assert res.returncode == 2 and "required" in res.stderr
+    res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--caller", "freebayes")
+    assert res.returncode == 2 and "invalid choice" in res.stderr
+    missing = tmp_path / "missing"
+    res = run([BIN / "run-local", "--sample", S, "--r1", missing, "--r2", missing,
+               "--reference", missing, "--targets", missing, "--annotation", missing,
+               "--outdir", tmp_path / "o"])
+    assert res.returncode == 2 and "file not found" in res.stderr

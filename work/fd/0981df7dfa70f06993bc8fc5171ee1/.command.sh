@@ -1,3 +1,0 @@
-#!/usr/bin/env bash
-set -euo pipefail
-flagstat --sample SAMPLE --bam SAMPLE.sorted.bam --threads 1
