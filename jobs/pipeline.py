@@ -80,7 +80,7 @@ def _claim(job_id, owner: str) -> Job | None:
         audit_record(actor=SYSTEM, action=actions.JOB_STARTED, lab=job.lab, resource_type="job",
                      resource_id=job.pk,
                      details={"job": str(job.pk), "sample": str(job.sample_id),
-                              "attempt": job.attempts, "runner": job.runner,
+                              "attempt": job.attempts, "runner": job.runner, "worker": owner,
                               "on_behalf_of": job.submitted_by.email})
     return job
 

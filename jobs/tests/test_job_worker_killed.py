@@ -4,13 +4,9 @@ no two runs overlap, and no output is missing or duplicated."""
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from jobs.models import Job, JobStatus
 from jobs.runs import job_reap, job_submit
@@ -20,46 +16,9 @@ from tenants import actions
 from tenants.models import AuditEvent
 
 from .test_job_run import pipeline_env, ready_sample, testdata  # noqa: F401 (fixtures)
+from .workers import LEASE_SECONDS, alive, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 10
-
-
-def worker_env() -> dict:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "",
-           "MINIO_ENDPOINT": settings.MINIO_ENDPOINT, "WES_WORK_DIR": str(settings.PIPELINE_WORK_DIR),
-           "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD, "WES_PIPELINE_RUNNER": "local",
-           "WES_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "WES_QUEUE_WORKERS": "1"}
-    for name in ("RAW", "INTERMEDIATE", "RESULTS", "ARCHIVES", "REFERENCE", "LOGS"):
-        env[f"MINIO_BUCKET_{name}"] = getattr(settings, f"MINIO_BUCKET_{name}")
-    return env
-
-
-def start_worker(log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=worker_env(),
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_for(predicate, timeout: float, what: str, job_id=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    state = ""
-    if job_id:
-        job = Job.objects.get(pk=job_id)
-        state = (f": job is {job.status}, attempt {job.attempts}, step {job.failed_step!r}, "
-                 f"error {job.error[-1500:]!r}, progress {job.progress}")
-    raise AssertionError(f"timed out waiting for {what}{state}")
 
 
 def mid_run(job_id, attempt: int):
@@ -69,14 +28,6 @@ def mid_run(job_id, attempt: int):
     if job.status == JobStatus.RUNNING and job.attempts == attempt and len(done) >= attempt:
         return job
     return None
-
-
-def alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def test_it_survives_two_sigkilled_workers(clinician, uploader_for, pipeline_env, tmp_path,
