@@ -39,7 +39,8 @@ class BenchPortal:
                    MINIO_PUBLIC_ENDPOINT=self.s3.endpoint, MINIO_ACCESS_KEY=ACCESS_KEY,
                    MINIO_SECRET_KEY=SECRET_KEY, WES_UPLOAD_ORIGINS=self.url,
                    FILE_UPLOAD_TEMP_DIR=str(self.work_dir), TMPDIR=str(self.work_dir),
-                   WES_LOG_LEVEL="WARNING")
+                   WES_LOG_LEVEL="WARNING", WES_WORK_DIR=str(self.work_dir / "jobs"),
+                   WES_PIPELINE_RUNNER="local", WES_REFERENCE_BUILD="bench-ref")
         return env
 
     def manage(self, *args: str) -> str:
@@ -69,14 +70,26 @@ class BenchPortal:
                 time.sleep(0.3)
         raise RuntimeError("the portal did not start")
 
+    def start_worker(self, **env) -> subprocess.Popen:
+        self.worker = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env={**self.env(), **env},
+            stdout=open(self.work_dir / "worker.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        return self.worker
+
     def peak_rss_bytes(self) -> int:
         status = Path(f"/proc/{self.server.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
 
     def stop(self) -> None:
-        if self.server and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            self.server.wait(20)
+        for process in (self.server, getattr(self, "worker", None)):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL) if process is not self.server \
+                        else process.kill()
         self.s3.stop()
 
 

@@ -20,8 +20,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,7 @@ PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
 STDERR_TAIL_LINES = 20
 RESULTS = {"vcf", "metadata.json"}          # published paths that go to the results bucket
+PUBLISH_THREADS = 4
 
 
 class StagingError(Exception):
@@ -248,7 +249,10 @@ class PipelineRun:
             Job.objects.filter(pk=self.job.pk).update(runner_pgid=self.process.pid)
             while self.process.poll() is None:
                 records += self.update_progress(trace, records)
-                time.sleep(1)
+                try:
+                    self.process.wait(timeout=1)  # returns at once when the runner exits
+                except subprocess.TimeoutExpired:
+                    pass
         records += self.update_progress(trace, records)
         if self.process.returncode == 0:
             return Outcome(True)
@@ -288,30 +292,11 @@ class PipelineRun:
 
     def publish(self) -> None:
         """Upload every published file to its bucket, then check size and SHA-256 there."""
-        job, lab = self.job, self.job.lab
-        day = timezone.now().date()
-        published = []
-        for path in sorted(p for p in self.out_dir.rglob("*") if p.is_file()):
-            relative = path.relative_to(self.out_dir).as_posix()
-            top = relative.split("/", 1)[0]
-            if top == "pipeline_info":
-                role, key = "logs", keys.log_key(day, job.pk, path.name)
-            else:
-                role = "results" if top in RESULTS or relative.endswith("_Final_.txt") \
-                    else "intermediate"
-                key = keys.job_output_key(lab, job.pk, relative)
-            digest, size = sha256_of(path), path.stat().st_size
-            bucket = bucket_name(role)
-            existing = s3.object_info(bucket, key)
-            if existing is None or existing["metadata"].get("sha256") != digest:
-                s3.upload_path(bucket, key, path, metadata={"sha256": digest},
-                               encrypt=role != "logs")
-            stored = s3.object_info(bucket, key)
-            if stored is None or stored["size"] != size or \
-                    stored["metadata"].get("sha256") != digest:
-                raise s3.StorageError(f"{relative} did not arrive intact in {bucket}")
-            published.append((relative, role, key, size, digest))
         _check_metadata(self.out_dir)
+        files = sorted(p for p in self.out_dir.rglob("*") if p.is_file())
+        with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
+            published = list(pool.map(self.publish_one, files))
+        job, lab = self.job, self.job.lab
         with transaction.atomic():
             now = timezone.now()
             for relative, role, key, size, digest in published:
@@ -319,6 +304,28 @@ class PipelineRun:
                     job=job, path=relative,
                     defaults={"lab": lab, "bucket_role": role, "key": key, "size": size,
                               "sha256": digest, "verified_at": now})
+
+
+    def publish_one(self, path: Path) -> tuple[str, str, str, int, str]:
+        """One output to its bucket (skipped when already there, as after a retry), checked."""
+        relative = path.relative_to(self.out_dir).as_posix()
+        top = relative.split("/", 1)[0]
+        if top == "pipeline_info":
+            role, key = "logs", keys.log_key(self.job.submitted_at.date(), self.job.pk, path.name)
+        else:
+            role = "results" if top in RESULTS or relative.endswith("_Final_.txt") \
+                else "intermediate"
+            key = keys.job_output_key(self.job.lab, self.job.pk, relative)
+        digest, size = sha256_of(path), path.stat().st_size
+        bucket = bucket_name(role)
+        existing = s3.object_info(bucket, key)
+        if existing is None or existing["metadata"].get("sha256") != digest:
+            s3.upload_path(bucket, key, path, metadata={"sha256": digest}, encrypt=role != "logs")
+            existing = s3.object_info(bucket, key)
+        if existing is None or existing["size"] != size or \
+                existing["metadata"].get("sha256") != digest:
+            raise s3.StorageError(f"{relative} did not arrive intact in {bucket}")
+        return relative, role, key, size, digest
 
 
 def _check_metadata(out_dir: Path) -> None:

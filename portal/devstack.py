@@ -26,6 +26,7 @@ def dev_environment(var_dir: Path, s3_endpoint: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "true")
     env.setdefault("WES_VAR_DIR", str(var_dir))
+    env.setdefault("WES_REFERENCE_BUILD", "wes-mini")
     env["MINIO_ENDPOINT"] = s3_endpoint
     env.setdefault("MINIO_PUBLIC_ENDPOINT", s3_endpoint)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -34,6 +35,16 @@ def dev_environment(var_dir: Path, s3_endpoint: str) -> dict[str, str]:
 
 def upload_origins(port: int) -> str:
     return f"http://127.0.0.1:{port},http://localhost:{port}"
+
+
+def prepare_demo_data(var_dir: Path) -> Path:
+    """A small simulated exome (reference, targets, genes, reads), made once."""
+    target = var_dir / "demo-data"
+    if not (target / "ref.fa").exists():
+        print("==> generating the demo exome data", flush=True)
+        subprocess.run([sys.executable, str(BASE_DIR / "nextflow/testdata/make_testdata.py"),
+                        str(target), "--sample", "DEMO1"], check=True, stdout=subprocess.DEVNULL)
+    return target
 
 
 def run_step(title: str, args: list[str], env: dict[str, str]) -> None:
@@ -75,7 +86,10 @@ def main() -> int:
         run_step("migrating the database", ["migrate", "--no-input", "-v", "0"], env)
         run_step("creating the cache table", ["createcachetable"], env)
         run_step("provisioning buckets", ["setup_storage"], env)
-        run_step("seeding the demo lab", ["seed_demo"], env)
+        demo_data = prepare_demo_data(var_dir)
+        run_step("loading the demo reference genome", ["load_reference", "wes-mini",
+                                                       str(demo_data)], env)
+        run_step("seeding the demo lab", ["seed_demo", "--sample-from", str(demo_data)], env)
         print("==> starting the task worker and the web server; Ctrl-C stops everything",
               flush=True)
         # The cluster stops its own worker processes on SIGTERM; runserver's auto-reloader pair is

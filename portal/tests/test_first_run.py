@@ -39,7 +39,8 @@ class DevStack:
                if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "MINIO_ACCESS_KEY",
                             "MINIO_SECRET_KEY", "DJANGO_DEBUG"}}
         env.update(WES_VAR_DIR=str(var_dir), WES_DEV_PORT=str(self.web_port),
-                   WES_DEV_S3_PORT=str(self.s3_port), PYTHONUNBUFFERED="1")
+                   WES_DEV_S3_PORT=str(self.s3_port), PYTHONUNBUFFERED="1",
+                   WES_LOCAL_STEP_DELAY="1")  # slow enough to watch the job run
         self.log = open(self.log_path, "w")
         # Started as a shell starts `scripts/dev &`: with SIGINT ignored, which the launcher
         # must undo so that Ctrl-C (or kill -INT) still stops everything.
@@ -113,6 +114,27 @@ def test_a_clinician_signs_in_and_sees_the_lab(devstack, chromium):
     screenshot(page, "lab-home-clinician")
     page.click("text=Members")
     assert page.locator("text=Send invitation").count() == 0
+    page.close()
+
+
+def test_a_clinician_submits_the_demo_sample_and_watches_it_run(devstack, chromium):
+    email, password = devstack.credentials()["clinician"]
+    page = chromium.new_page(viewport={"width": 1200, "height": 1000})
+    sign_in(page, devstack, email, password)
+    page.wait_for_url(devstack.url + "/labs/demo/")
+    page.click("text=All samples")
+    page.click("text=DEMO1")
+    page.wait_for_selector("[data-sample-status='ready']", timeout=60_000)
+    page.click("[data-submit-sample]")
+    page.click("[data-job-link]")
+    page.wait_for_selector("[data-step-status='completed']", timeout=60_000)
+    assert page.locator("[data-job-status='running']").count() == 1
+    assert page.locator("[data-step-status='running']").count() == 1
+    screenshot(page, "job-running-live-progress")
+    page.wait_for_selector("[data-job-status='succeeded']", timeout=180_000)
+    assert page.locator("[data-step-status='completed']").count() == 11
+    assert "DEMO1_Final_.txt" in page.content()
+    screenshot(page, "job-succeeded")
     page.close()
 
 

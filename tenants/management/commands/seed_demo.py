@@ -1,4 +1,5 @@
 import secrets
+from pathlib import Path
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
@@ -24,9 +25,37 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--reset-passwords", action="store_true",
                             help="give the existing demo users new passwords and print them")
+        parser.add_argument("--sample-from", metavar="DIR",
+                            help="also upload DIR's *_R1/*_R2.fastq.gz as the demo sample DEMO1 "
+                                 "(verified by the worker), unless the lab already has it")
+
+    def handle(self, *args, reset_passwords: bool = False, sample_from: str | None = None,
+               **options):
+        self.seed_users(reset_passwords)
+        if sample_from:
+            self.seed_sample(Path(sample_from))
+
+    def seed_sample(self, directory: Path) -> None:
+        from django.core.files import File
+
+        from jobs.services import sample_create_from_plain_upload, sample_name_taken
+
+        lab = Lab.objects.get(slug=DEMO_LAB_SLUG)
+        if sample_name_taken(lab, "DEMO1"):
+            return
+        clinician = lab.memberships.get(user__email="clinician@demo.lab")
+        r1, r2 = sorted(directory.glob("*_R1.fastq.gz"))[0], sorted(directory.glob("*_R2.fastq.gz"))[0]
+        with open(r1, "rb") as h1, open(r2, "rb") as h2:
+            sample_create_from_plain_upload(
+                membership=clinician,
+                data={"name": "DEMO1", "external_id": "PSN-DEMO-0001", "sex": "female",
+                      "clinical_indication": "Demo: simulated exome with planted variants",
+                      "hpo_terms": ["HP:0001250"]},
+                uploads={1: File(h1, name=r1.name), 2: File(h2, name=r2.name)})
+        self.stdout.write("Demo sample DEMO1 uploaded; the worker verifies it.")
 
     @transaction.atomic
-    def handle(self, *args, reset_passwords: bool = False, **options):
+    def seed_users(self, reset_passwords: bool) -> None:
         lab = Lab.objects.filter(slug=DEMO_LAB_SLUG).first() or services.lab_create(
             slug=DEMO_LAB_SLUG, name="Demo Genomics Lab")
         users = get_user_model().objects
