@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +32,8 @@ def job_submit(*, membership, sample: Sample, request=None) -> Job:
                                   f"{sample.get_status_display().lower()}.")
         job_id = sample.job_id if not sample.jobs.exists() else uuid.uuid4()
         job = Job.objects.create(id=job_id, lab=sample.lab, sample=sample,
-                                 submitted_by=membership.user)
+                                 submitted_by=membership.user,
+                                 max_attempts=settings.JOB_MAX_ATTEMPTS)
         sample.status = SampleStatus.SUBMITTED
         sample.save(update_fields=["status", "updated_at"])
         audit_record(actor=Actor.for_user(membership.user), action=actions.SAMPLE_SUBMITTED,
