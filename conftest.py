@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from portal.testing import ARTIFACTS, make_user, storages_for  # noqa: F401 (used by fixtures)
 from storage.seaweed import SeaweedServer
 
 BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",
                    "MINIO_BUCKET_ARCHIVES", "MINIO_BUCKET_REFERENCE", "MINIO_BUCKET_LOGS"]
-ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 _bucket_suffixes = itertools.count(1)
 
 
@@ -29,16 +29,6 @@ def fast_password_hashing():
 
 
 # --- personas ---
-
-def make_user(email: str, password: str = "correct-horse-battery-staple", **extra):
-    from allauth.account.models import EmailAddress
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.create_user(username=email, email=email, password=password,
-                                                **extra)
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    return user
-
 
 @pytest.fixture
 def lab_a(db):
@@ -109,24 +99,6 @@ def _unique_buckets() -> dict[str, str]:
     suffix = f"t{os.getpid()}-{next(_bucket_suffixes)}"
     return {name: f"{name.removeprefix('MINIO_BUCKET_').lower()}-{suffix}"
             for name in BUCKET_SETTINGS}
-
-
-def storages_for(endpoint: str, buckets: dict[str, str]) -> dict:
-    """settings.STORAGES re-pointed at another server and bucket names (django-storages reads
-    its options once, from STORAGES, so overriding MINIO_* alone does not reach it)."""
-    from django.conf import settings
-
-    roles = {"default": "MINIO_BUCKET_RAW", "raw": "MINIO_BUCKET_RAW",
-             "intermediate": "MINIO_BUCKET_INTERMEDIATE", "results": "MINIO_BUCKET_RESULTS",
-             "archives": "MINIO_BUCKET_ARCHIVES", "logs": "MINIO_BUCKET_LOGS"}
-    result = {}
-    for alias, config in settings.STORAGES.items():
-        config = {**config, "OPTIONS": dict(config.get("OPTIONS", {}))}
-        if alias in roles:
-            config["OPTIONS"].update(endpoint_url=endpoint or None, bucket_name=buckets[roles[alias]],
-                                     use_ssl=endpoint.startswith("https://") if endpoint else True)
-        result[alias] = config
-    return result
 
 
 @pytest.fixture
@@ -206,9 +178,3 @@ def chromium():
                   "--disable-sync"])
         yield browser
         browser.close()
-
-
-def screenshot(page, name: str) -> Path:
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

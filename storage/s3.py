@@ -177,19 +177,25 @@ def set_versioning(name: str, enabled: bool) -> None:
                                        VersioningConfiguration={"Status": status})
 
 
-def get_default_encryption(name: str) -> str | None:
-    """The default SSE algorithm of a bucket ("AES256", "aws:kms"), or None."""
+def _read_bucket_setting(action: str, read, *, when_unset):
+    """Read one bucket setting; a setting the bucket does not have is `when_unset`, not an error."""
     try:
-        rules = client().get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+        return read()
     except ClientError as exc:
         if is_not_configured(exc):
-            return None
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read encryption of {name}") from exc
+            return when_unset
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
     except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read encryption of {name}") from exc
-    for rule in rules.get("Rules", []):
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
+
+
+def get_default_encryption(name: str) -> str | None:
+    """The default SSE algorithm of a bucket ("AES256", "aws:kms"), or None."""
+    config = _read_bucket_setting(
+        f"read encryption of {name}",
+        lambda: client().get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
+        when_unset={})
+    for rule in config.get("Rules", []):
         algorithm = rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
         if algorithm:
             return algorithm
@@ -208,16 +214,10 @@ def remove_default_encryption(name: str) -> None:
 
 
 def get_lifecycle_rules(name: str) -> list[dict]:
-    try:
-        return client().get_bucket_lifecycle_configuration(Bucket=name).get("Rules", [])
-    except ClientError as exc:
-        if is_not_configured(exc):
-            return []
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read lifecycle rules of {name}") from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read lifecycle rules of {name}") from exc
+    return _read_bucket_setting(
+        f"read lifecycle rules of {name}",
+        lambda: client().get_bucket_lifecycle_configuration(Bucket=name).get("Rules", []),
+        when_unset=[])
 
 
 def set_lifecycle_rules(name: str, rules: list[dict]) -> None:
@@ -230,16 +230,9 @@ def set_lifecycle_rules(name: str, rules: list[dict]) -> None:
 
 
 def get_cors_rules(name: str) -> list[dict]:
-    try:
-        return client().get_bucket_cors(Bucket=name).get("CORSRules", [])
-    except ClientError as exc:
-        if is_not_configured(exc):
-            return []
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read CORS rules of {name}") from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT,
-                      action=f"read CORS rules of {name}") from exc
+    return _read_bucket_setting(
+        f"read CORS rules of {name}",
+        lambda: client().get_bucket_cors(Bucket=name).get("CORSRules", []), when_unset=[])
 
 
 def set_cors_rules(name: str, rules: list[dict]) -> None:

@@ -74,6 +74,9 @@ class SeaweedServer:
             f"-admin.port={p['admin']}", f"-admin.port.grpc={p['admin.grpc']}",
             "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.telemetry=false",
+            # Every bucket is a SeaweedFS collection with volumes of its own; the defaults run out
+            # after ~60 buckets ("no free volumes left"), which a test session passes easily.
+            "-volume.max=2000", "-master.volumeSizeLimitMB=64",
         ]
 
     def start(self, timeout: float = 60.0) -> "SeaweedServer":

@@ -167,7 +167,7 @@ def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
 
 def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manager, outsider,
                                                    uploader_for, pipeline_env, settings):
-    from conftest import make_user
+    from portal.testing import make_user
     from tenants.services import membership_add
 
     settings.PIPELINE_RUNNER = "local"

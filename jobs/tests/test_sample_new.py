@@ -133,7 +133,7 @@ def test_it_says_when_storage_is_down_and_records_nothing(client_for, clinician,
                                                           fastq_pair):
     from django.test import override_settings
 
-    from conftest import storages_for
+    from portal.testing import storages_for
 
     r1, r2 = fastq_pair
     buckets = {"MINIO_BUCKET_RAW": "raw", "MINIO_BUCKET_INTERMEDIATE": "i",

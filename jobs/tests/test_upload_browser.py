@@ -6,7 +6,7 @@ import re
 import pytest
 from django.test import override_settings
 
-from conftest import make_user, screenshot
+from portal.testing import make_user, screenshot
 from jobs.models import Sample
 from jobs.testdata import fastq_pair_of_size
 from storage import provisioning

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import screenshot
+from portal.testing import screenshot
 from storage.seaweed import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

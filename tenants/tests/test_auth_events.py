@@ -45,7 +45,7 @@ def test_it_rate_limits_repeated_failures(client, clinician):
 
 
 def test_it_lets_staff_into_the_admin_through_the_same_sign_in(client, db):
-    from conftest import make_user
+    from portal.testing import make_user
 
     make_user("staff@example.test", is_staff=True, is_superuser=True)
     admin_login = client.get("/admin/").url
@@ -71,7 +71,7 @@ def test_it_points_newcomers_to_invitations_not_sign_up(client, db):
 
 
 def test_it_audits_staff_edits_of_labs_and_memberships(client, db, manager):
-    from conftest import make_user
+    from portal.testing import make_user
     from tenants.models import Lab, Membership
 
     staff = make_user("staff@example.test", is_staff=True, is_superuser=True)

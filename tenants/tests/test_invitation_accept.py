@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import make_user
+from portal.testing import make_user
 from tenants import actions
 from tenants.models import AuditEvent, Invitation, Membership
 from tenants.services import invitation_create

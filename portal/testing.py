@@ -1,0 +1,41 @@
+"""Helpers shared by the test suites (imported by tests and the root conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def make_user(email: str, password: str = "correct-horse-battery-staple", **extra):
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username=email, email=email, password=password,
+                                                **extra)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+def storages_for(endpoint: str, buckets: dict[str, str]) -> dict:
+    """settings.STORAGES re-pointed at another server and bucket names (django-storages reads
+    its options once, from STORAGES, so overriding MINIO_* alone does not reach it)."""
+    from django.conf import settings
+
+    roles = {"default": "MINIO_BUCKET_RAW", "raw": "MINIO_BUCKET_RAW",
+             "intermediate": "MINIO_BUCKET_INTERMEDIATE", "results": "MINIO_BUCKET_RESULTS",
+             "archives": "MINIO_BUCKET_ARCHIVES", "logs": "MINIO_BUCKET_LOGS"}
+    result = {}
+    for alias, config in settings.STORAGES.items():
+        config = {**config, "OPTIONS": dict(config.get("OPTIONS", {}))}
+        if alias in roles:
+            config["OPTIONS"].update(endpoint_url=endpoint or None, bucket_name=buckets[roles[alias]],
+                                     use_ssl=endpoint.startswith("https://") if endpoint else True)
+        result[alias] = config
+    return result
+
+
+def screenshot(page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
