@@ -249,15 +249,18 @@ class PipelineRun:
             Job.objects.filter(pk=self.job.pk).update(runner_pgid=self.process.pid)
             while self.process.poll() is None:
                 records += self.update_progress(trace, records)
+                if self.cancelled():
+                    self.stop_runner()
                 try:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
                     pass
         records += self.update_progress(trace, records)
+        if self.stopped_by:
+            self.mark_unfinished_steps("stopped")
+            return Outcome(False, step=self.stopped_by, error=self.stopped_by)
         if self.process.returncode == 0:
             return Outcome(True)
-        if self.stopped_by:
-            return Outcome(False, step=self.stopped_by, error=self.stopped_by)
         failed = [s for s in summarise(records, pipeline_steps() or None) if s.status == "failed"]
         step = failed[0].process if failed else "pipeline"
         exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
@@ -279,6 +282,17 @@ class PipelineRun:
                         break
             Job.objects.filter(pk=self.job.pk).update(progress=steps)
         return new
+
+    def cancelled(self) -> bool:
+        """Checked every second or so, so that Cancel takes effect at once (the heartbeat alone
+        would notice only at its next beat)."""
+        return Job.objects.filter(pk=self.job.pk, status=JobStatus.CANCELLED).exists()
+
+    def mark_unfinished_steps(self, status: str) -> None:
+        job = Job.objects.get(pk=self.job.pk)
+        steps = [{**step, "status": status} if step["status"] in ("running", "pending") else step
+                 for step in job.progress]
+        Job.objects.filter(pk=self.job.pk).update(progress=steps)
 
     def stop_runner(self) -> None:
         self.stopped_by = "cancelled or taken over"

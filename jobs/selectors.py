@@ -2,7 +2,7 @@ from tenants.models import AuditEvent
 
 
 def sample_list(lab):
-    return list(lab.samples.prefetch_related("files").select_related("created_by"))
+    return list(lab.samples.prefetch_related("files", "jobs").select_related("created_by"))
 
 
 def sample_history(sample) -> list[AuditEvent]:

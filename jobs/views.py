@@ -193,7 +193,8 @@ def sample_submit(request, sample_id):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{sample.name} was submitted for analysis (job {job.pk}).")
+        messages.success(request, f"{sample.name} was submitted for analysis.")
+        return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
     return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
 
 

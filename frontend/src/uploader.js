@@ -91,7 +91,9 @@ export async function startUploads({ container, api, entries, sampleUrl, navigat
   const done = new Set()
   const view = new ProgressView(container, entries, {
     onCancel() {
-      view.setState('cancelled')
+      view.setState('cancelled', 'Upload cancelled. Opening the sample page, where you can upload the files again…')
+      // The sample exists; its page offers to upload the files again.
+      setTimeout(() => navigate(sampleUrl), 1500)
       controller.abort()
       if (!uppy) return
       // Uppy aborts the uploads it is running; one that failed has no running

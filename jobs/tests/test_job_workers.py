@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -19,6 +20,15 @@ from .test_job_run import pipeline_env, ready_sample, testdata  # noqa: F401 (fi
 from .workers import ROOT, alive, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def job_processes(job) -> list[str]:
+    """Command lines of live processes working in this job's directory (runner and steps)."""
+    from django.conf import settings
+
+    work_dir = str(settings.PIPELINE_WORK_DIR / str(job.pk))
+    found = subprocess.run(["pgrep", "-af", work_dir], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
 
 
 def stop(workers):
@@ -45,13 +55,19 @@ def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician,
         running = wait_for(lambda: Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
                            .exclude(runner_pgid=None).first(), 60, "the job to run", job.pk)
         assert alive(running.runner_pgid)
+        wait_for(lambda: job_processes(job), 30, "a step to be running")
+        cancelled_at = time.monotonic()
         client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/cancel/")
-        # The heartbeat notices within a quarter of the lease and stops the runner's group.
-        wait_for(lambda: not alive(running.runner_pgid), 15, "the runner to stop")
+        # The run loop sees the cancel within a second or two and stops the runner, which stops
+        # the step it was running (steps run in sessions of their own).
+        wait_for(lambda: not alive(running.runner_pgid), 10, "the runner to stop")
+        wait_for(lambda: not job_processes(job), 10, "every step process to stop")
+        assert time.monotonic() - cancelled_at < 10
     finally:
         stop(workers)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and not job.outputs.exists()
+    assert "running" not in {step["status"] for step in job.progress}
     assert AuditEvent.objects.filter(action=actions.JOB_CANCELLED,
                                      actor_email="clinician@lab-a.test").count() == 1
     assert not AuditEvent.objects.filter(action__in=[actions.JOB_SUCCEEDED,

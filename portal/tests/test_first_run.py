@@ -126,7 +126,7 @@ def test_a_clinician_submits_the_demo_sample_and_watches_it_run(devstack, chromi
     page.click("text=DEMO1")
     page.wait_for_selector("[data-sample-status='ready']", timeout=60_000)
     page.click("[data-submit-sample]")
-    page.click("[data-job-link]")
+    page.wait_for_url(re.compile(r".*/labs/demo/jobs/[0-9a-f-]+/$"))
     page.wait_for_selector("[data-step-status='completed']", timeout=60_000)
     assert page.locator("[data-job-status='running']").count() == 1
     assert page.locator("[data-step-status='running']").count() == 1
