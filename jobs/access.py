@@ -4,7 +4,7 @@ another lab's sample and a sample that does not exist give the same 404."""
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from jobs.models import Job, Sample, SampleFile
+from jobs.models import Job, JobOutput, Sample, SampleFile
 from tenants.models import Membership
 
 
@@ -29,3 +29,12 @@ def access_job(membership: Membership, job_id) -> Job:
         return membership.lab.jobs.select_related("sample", "submitted_by").get(pk=job_id)
     except (Job.DoesNotExist, ValidationError):
         raise Http404("No such job") from None
+
+
+def access_job_output(membership: Membership, job_id, output_id) -> JobOutput:
+    """An output of one of the lab's jobs; it must belong to that very job."""
+    try:
+        return membership.lab.job_outputs.select_related("job", "lab").get(pk=output_id,
+                                                                          job_id=job_id)
+    except (JobOutput.DoesNotExist, ValidationError):
+        raise Http404("No such file") from None

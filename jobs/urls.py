@@ -13,6 +13,8 @@ urlpatterns = [
     path(job, views.job_detail, name="job_detail"),
     path(job + "cancel/", views.job_cancel, name="job_cancel"),
     path(job + "retry/", views.job_retry, name="job_retry"),
+    path(job + "outputs/<uuid:output_id>/download/", views.output_download,
+         name="output_download"),
     path("labs/<slug:lab_slug>/samples/", views.sample_list, name="sample_list"),
     path("labs/<slug:lab_slug>/samples/new/", views.sample_new, name="sample_new"),
     path("labs/<slug:lab_slug>/samples/sheet/", views.sample_sheet, name="sample_sheet"),

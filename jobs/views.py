@@ -2,14 +2,15 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import runs, selectors, services
-from jobs.access import access_job, access_sample, access_sample_file
+from jobs import downloads
+from jobs.access import access_job, access_job_output, access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
 from jobs.sample_sheet import COLUMNS, parse_sheet
 from jobs.models import FileStatus
@@ -300,6 +301,7 @@ def upload_complete(request, sample_id, file_id):
 def job_detail(request, job_id):
     job = access_job(request.membership, job_id)
     context = {"job": job, "outputs": list(job.outputs.all()),
+               "can_download": request.membership.is_manager,
                "can_cancel": job.can_cancel() and (request.membership.is_manager
                                                    or job.submitted_by_id == request.user.id),
                "can_retry": job.can_retry() and request.membership.is_manager}
@@ -332,3 +334,28 @@ def job_retry(request, job_id):
     else:
         messages.success(request, "The job was queued again; it resumes where it stopped.")
     return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
+
+
+@lab_view()
+@require_http_methods(["GET", "POST"])
+def output_download(request, job_id, output_id):
+    """Ask why (PHI export), then send the browser to a presigned GET for this one file."""
+    output = access_job_output(request.membership, job_id, output_id)
+    if not downloads.can_download(request.membership, output):
+        raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
+                               "report out.")
+    context = {"output": output, "job": output.job, "reasons": downloads.REASONS}
+    if request.method == "POST":
+        try:
+            url = downloads.output_download_url(
+                membership=request.membership, output=output,
+                reason=request.POST.get("reason", ""), note=request.POST.get("note", ""),
+                request=request)
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+        except StorageError as exc:
+            context["error"] = f"Storage is unavailable: {exc}"
+        else:
+            return redirect(url)
+        return render(request, "jobs/output_download.html", context, status=400)
+    return render(request, "jobs/output_download.html", context)

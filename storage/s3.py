@@ -374,3 +374,12 @@ def object_info(bucket: str, key: str) -> dict | None:
     except BotoCoreError as exc:
         raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
     return {"size": head["ContentLength"], "metadata": head.get("Metadata", {})}
+
+
+def presign_download(bucket: str, key: str, *, file_name: str, expires_in: int) -> str:
+    """A short-lived GET for one object, saved by the browser as `file_name`."""
+    disposition = f'attachment; filename="{file_name}"'
+    with translated_errors("sign a download"):
+        return public_client().generate_presigned_url(
+            "get_object", ExpiresIn=expires_in,
+            Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition})
