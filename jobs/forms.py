@@ -64,13 +64,13 @@ class SampleForm(forms.Form):
         error_messages={"required": "Confirm that consent for genomic testing is documented."})
 
     def clean_hpo_terms(self) -> list[str]:
-        terms = [t.strip().upper() for t in re.split(r"[,;\s]+", self.cleaned_data["hpo_terms"])
+        given = [t.strip() for t in re.split(r"[,;\s]+", self.cleaned_data["hpo_terms"])
                  if t.strip()]
-        bad = [t for t in terms if not HPO_TERM.match(t)]
+        bad = [t for t in given if not HPO_TERM.match(t.upper())]
         if bad:
             raise forms.ValidationError(
                 f"Not an HPO term: {', '.join(bad[:5])}. Use the form HP:0001250.")
-        return list(dict.fromkeys(terms))
+        return list(dict.fromkeys(t.upper() for t in given))
 
 
 class DirectUploadForm(SampleForm):

@@ -103,10 +103,18 @@ class InvitationAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: audit events are never added, changed or deleted by hand."""
 
-    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource_type",
+    list_display = ["id", "created_at", "action", "actor_email", "lab", "summary",
                     "phi_accessed", "data_exported"]
     list_filter = ["action", "lab", "phi_accessed", "data_exported"]
     list_select_related = ["lab"]
+    ordering = ["-id"]
+
+    @admin.display(description="Details")
+    def summary(self, event: AuditEvent) -> str:
+        shown = {k: v for k, v in event.details.items()
+                 if k in {"name", "email", "role", "read", "reason", "step", "path", "attempt",
+                          "claimed_identity", "error"}}
+        return ", ".join(f"{k}: {str(v)[:60]}" for k, v in shown.items()) or event.resource_type
     search_fields = ["actor_email", "resource_id", "request_id"]
     date_hierarchy = "created_at"
 

@@ -52,7 +52,7 @@ BAD_FORMS = [
     ({"name": ""}, "name", "This field is required"),
     ({"external_id": "Jane Doe"}, "external_id", "pseudonymous identifier"),
     ({"consent": None}, "consent", "Confirm that consent for genomic testing is documented"),
-    ({"hpo_terms": "HP:12, seizures"}, "hpo_terms", "Not an HPO term: HP:12, SEIZURES"),
+    ({"hpo_terms": "HP:12, seizures"}, "hpo_terms", "Not an HPO term: HP:12, seizures"),
     ({"sex": "x"}, "sex", "Select a valid choice"),
     ({"clinical_indication": ""}, "clinical_indication", "This field is required"),
 ]
