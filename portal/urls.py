@@ -8,6 +8,7 @@ from portal import views
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "WES Portal administration"
 admin.site.site_title = "WES Portal admin"
+admin.site.enable_nav_sidebar = False  # the audit list needs the width
 
 urlpatterns = [
     path("", views.home, name="home"),
