@@ -68,6 +68,17 @@ class Sample(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def latest_job(self):
+        jobs = list(self.jobs.all())
+        return jobs[0] if jobs else None
+
+    @property
+    def turnaround(self):
+        """From the sample's creation to its latest job's end, once there is one."""
+        job = self.latest_job
+        return job.finished_at - self.created_at if job and job.finished_at else None
+
     def file(self, read: int) -> "SampleFile":
         return next(f for f in self.files.all() if f.read == read)
 

@@ -39,11 +39,12 @@ def _messages(exc: ValidationError) -> list[str]:
 @lab_view()
 @require_GET
 def sample_list(request):
-    samples = selectors.sample_list(request.lab)
+    search = request.GET.get("q", "").strip()[:64]
+    samples = selectors.sample_list(request.lab, search=search)
     audit_record(actor=Actor.for_user(request.user), action=actions.SAMPLE_LIST_VIEWED,
                  lab=request.lab, resource_type="sample", phi_accessed=True, request=request,
-                 details={"count": len(samples)})
-    return render(request, "jobs/sample_list.html", {"samples": samples})
+                 details={"count": len(samples), "search": search})
+    return render(request, "jobs/sample_list.html", {"samples": samples, "search": search})
 
 
 @lab_view()

@@ -94,6 +94,10 @@ def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, uplo
 
     page = client_for(clinician).get(f"/labs/lab-a/jobs/{job.pk}/").content.decode()
     assert "Succeeded" in page and "FASTP_QC" in page and "TEST1_Final_.txt" in page
+    listing = client_for(clinician).get("/labs/lab-a/samples/").content.decode()
+    assert f"/labs/lab-a/jobs/{job.pk}/" in listing and "status-succeeded" in listing
+    sample.refresh_from_db()
+    assert sample.turnaround is not None and sample.turnaround.total_seconds() > 0
 
 
 def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(

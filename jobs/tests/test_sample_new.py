@@ -145,3 +145,20 @@ def test_it_says_when_storage_is_down_and_records_nothing(client_for, clinician,
     assert response.status_code == 400
     assert "Your files could not be stored, so nothing was saved" in response.content.decode()
     assert not Sample.objects.exists()
+
+
+def test_it_finds_samples_by_name_or_identifier_within_the_lab(client_for, clinician, outsider):
+    client = client_for(clinician)
+    post_direct(client, name="NA12878", external_id="PSN-0042")
+    post_direct(client, name="HG002", external_id="PSN-0777")
+    client_for(outsider).post("/labs/lab-b/samples/new/", {
+        **sample_fields("NA12878-B", external_id="PSN-0042-B"), "r1_name": "B_R1.fastq.gz",
+        "r1_size": 5, "r2_name": "B_R2.fastq.gz", "r2_size": 5}, HTTP_ACCEPT="application/json")
+
+    client = client_for(clinician)
+    page = client.get("/labs/lab-a/samples/?q=0042").content.decode()
+    assert "NA12878" in page and "HG002" not in page and "NA12878-B" not in page
+    page = client.get("/labs/lab-a/samples/?q=hg00").content.decode()
+    assert "HG002" in page and "PSN-0042" not in page
+    assert "No sample matches" in client.get("/labs/lab-a/samples/?q=nothing").content.decode()
+    assert client_for(outsider).get("/labs/lab-a/samples/?q=0042").status_code == 404
