@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from django.test import override_settings

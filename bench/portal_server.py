@@ -27,6 +27,7 @@ class BenchPortal:
         self.s3 = SeaweedServer(self.work_dir / "seaweedfs", ACCESS_KEY, SECRET_KEY)
         self.port = free_port()
         self.server: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -60,7 +61,8 @@ class BenchPortal:
             r"^\s+(clinician|manager|staff)\s+(\S+)\s+(\S+)$", seeded, re.M)}
         self.server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -82,14 +84,14 @@ class BenchPortal:
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
 
     def stop(self) -> None:
-        for process in (self.server, getattr(self, "worker", None)):
+        for process in (self.server, self.worker):
             if process and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(30)
                 except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL) if process is not self.server \
-                        else process.kill()
+                    os.killpg(process.pid, signal.SIGKILL)  # the process and its children
+                    process.wait()
         self.s3.stop()
 
 

@@ -11,6 +11,7 @@ out; the reaper queues the job again and the next attempt resumes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,8 +33,9 @@ from django.utils import timezone
 
 from jobs.models import Job, JobOutput, JobStatus
 from jobs.nextflow_trace import TraceTail, summarise
-from jobs.reference import ReferenceError, reference_stage, sha256_of
+from jobs.reference import ReferenceError, reference_stage
 from storage import keys, s3
+from storage.checksums import sha256_file as sha256_of
 from storage.buckets import bucket_name
 from tenants import actions
 from tenants.audit import SYSTEM, audit_record
@@ -50,6 +53,7 @@ class StagingError(Exception):
     pass
 
 
+@functools.cache
 def pipeline_steps() -> list[str]:
     """The processes in pipeline order (the local runner and main.nf share this list)."""
     steps_file = PIPELINE_DIR / "steps.json"
@@ -87,11 +91,22 @@ def _claim(job_id, owner: str) -> Job | None:
 
 
 def _stop_leftover_run(job: Job) -> None:
-    if job.runner_pgid and job.runner_host == socket.gethostname():
+    """SIGTERM first, so that the runner stops the step it started (steps run in sessions of their
+    own); SIGKILL if it is still there a few seconds later."""
+    if not (job.runner_pgid and job.runner_host == socket.gethostname()):
+        return
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0)):
         try:
-            os.killpg(job.runner_pgid, signal.SIGKILL)
+            os.killpg(job.runner_pgid, sig)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(job.runner_pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 class Heartbeat(threading.Thread):

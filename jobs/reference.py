@@ -7,11 +7,11 @@ check every file's SHA-256 before a run uses it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from storage import keys, s3
+from storage.checksums import sha256_file as sha256_of
 from storage.buckets import bucket_name
 
 ROLES = {"reference": ".fa", "targets": ".bed", "annotation": ".gff3"}
@@ -20,14 +20,6 @@ MANIFEST = "manifest.json"
 
 class ReferenceError(Exception):
     pass
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_roles(directory: Path) -> dict[str, Path]:

@@ -7,7 +7,6 @@ after checking every part against what S3 holds. Every step is audited with the 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import uuid
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
 from storage import keys, s3
+from storage.checksums import sha256_chunks
 from storage.buckets import bucket_name
 from tenants import actions
 from tenants.audit import SYSTEM, Actor, audit_record
@@ -293,11 +293,8 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
 
 
 def _sha256_of(upload) -> str:
-    digest = hashlib.sha256()
     upload.seek(0)
-    for chunk in upload.chunks(8 * MIB):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_chunks(upload.chunks(8 * MIB))
 
 
 # --- verification (run by the worker) ---

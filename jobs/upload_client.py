@@ -9,13 +9,14 @@ session against a running portal in the benchmark.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from storage.checksums import sha256_file
 
 
 class UploadFailed(Exception):
@@ -94,12 +95,7 @@ class DirectUploader:
         return created
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+file_sha256 = sha256_file
 
 
 def sample_fields(name: str = "S1", **extra) -> dict:

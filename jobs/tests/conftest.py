@@ -1,8 +1,15 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
-from jobs.upload_client import DirectUploader
+from jobs.models import Sample
+from jobs.upload_client import DirectUploader, sample_fields
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestClientPortal:
@@ -49,3 +56,43 @@ def fastq_pair(tmp_path):
     from jobs.testdata import write_fastq_pair
 
     return write_fastq_pair(tmp_path, "S1", reads=2000)
+
+
+# --- the pipeline on generated data ---
+
+@pytest.fixture(scope="session")
+def testdata(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wes-testdata")
+    subprocess.run([sys.executable, str(ROOT / "nextflow/testdata/make_testdata.py"), str(out),
+                    "--sample", "TEST1"], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture
+def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
+    settings.PIPELINE_WORK_DIR = tmp_path / "work"
+    settings.REFERENCE_BUILD = "wes-mini"
+    settings.PIPELINE_RUNNER = "local"
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for name in ("ref.fa", "targets.bed", "genes.gff3"):
+        (reference / name).write_bytes((testdata / name).read_bytes())
+    call_command("load_reference", "wes-mini", str(reference))
+    return testdata
+
+
+@pytest.fixture
+def ready_sample(uploader_for, pipeline_env):
+    """`ready_sample(member, name=...)`: the generated pair uploaded and verified as that member."""
+
+    def make(member, name="TEST1"):
+        created = uploader_for(member).upload_sample(
+            sample_fields(name), pipeline_env / "TEST1_R1.fastq.gz",
+            pipeline_env / "TEST1_R2.fastq.gz")
+        sample = Sample.objects.get(pk=created["sample"]["id"])
+        assert sample.status == "ready", sample.rejection_reason
+        return sample
+
+    return make
+
+

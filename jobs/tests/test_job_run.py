@@ -2,16 +2,12 @@
 the test database. It ends "succeeded" only with every output verified in its bucket."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
-from jobs.models import Job, JobStatus, Sample
+from jobs.models import Job, JobStatus
 from jobs.pipeline import pipeline_steps
-from jobs.upload_client import sample_fields
 from storage import s3
 from storage.buckets import bucket_name
 from tenants import actions
@@ -21,39 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def testdata(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wes-testdata")
-    subprocess.run([sys.executable, str(ROOT / "nextflow/testdata/make_testdata.py"), str(out),
-                    "--sample", "TEST1"], check=True, capture_output=True)
-    return out
-
-
-@pytest.fixture
-def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
-    settings.PIPELINE_WORK_DIR = tmp_path / "work"
-    settings.REFERENCE_BUILD = "wes-mini"
-    settings.PIPELINE_RUNNER = "local"
-    reference = tmp_path / "reference"
-    reference.mkdir()
-    for name in ("ref.fa", "targets.bed", "genes.gff3"):
-        (reference / name).write_bytes((testdata / name).read_bytes())
-    call_command("load_reference", "wes-mini", str(reference))
-    return testdata
-
-
-def ready_sample(uploader_for, member, testdata, name="TEST1") -> Sample:
-    uploader = uploader_for(member)
-    created = uploader.upload_sample(sample_fields(name), testdata / "TEST1_R1.fastq.gz",
-                                     testdata / "TEST1_R2.fastq.gz")
-    sample = Sample.objects.get(pk=created["sample"]["id"])
-    assert sample.status == "ready", sample.rejection_reason
-    return sample
-
-
-def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, uploader_for,
+def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, ready_sample,
                                                                clinician, pipeline_env):
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
 
     job = Job.objects.get()
@@ -101,9 +67,9 @@ def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, uplo
 
 
 def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(
-        client_for, uploader_for, clinician, pipeline_env, settings):
+        client_for, ready_sample, clinician, pipeline_env, settings):
     settings.REFERENCE_BUILD = "no-such-build"
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
     job = Job.objects.get()
     assert job.status == JobStatus.FAILED and job.failed_step == "staging inputs"
@@ -111,9 +77,9 @@ def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(
     assert not job.outputs.exists()
 
 
-def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, uploader_for, clinician,
+def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, ready_sample, clinician,
                                                      manager, pipeline_env, monkeypatch):
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     monkeypatch.setenv("WES_LOCAL_FAIL_STEP", "CALL_VARIANTS:3")
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
     job = Job.objects.get()
@@ -140,10 +106,10 @@ def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, uploader_for, c
 
 
 def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
-        client_for, uploader_for, clinician, manager, pipeline_env, monkeypatch):
+        client_for, ready_sample, clinician, manager, pipeline_env, monkeypatch):
     from jobs import pipeline
 
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     real_upload = s3.upload_path
     calls = {"n": 0}
 
@@ -170,12 +136,12 @@ def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
 
 
 def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manager, outsider,
-                                                   uploader_for, pipeline_env, settings):
+                                                   ready_sample, pipeline_env, settings):
     from portal.testing import make_user
     from tenants.services import membership_add
 
     settings.PIPELINE_RUNNER = "local"
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     other = membership_add(lab=clinician.lab, user=make_user("other@lab-a.test"),
                            role="clinician")
     from jobs.runs import job_submit

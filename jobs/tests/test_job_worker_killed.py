@@ -15,7 +15,6 @@ from storage.buckets import bucket_name
 from tenants import actions
 from tenants.models import AuditEvent
 
-from .test_job_run import pipeline_env, ready_sample, testdata  # noqa: F401 (fixtures)
 from .workers import LEASE_SECONDS, alive, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,11 +29,11 @@ def mid_run(job_id, attempt: int):
     return None
 
 
-def test_it_survives_two_sigkilled_workers(clinician, uploader_for, pipeline_env, tmp_path,
+def test_it_survives_two_sigkilled_workers(clinician, ready_sample, pipeline_env, tmp_path,
                                           monkeypatch):
     from django_q.conf import Conf
 
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     monkeypatch.setattr(Conf, "SYNC", False)  # from here on, only real workers run tasks
     job = job_submit(membership=clinician, sample=sample)
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
@@ -54,13 +53,14 @@ def kill_twice_then_finish(job, log, workers):
     for attempt in (1, 2):
         worker = start_worker(log)
         workers.append(worker)
-        running = wait_for(lambda: mid_run(job.pk, attempt), 90, f"attempt {attempt} mid-run",
-                           job.pk)
+        running = wait_for(lambda attempt=attempt: mid_run(job.pk, attempt), 90,
+                           f"attempt {attempt} mid-run", job.pk)
         assert running.attempts == attempt
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
         # The runner dies with its worker (parent-death signal), so nothing runs on without a lease.
-        wait_for(lambda: not alive(running.runner_pgid), 10, "the orphaned runner to stop")
+        wait_for(lambda pgid=running.runner_pgid: not alive(pgid), 10,
+                 "the orphaned runner to stop")
         assert job_reap()["requeued"] == 0, "a live lease is never taken over"
         time.sleep(LEASE_SECONDS + 1)
         assert job_reap() == {"requeued": 1, "failed": 0}

@@ -4,7 +4,6 @@ twice."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from jobs.runs import job_submit
 from tenants import actions
 from tenants.models import AuditEvent
 
-from .test_job_run import pipeline_env, ready_sample, testdata  # noqa: F401 (fixtures)
+from portal.testing import redis_available
+
 from .workers import ROOT, alive, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,11 +43,11 @@ def stop(workers):
             worker.wait()
 
 
-def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician, uploader_for,
+def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician, ready_sample,
                                                           pipeline_env, tmp_path, monkeypatch):
     from django_q.conf import Conf
 
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+    sample = ready_sample(clinician)
     monkeypatch.setattr(Conf, "SYNC", False)
     job = job_submit(membership=clinician, sample=sample)
     workers = [start_worker(tmp_path / "worker.log", WES_LOCAL_STEP_DELAY="2")]
@@ -74,23 +74,16 @@ def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician,
                                                      actions.JOB_FAILED]).exists()
 
 
-def redis_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.mark.skipif(not redis_available() and not os.environ.get("CI"),
                     reason="no Redis on 127.0.0.1:6379")
-def test_two_workers_on_redis_run_ten_jobs_exactly_once(clinician, uploader_for, pipeline_env,
+def test_two_workers_on_redis_run_ten_jobs_exactly_once(clinician, ready_sample, pipeline_env,
                                                          tmp_path, monkeypatch):
     from jobs import runs
 
     monkeypatch.setattr(runs, "enqueue_run", lambda job_id: None)  # enqueued below, on Redis
     jobs = [job_submit(membership=clinician,
-                       sample=ready_sample(uploader_for, clinician, pipeline_env, name=f"R{n}"))
+                       sample=ready_sample(clinician, name=f"R{n}"))
             for n in range(10)]
     redis = {"REDIS_URL": "redis://127.0.0.1:6379/9", "WES_QUEUE_NAME": f"wes-scale-{os.getpid()}"}
     enqueue = ("import django, sys; django.setup(); from jobs.runs import enqueue_run; "

@@ -10,14 +10,13 @@ from jobs.models import Job, JobOutput
 from tenants import actions
 from tenants.models import AuditEvent
 
-from .test_job_run import pipeline_env, ready_sample, testdata  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def outputs(client_for, uploader_for, clinician, manager, pipeline_env):
-    sample = ready_sample(uploader_for, clinician, pipeline_env)
+def outputs(client_for, ready_sample, clinician, manager, pipeline_env):
+    sample = ready_sample(clinician)
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
     job = Job.objects.get()
     assert job.status == "succeeded"

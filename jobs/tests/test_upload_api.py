@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from jobs.models import FileStatus, Sample, SampleStatus
+from jobs.models import FileStatus, Sample
 from jobs.upload_client import UploadFailed, file_sha256, sample_fields, write_random_file
 from storage import s3
 from storage.buckets import bucket_name

@@ -7,21 +7,16 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 
 from jobs.models import Job
+from portal.testing import child_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 10
 
 
 def worker_env() -> dict:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "",
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "REDIS_URL": "",
            "MINIO_ENDPOINT": settings.MINIO_ENDPOINT, "WES_WORK_DIR": str(settings.PIPELINE_WORK_DIR),
            "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD, "WES_PIPELINE_RUNNER": "local",
            "WES_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "WES_QUEUE_WORKERS": "1"}

@@ -1,16 +1,15 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
+from portal.testing import redis_available, child_database_url
 from storage import provisioning
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,13 +55,8 @@ def test_it_explains_wrong_storage_credentials(client, db, real_s3):
 # --- with a real worker process ---
 
 def child_env(**extra) -> dict:
-    settings_dict = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:"
-               f"{settings_dict['PORT']}/{settings_dict['NAME']}")
-    else:
-        url = f"sqlite:///{settings_dict['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    env = {**os.environ, "DATABASE_URL": child_database_url(),
+           "DJANGO_SETTINGS_MODULE": "portal.settings"}
     env.update(extra)
     return env
 
@@ -107,13 +101,6 @@ def test_it_sees_a_running_worker_on_the_database_broker():
     assert report["ok"] is True and report["broker"] == "orm" and report["clusters"] == 1
 
 
-def redis_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
@@ -133,7 +120,7 @@ def test_it_explains_a_redis_broker_that_is_down():
     assert "ConnectionError" in report["error"]
 
 
-def test_it_explains_a_database_that_is_down(tmp_path):
+def test_it_explains_a_database_that_is_down():
     from storage.seaweed import free_port
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings",
