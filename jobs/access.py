@@ -4,7 +4,7 @@ another lab's sample and a sample that does not exist give the same 404."""
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
-from jobs.models import Job, JobOutput, Sample, SampleFile
+from jobs.models import Job, JobOutput, Report, ReportStatus, Sample, SampleFile
 from tenants.models import Membership
 
 
@@ -38,3 +38,16 @@ def access_job_output(membership: Membership, job_id, output_id) -> JobOutput:
                                                                           job_id=job_id)
     except (JobOutput.DoesNotExist, ValidationError):
         raise Http404("No such file") from None
+
+
+def access_report(membership: Membership, job_id, report_id) -> Report:
+    """A report version of one of the lab's jobs. A draft (pending review) does not exist for a
+    clinician: it answers 404 like a report of another lab."""
+    try:
+        report = membership.lab.reports.select_related("job__sample", "lab", "signed_by").get(
+            pk=report_id, job_id=job_id)
+    except (Report.DoesNotExist, ValidationError):
+        raise Http404("No such report") from None
+    if report.status == ReportStatus.PENDING_REVIEW and not membership.is_manager:
+        raise Http404("No such report")
+    return report

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from jobs.models import JobOutput, JobStatus
+from jobs.models import JobOutput, JobStatus, Report
+from jobs.reports import is_released
 from storage import s3
 from storage.buckets import bucket_name
 from tenants import actions
@@ -26,9 +27,17 @@ REASONS = [
 
 
 def can_download(membership, output: JobOutput) -> bool:
-    # Clinicians receive results once a manager has signed the report out (issue 5's review
-    # flow); until reports exist, only managers may export outputs.
-    return membership.is_manager
+    """Managers review results before sign-out; clinicians receive them once a report of the
+    job has been signed out."""
+    return membership.is_manager or is_released(output.job)
+
+
+def _check_reason(reason: str, note: str) -> None:
+    if reason not in dict(REASONS):
+        raise ValidationError("Choose why you are exporting this file.")
+    if reason == "other" and not note.strip():
+        raise ValidationError("Say why you are exporting this file: with “Other”, the details "
+                              "are required.")
 
 
 def output_download_url(*, membership, output: JobOutput, reason: str, note: str = "",
@@ -38,21 +47,55 @@ def output_download_url(*, membership, output: JobOutput, reason: str, note: str
     if not can_download(membership, output):
         raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
                                "report out.")
-    if output.job.status != JobStatus.SUCCEEDED:
+    # An archived job has output rows again only once restored to the results bucket.
+    if output.job.status not in (JobStatus.SUCCEEDED, JobStatus.ARCHIVED):
         raise ValidationError("Only the outputs of a succeeded job can be downloaded.")
-    if reason not in dict(REASONS):
-        raise ValidationError("Choose why you are exporting this file.")
-    if reason == "other" and not note.strip():
-        raise ValidationError("Say why you are exporting this file.")
+    _check_reason(reason, note)
     file_name = output.path.rsplit("/", 1)[-1]
     with transaction.atomic():
         audit_record(actor=Actor.for_user(membership.user), action=actions.OUTPUT_DOWNLOADED,
                      lab=output.lab, resource_type="job_output", resource_id=output.pk,
                      phi_accessed=True, data_exported=True, request=request,
                      details={"job": str(output.job_id), "sample": str(output.job.sample_id),
-                              "path": output.path, "sha256": output.sha256, "reason": reason,
+                              "path": output.path, "sha256": output.sha256,
+                              "size": output.size, "reason": reason,
                               "note": note.strip()[:500],
                               "expires_in": settings.STORAGE_PRESIGNED_EXPIRY_SECONDS})
         return s3.presign_download(bucket_name(output.bucket_role), output.key,
                                    file_name=file_name,
+                                   expires_in=settings.STORAGE_PRESIGNED_EXPIRY_SECONDS)
+
+
+def report_download_url(*, membership, report: Report, signed: bool, reason: str,
+                        note: str = "", request=None) -> str:
+    """A report PDF: a signed version for any member, a draft for managers only."""
+    if report.lab_id != membership.lab_id:
+        raise PermissionDenied("That report belongs to another lab.")
+    key, digest = (report.signed_key, report.signed_sha256) if signed \
+        else (report.draft_key, report.draft_sha256)
+    if not key:
+        raise ValidationError("This version has no signed PDF yet." if signed
+                              else "This version has no draft PDF.")
+    if not signed and not membership.is_manager:
+        raise PermissionDenied("Draft reports are for lab managers only.")
+    _check_reason(reason, note)
+    job = report.job
+    if job.status in (JobStatus.ARCHIVED, JobStatus.PURGED) and \
+            s3.object_info(bucket_name("results"), key) is None:
+        raise ValidationError(
+            f"This analysis was {job.get_status_display().lower()} on "
+            f"{(job.purged_at or job.archived_at):%Y-%m-%d}, so its report is no longer in the "
+            "results bucket." + (" Ask an administrator to restore it from the archive."
+                                 if job.status == JobStatus.ARCHIVED else ""))
+    file_name = key.rsplit("/", 1)[-1]
+    with transaction.atomic():
+        audit_record(actor=Actor.for_user(membership.user), action=actions.REPORT_DOWNLOADED,
+                     lab=report.lab, resource_type="report", resource_id=report.pk,
+                     phi_accessed=True, data_exported=True, request=request,
+                     details={"job": str(report.job_id), "sample": str(report.job.sample_id),
+                              "version": report.version, "signed": signed, "sha256": digest,
+                              "size": report.signed_size if signed else report.draft_size,
+                              "reason": reason, "note": note.strip()[:500],
+                              "expires_in": settings.STORAGE_PRESIGNED_EXPIRY_SECONDS})
+        return s3.presign_download(bucket_name("results"), key, file_name=file_name,
                                    expires_in=settings.STORAGE_PRESIGNED_EXPIRY_SECONDS)

@@ -76,8 +76,15 @@ class Sample(models.Model):
     @property
     def turnaround(self):
         """From the sample's creation to its latest job's end, once there is one."""
+        """Received → first sign-out of the latest analysis's report (→ its end until then)."""
+        end = self.signed_out_at or (self.latest_job.finished_at if self.latest_job else None)
+        return end - self.created_at if end else None
+
+    @property
+    def signed_out_at(self):
         job = self.latest_job
-        return job.finished_at - self.created_at if job and job.finished_at else None
+        signed = [r.signed_at for r in job.reports.all() if r.signed_at] if job else []
+        return min(signed) if signed else None
 
     def file(self, read: int) -> "SampleFile":
         return next(f for f in self.files.all() if f.read == read)
@@ -184,9 +191,21 @@ class Job(models.Model):
     failed_step = models.CharField(max_length=100, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
-    legal_hold = models.BooleanField(default=False)
     runner_pgid = models.IntegerField(null=True, blank=True)   # to stop a dead worker's run
     runner_host = models.CharField(max_length=200, blank=True)
+    # QC figures read from qc/{sample}.qc.json when the outputs are published
+    qc = models.JSONField(default=dict, blank=True)
+    # Retention: a legal hold stops archiving and purging until it is lifted.
+    legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = models.TextField(blank=True)
+    legal_hold_by = models.CharField(max_length=254, blank=True)
+    legal_hold_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archive_key = models.CharField(max_length=512, blank=True)
+    archive_size = models.BigIntegerField(null=True, blank=True)
+    archive_sha256 = models.CharField(max_length=64, blank=True)
+    archive_manifest = models.JSONField(default=list, blank=True)  # [{path, size, sha256}]
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -260,6 +279,63 @@ class Job(models.Model):
         self.status, self.finished_at = JobStatus.QUEUED, None
         self.max_attempts = max(self.max_attempts, self.attempts + 1)
 
+    # --- retention: archive, purge, legal hold (storage.archiving and storage.retention) ---
+
+    def can_archive(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED and not self.legal_hold
+
+    def can_purge(self) -> bool:
+        return self.status == JobStatus.ARCHIVED and not self.legal_hold
+
+    def _require_no_hold(self, action: str) -> None:
+        if self.legal_hold:
+            raise InvalidTransition(f"cannot {action} a job under legal hold "
+                                    f"({self.legal_hold_reason})")
+
+    def plan_archive(self, *, key: str) -> None:
+        """Fix the archive's key before anything is written, so a retry writes the same object."""
+        self._require_no_hold("archive")
+        self._require(self.can_archive(), "archive")
+        self.archive_key = self.archive_key or key
+
+    def record_archive(self, *, size: int, sha256: str, manifest: list[dict]) -> None:
+        """The archive is written (not yet verified, hot files still in place)."""
+        self._require_no_hold("archive")
+        self._require(self.can_archive() and bool(self.archive_key), "record an archive of")
+        self.archive_size, self.archive_sha256, self.archive_manifest = size, sha256, manifest
+
+    def discard_archive(self) -> None:
+        """Forget an archive that failed verification; the next pass writes it again."""
+        self._require(self.status == JobStatus.SUCCEEDED, "discard the archive of")
+        self.archive_size, self.archive_sha256, self.archive_manifest = None, "", []
+
+    def archive(self, now=None) -> None:
+        """The archive was read back and verified, and the hot files are gone."""
+        self._require_no_hold("archive")
+        self._require(self.can_archive() and bool(self.archive_sha256), "archive")
+        self.status, self.archived_at = JobStatus.ARCHIVED, now or timezone.now()
+
+    def purge(self, now=None) -> None:
+        self._require_no_hold("purge")
+        self._require(self.can_purge(), "purge")
+        self.status, self.purged_at = JobStatus.PURGED, now or timezone.now()
+
+    def place_hold(self, *, by: str, reason: str, now=None) -> None:
+        if self.legal_hold:
+            raise InvalidTransition(f"this job is already under legal hold "
+                                    f"({self.legal_hold_reason})")
+        self._require(self.status != JobStatus.PURGED, "place a legal hold on")
+        if not reason.strip():
+            raise ValueError("a legal hold needs a reason")
+        self.legal_hold, self.legal_hold_reason = True, reason.strip()
+        self.legal_hold_by, self.legal_hold_at = by[:254], now or timezone.now()
+
+    def lift_hold(self) -> None:
+        if not self.legal_hold:
+            raise InvalidTransition("this job is not under legal hold")
+        self.legal_hold, self.legal_hold_reason = False, ""
+        self.legal_hold_by, self.legal_hold_at = "", None
+
 
 class JobOutput(models.Model):
     """A published, verified pipeline output: where it is, how big, and its SHA-256."""
@@ -280,3 +356,91 @@ class JobOutput(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class Impact(models.TextChoices):
+    HIGH = "HIGH", "High"
+    MODERATE = "MODERATE", "Moderate"
+    LOW = "LOW", "Low"
+    MODIFIER = "MODIFIER", "Modifier"
+
+
+class Variant(models.Model):
+    """One row of a job's final variant table, loaded when the job's outputs are published so that
+    the viewer filters, sorts and pages in the database."""
+
+    id = models.BigAutoField(primary_key=True)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="+")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="variants")
+    variant_id = models.CharField(max_length=40)
+    chrom = models.CharField(max_length=64)
+    pos = models.BigIntegerField()
+    ref = models.TextField()
+    alt = models.TextField()
+    genotype = models.CharField(max_length=16, blank=True)
+    depth = models.IntegerField(null=True, blank=True)
+    allele_depth = models.CharField(max_length=64, blank=True)
+    vaf = models.FloatField(null=True, blank=True)
+    qual = models.FloatField(null=True, blank=True)
+    filter = models.CharField(max_length=200, blank=True)
+    gene = models.CharField(max_length=64, blank=True)
+    transcript = models.CharField(max_length=64, blank=True)
+    consequence = models.CharField(max_length=200, blank=True)
+    impact = models.CharField(max_length=10, choices=Impact.choices, blank=True)
+    hgvs_p = models.CharField(max_length=200, blank=True)
+    hgvs_c = models.CharField(max_length=200, blank=True)
+    protein_change = models.CharField(max_length=200, blank=True)
+    dna_change = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["chrom", "pos"]
+        constraints = [models.UniqueConstraint(fields=["job", "variant_id"],
+                                               name="one_row_per_variant_id")]
+        indexes = [models.Index(fields=["job", "gene"]), models.Index(fields=["job", "impact"])]
+
+    def __str__(self) -> str:
+        return self.variant_id
+
+
+class ReportStatus(models.TextChoices):
+    PENDING_REVIEW = "pending_review", "Pending review"
+    SIGNED_OUT = "signed_out", "Signed out"
+    SUPERSEDED = "superseded", "Superseded by an amendment"
+
+
+class Report(models.Model):
+    """One version of a job's clinical report. Version 1 starts as a draft pending review; signing
+    stores a signed PDF; an amendment is a new signed version and marks the previous one
+    superseded. Every PDF is a new object key in the versioned results bucket, never overwritten.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="reports")
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="reports")
+    version = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=ReportStatus.choices,
+                              default=ReportStatus.PENDING_REVIEW)
+    interpretation = models.TextField(blank=True)
+    draft_key = models.CharField(max_length=512, blank=True)
+    draft_sha256 = models.CharField(max_length=64, blank=True)
+    draft_size = models.BigIntegerField(null=True, blank=True)
+    signed_key = models.CharField(max_length=512, blank=True)
+    signed_sha256 = models.CharField(max_length=64, blank=True)
+    signed_size = models.BigIntegerField(null=True, blank=True)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                  blank=True, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    meaning = models.CharField(max_length=200, blank=True)
+    comment = models.TextField(blank=True)
+    amends = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="amended_by")
+    amendment_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["job", "-version"]
+        constraints = [models.UniqueConstraint(fields=["job", "version"],
+                                               name="one_report_per_version")]
+
+    def __str__(self) -> str:
+        return f"report v{self.version} of {self.job_id} ({self.status})"

@@ -30,13 +30,16 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from jobs import notifications
 from jobs.models import Job, JobOutput, JobStatus
 from jobs.nextflow_trace import TraceTail, summarise
 from jobs.reference import ReferenceError, reference_stage
 from storage import keys, s3
 from storage.checksums import sha256_file as sha256_of
 from storage.buckets import bucket_name
+from storage.usage import job_usage_record
 from tenants import actions
 from tenants.audit import SYSTEM, audit_record
 
@@ -162,7 +165,11 @@ def job_run(*, job_id) -> Job | None:
         outcome = Outcome(False, step="staging inputs", error=str(exc))
     except s3.StorageError as exc:
         outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
-    return _finish(job.pk, owner, outcome)
+    finished = _finish(job.pk, owner, outcome)
+    if finished.status == JobStatus.SUCCEEDED:
+        # Everything is published and verified; a failed run keeps its work dir for -resume.
+        shutil.rmtree(run.work_dir, ignore_errors=True)
+    return finished
 
 
 def _finish(job_id, owner: str, outcome: Outcome) -> Job:
@@ -183,6 +190,10 @@ def _finish(job_id, owner: str, outcome: Outcome) -> Job:
         audit_record(actor=SYSTEM, action=action, lab=job.lab, resource_type="job",
                      resource_id=job.pk, details={"job": str(job.pk), "attempt": job.attempts,
                                                   **details})
+        if outcome.ok:
+            transaction.on_commit(lambda: async_task("jobs.tasks.draft_report", str(job.pk)))
+        else:
+            transaction.on_commit(lambda: notifications.enqueue("job_failed", job.pk))
     return job
 
 
@@ -207,7 +218,8 @@ class PipelineRun:
                 return outcome
             self.phase = "publishing outputs"
             self.publish()
-            return Outcome(True)
+            self.phase = "loading results"
+            return self.load_results()
         finally:
             heartbeat.stop()
 
@@ -333,7 +345,27 @@ class PipelineRun:
                     job=job, path=relative,
                     defaults={"lab": lab, "bucket_role": role, "key": key, "size": size,
                               "sha256": digest, "verified_at": now})
+            job_usage_record(job=job, published=published,   # object ledger, compute hours
+                             trace_path=self.out_dir / "pipeline_info" / "trace.txt")
 
+
+    def load_results(self) -> Outcome:
+        """QC figures onto the job and the variant table into the database, for the pages and
+        the report (the files themselves are already published)."""
+        from jobs.qc import read_qc_summary
+        from jobs.variants import load_variants
+
+        name = self.job.sample.name
+        qc_path = self.out_dir / "qc" / f"{name}.qc.json"
+        table = self.out_dir / f"{name}_Final_.txt"
+        try:
+            qc = read_qc_summary(qc_path) if qc_path.exists() else {}
+            with table.open(encoding="utf-8") as lines, transaction.atomic():
+                load_variants(job=self.job, lines=lines)
+                Job.objects.filter(pk=self.job.pk).update(qc=qc)
+        except (OSError, ValueError) as exc:
+            return Outcome(False, step="loading results", error=str(exc))
+        return Outcome(True)
 
     def publish_one(self, path: Path) -> tuple[str, str, str, int, str]:
         """One output to its bucket (skipped when already there, as after a retry), checked."""

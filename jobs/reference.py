@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from storage import keys, s3
+from storage import keys, ledger, s3
 from storage.checksums import sha256_file as sha256_of
 from storage.buckets import bucket_name
 
@@ -48,11 +48,14 @@ def reference_load(*, build: str, directory: Path) -> dict:
         stored = s3.object_info(bucket, key)
         if stored is None or stored["size"] != path.stat().st_size:
             raise ReferenceError(f"{key} did not arrive whole in {bucket}")
+        ledger.record_put(bucket=bucket, key=key, size=stored["size"], sha256=digest)
         manifest["files"][role] = {"name": path.name, "size": path.stat().st_size,
                                    "sha256": digest}
     manifest_path = directory / f".{MANIFEST}"
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     s3.upload_path(bucket, keys.reference_key(build, MANIFEST), manifest_path, encrypt=False)
+    ledger.record_put(bucket=bucket, key=keys.reference_key(build, MANIFEST),
+                      size=manifest_path.stat().st_size, sha256=sha256_of(manifest_path))
     manifest_path.unlink()
     return manifest
 

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from jobs import notifications
 from jobs.models import InvalidTransition, Job, JobStatus, Sample, SampleStatus
 from tenants import actions
 from tenants.access import require_manager
@@ -111,6 +112,8 @@ def job_reap(*, now=None) -> dict:
                 audit_record(actor=SYSTEM, action=actions.JOB_FAILED, lab=job.lab,
                              resource_type="job", resource_id=job.pk,
                              details={"job": str(job.pk), "error": job.error})
+                transaction.on_commit(
+                    lambda job_id=job.pk: notifications.enqueue("job_failed", job_id))
                 given_up += 1
                 continue
             audit_record(actor=SYSTEM, action=actions.JOB_REQUEUED, lab=job.lab,

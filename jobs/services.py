@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
-from storage import keys, s3
+from storage import keys, ledger, s3
 from storage.checksums import sha256_chunks
 from storage.buckets import bucket_name
 from tenants import actions
@@ -196,6 +196,9 @@ def upload_complete(*, membership, sample_file: SampleFile, parts: list[dict], s
         ordered = _check_parts(f, stored, parts)
         s3.complete_multipart_upload(raw, f.key, f.multipart_upload_id, ordered)
         size_in_storage = s3.object_size(raw, f.key)
+        if size_in_storage is not None:  # the object exists, whatever its verdict
+            ledger.record_put(bucket=raw, key=f.key, size=size_in_storage, lab=f.lab,
+                              job_id=f.sample.job_id)
         if size_in_storage != f.size:
             f.status, f.error = FileStatus.CORRUPT, (
                 f"{f.label} is {size_in_storage or 0:,} bytes in storage; expected {f.size:,}.")
@@ -277,6 +280,9 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
                                request=request)
         for f in sample.files.all():
             size_in_storage = s3.object_size(bucket_name("raw"), f.key)
+            if size_in_storage is not None:
+                ledger.record_put(bucket=bucket_name("raw"), key=f.key, size=size_in_storage,
+                                  lab=lab, job_id=job_id)
             f.client_sha256 = digests[f.read]
             f.uploaded_at = timezone.now()
             if size_in_storage == f.size:
@@ -344,6 +350,7 @@ def sample_verify(*, sample_id) -> Sample | None:
             elif report.problem_file in (f.label, "pair"):
                 f.status, f.error = FileStatus.REJECTED, report.reason
             f.save()
+        problem = problem or _same_reads_elsewhere(sample, [f1, f2])
         if problem:
             _reject(sample, problem, actor=SYSTEM)
         else:
@@ -355,6 +362,20 @@ def sample_verify(*, sample_id) -> Sample | None:
                                   "R2_sha256": f2.sha256, "reads": f1.read_count})
             transaction.on_commit(lambda: _tag_verified(raw, [f1, f2]))
     return sample
+
+
+def _same_reads_elsewhere(sample: Sample, files: list[SampleFile]) -> str:
+    """A FASTQ byte-identical to one of another live sample of the lab is a mix-up (the same
+    sequencing run cannot be two patients); a re-analysis is a new job of the same sample."""
+    for f in files:
+        other = (SampleFile.objects.filter(lab=sample.lab, sha256=f.sha256)
+                 .exclude(sample=sample).exclude(sample__status=SampleStatus.REJECTED)
+                 .select_related("sample").first())
+        if f.sha256 and other:
+            return (f"{f.label} is byte-identical to {other.label} of sample {other.sample.name} "
+                    f"(SHA-256 {f.sha256[:12]}...): the same reads cannot belong to two samples. "
+                    f"To analyse {other.sample.name} again, submit that sample again.")
+    return ""
 
 
 def _store_stats(f: SampleFile, stats) -> None:

@@ -23,3 +23,16 @@ def reap_jobs() -> dict:
     from jobs import runs
 
     return runs.job_reap()
+
+
+def draft_report(job_id: str) -> str:
+    from jobs import reports
+
+    report = reports.report_draft_create(job_id=job_id)
+    return f"report v{report.version} {report.status}" if report else "no report (job not succeeded)"
+
+
+def send_notification(kind: str, object_id: str) -> int:
+    from jobs import notifications
+
+    return notifications.notify(kind, object_id)

@@ -37,9 +37,12 @@ Variant = tuple[Path, Path, str]
 # --- valid pairs ---
 
 def write_fastq_pair(directory: Path, sample: str = "S1", *, reads: int = 1000, length: int = 100,
-                     seed: int = 1, casava: bool = True) -> tuple[Path, Path]:
-    """Write `{sample}_R1.fastq.gz` and `{sample}_R2.fastq.gz` holding `reads` valid pairs."""
+                     seed: int | None = None, casava: bool = True) -> tuple[Path, Path]:
+    """Write `{sample}_R1.fastq.gz` and `{sample}_R2.fastq.gz` holding `reads` valid pairs. The
+    reads depend on the sample name (or `seed`), so two samples never share a file."""
     paths = _pair_paths(directory, sample)
+    if seed is None:
+        seed = zlib.crc32(sample.encode())
     with _GzipWriter(paths[0], 6) as out1, _GzipWriter(paths[1], 6) as out2:
         for batch1, batch2 in _batches(_read_pairs(reads, length, seed, casava)):
             out1.write(batch1)

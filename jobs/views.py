@@ -9,11 +9,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import runs, selectors, services
-from jobs import downloads
+from jobs import downloads, reports
+from jobs.qc_display import qc_figures
 from jobs.access import access_job, access_job_output, access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
+from jobs import variants
+from jobs.variant_forms import VariantFilterForm
 from jobs.sample_sheet import COLUMNS, parse_sheet
-from jobs.models import FileStatus
+from jobs.models import FileStatus, JobStatus
 from storage.s3 import StorageError
 from tenants import actions
 from tenants.access import lab_view
@@ -183,6 +186,8 @@ def sample_detail(request, sample_id):
         "sample": sample, "files": files, "files_to_upload": to_upload,
         "files_json": json.dumps([_file_json(request.lab.slug, f) for f in to_upload]),
         "history": selectors.sample_history(sample),
+        "timeline": selectors.sample_timeline(sample),
+        "qc_figures": qc_figures(sample.latest_job.qc) if sample.latest_job else [],
     })
 
 
@@ -301,13 +306,22 @@ def upload_complete(request, sample_id, file_id):
 @require_GET
 def job_detail(request, job_id):
     job = access_job(request.membership, job_id)
+    released = reports.is_released(job)
     context = {"job": job, "outputs": list(job.outputs.all()),
-               "can_download": request.membership.is_manager,
+               "can_download": request.membership.is_manager or released,
+               "released": released, "qc_figures": qc_figures(job.qc),
+               "has_report": job.reports.exists(),
                "can_cancel": job.can_cancel() and (request.membership.is_manager
                                                    or job.submitted_by_id == request.user.id),
                "can_retry": job.can_retry() and request.membership.is_manager}
-    if request.htmx:
-        return render(request, "jobs/_job_progress.html", context)
+    if request.htmx:  # progress polling: states and step times only
+        response = render(request, "jobs/_job_progress.html", context)
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            response["HX-Refresh"] = "true"  # the run ended: the whole page has more to show
+        return response
+    audit_record(actor=Actor.for_user(request.user), action=actions.JOB_VIEWED,
+                 lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
+                 request=request, details={"job": str(job.pk), "sample": str(job.sample_id)})
     return render(request, "jobs/job_detail.html", context)
 
 
@@ -345,18 +359,51 @@ def output_download(request, job_id, output_id):
     if not downloads.can_download(request.membership, output):
         raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
                                "report out.")
-    context = {"output": output, "job": output.job, "reasons": downloads.REASONS}
+    job = output.job
+    return download_page(
+        request, issue=lambda reason, note: downloads.output_download_url(
+            membership=request.membership, output=output, reason=reason, note=note,
+            request=request),
+        file_label=output.path, size=output.size, sha256=output.sha256,
+        back_url=reverse("jobs:job_detail", args=[request.lab.slug, job.pk]),
+        back_label=f"Analysis of {job.sample.name}")
+
+
+def download_page(request, *, issue, **context):
+    """The reason form of a PHI export; on a valid POST, `issue(reason, note)` audits and signs
+    the URL, and the browser is sent there."""
+    context["reasons"] = downloads.REASONS
     if request.method == "POST":
         try:
-            url = downloads.output_download_url(
-                membership=request.membership, output=output,
-                reason=request.POST.get("reason", ""), note=request.POST.get("note", ""),
-                request=request)
+            url = issue(request.POST.get("reason", ""), request.POST.get("note", ""))
         except ValidationError as exc:
             context["error"] = " ".join(exc.messages)
         except StorageError as exc:
             context["error"] = f"Storage is unavailable: {exc}"
         else:
             return redirect(url)
-        return render(request, "jobs/output_download.html", context, status=400)
-    return render(request, "jobs/output_download.html", context)
+        return render(request, "jobs/download.html", context, status=400)
+    return render(request, "jobs/download.html", context)
+
+
+@lab_view(manager_only=True)
+@require_GET
+def job_variants(request, job_id):
+    """The job's variant table, filtered, sorted and paged in the database. Each page shown is
+    one audited access to patient data; htmx requests get only the results block."""
+    job = access_job(request.membership, job_id)
+    summary = variants.variant_table_summary(job=job)
+    form = VariantFilterForm(request.GET, consequences=summary.terms)
+    page = None
+    if form.is_valid():
+        page = variants.variant_page(job=job, filters=form.cleaned_data, summary=summary)
+        audit_record(actor=Actor.for_user(request.user), action=actions.VARIANTS_VIEWED,
+                     lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
+                     request=request,
+                     details={"job": str(job.pk), "sample": str(job.sample_id),
+                              "filters": variants.filters_for_audit(form.cleaned_data),
+                              "sort": page.sort, "page": page.page, "total": page.total})
+    context = {"job": job, "form": form, "page": page, "columns": variants.SORTS}
+    partial = request.htmx and not request.htmx.history_restore_request
+    return render(request, "jobs/_variant_results.html" if partial else "jobs/variants.html",
+                  context, status=200 if page else 400)

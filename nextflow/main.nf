@@ -22,13 +22,16 @@ include { NORMALISE       } from './modules/normalise'
 include { SOFT_FILTER     } from './modules/soft_filter'
 include { ANNOTATE        } from './modules/annotate'
 include { FINAL_TABLE     } from './modules/final_table'
+include { QC_SUMMARY      } from './modules/qc_summary'
 include { WRITE_METADATA  } from './modules/write_metadata'
 
 // Parameters recorded in metadata.json (the same keys as bin/run-local records).
 def recordedParams() {
     return ['sample', 'r1', 'r2', 'reference', 'targets', 'annotation', 'outdir',
             'markdup', 'caller', 'annotator', 'min_qual', 'min_depth', 'min_mapq',
-            'min_baseq', 'known_sites', 'reference_build', 'max_cpus']
+            'min_baseq', 'known_sites', 'reference_build', 'max_cpus',
+            'qc_min_q30_rate', 'qc_min_mapped_pct', 'qc_max_duplication_pct', 'qc_min_mean_depth',
+            'qc_min_pct_targets_20x', 'qc_min_pct_bases_20x']
 }
 
 def validateParams() {
@@ -45,7 +48,9 @@ def validateParams() {
             error "Invalid --${name} '${params[name]}': expected one of ${allowed.join(', ')}"
         }
     }
-    ['min_qual', 'min_depth', 'min_mapq', 'min_baseq'].each { name ->
+    ['min_qual', 'min_depth', 'min_mapq', 'min_baseq', 'qc_min_q30_rate', 'qc_min_mapped_pct',
+     'qc_max_duplication_pct', 'qc_min_mean_depth', 'qc_min_pct_targets_20x',
+     'qc_min_pct_bases_20x'].each { name ->
         if (!(params[name].toString() ==~ /\d+(\.\d+)?/)) {
             error "Invalid --${name} '${params[name]}': expected a non-negative number"
         }
@@ -90,12 +95,19 @@ workflow {
     SOFT_FILTER(NORMALISE.out.vcf)
     ANNOTATE(SOFT_FILTER.out.vcf, reference, ref_index, annotation)
     FINAL_TABLE(ANNOTATE.out.vcf)
+    qc_inputs = FASTP_QC.out.report
+        .map { id, fastp_json, fastp_html -> [id, fastp_json] }
+        .join(FLAGSTAT.out.flagstat)
+        .join(MARK_DUPLICATES.out.stats)
+        .join(MARK_DUPLICATES.out.bam)
+    QC_SUMMARY(qc_inputs, targets)
 
     results = FASTP_QC.out.report
         .join(FLAGSTAT.out.flagstat)
         .join(MARK_DUPLICATES.out.bam)
         .join(ANNOTATE.out.vcf)
         .join(FINAL_TABLE.out.table)
+        .join(QC_SUMMARY.out.qc)
     inputs = Channel.value([file(params.r1), file(params.r2), reference, targets, annotation])
     params_json = JsonOutput.toJson(recordedParams().collectEntries { [(it): params[it]] })
     trace_path = file("${params.outdir}/pipeline_info/trace.txt").toString()

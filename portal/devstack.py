@@ -82,6 +82,7 @@ def main() -> int:
     children: list[tuple[subprocess.Popen, bool]] = []
     env = dev_environment(var_dir, server.endpoint)
     env.setdefault("WES_UPLOAD_ORIGINS", upload_origins(port))
+    env.setdefault("WES_PUBLIC_URL", f"http://127.0.0.1:{port}/")  # links in emails
     try:
         run_step("migrating the database", ["migrate", "--no-input", "-v", "0"], env)
         run_step("creating the cache table", ["createcachetable"], env)

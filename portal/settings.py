@@ -172,6 +172,8 @@ EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_secret("DJANGO_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "WES Portal <wes-portal@localhost>")
+# Where users reach the portal: links in emails sent by the worker (which has no request).
+WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
 # --- Object storage (S3 API; MinIO in production, SeaweedFS for development and tests). ---
 MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
@@ -204,6 +206,11 @@ NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
 REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
 JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# --- Retention: a succeeded job's hot files are archived (verified tar.gz) after this many days,
+# and the archive is purged this many days after it was written, unless a legal hold stops it. ---
+ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
+ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)
+ARCHIVE_PART_BYTES = env_int("WES_ARCHIVE_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 # Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 

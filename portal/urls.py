@@ -2,7 +2,9 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from jobs.admin import retention_view
 from portal import views
+from storage import admin as storage_admin
 
 # Staff sign in through allauth too, so the admin shares its rate limits and audit events.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -13,6 +15,8 @@ admin.site.enable_nav_sidebar = False  # the audit list needs the width
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    *storage_admin.admin_urls(),        # /admin/usage/, /admin/storage-dashboard/
+    path("admin/retention/", admin.site.admin_view(retention_view), name="admin_retention"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("tenants.urls")),

@@ -46,12 +46,28 @@ def job_output_key(lab, job_id: uuid.UUID, relative_path: str) -> str:
     return job_prefix(lab, job_id) + "/".join(_component(part) for part in parts)
 
 
+def report_key(lab, job_id: uuid.UUID, sample_name: str, version: int, *, signed: bool,
+               sha256: str) -> str:
+    """A report PDF. The digest is part of the key, so a new draft or a new signed version is a
+    new object and nothing already stored is ever overwritten."""
+    if not isinstance(version, int) or version < 1 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise UnsafeKeyComponent("a report key needs a version >= 1 and a SHA-256")
+    kind = "signed" if signed else "draft"
+    return (f"{job_prefix(lab, job_id)}report/{_component(sample_name)}_report_v{version}_"
+            f"{kind}_{sha256[:16]}.pdf")
+
+
 def archive_key(lab, job_id: uuid.UUID, archived_on: date) -> str:
     return f"{archived_on:%Y}/{archived_on:%m}/{lab_prefix(lab)}{_component(job_id)}.tar.gz"
 
 
 def log_key(day: date, job_id: uuid.UUID, file_name: str) -> str:
     return f"{day:%Y-%m-%d}/{_component(job_id)}/{_component(file_name)}"
+
+
+def audit_export_key(month: date) -> str:
+    """One month of the audit log in the logs bucket: audit/2026/2026-05.jsonl.gz."""
+    return f"audit/{month:%Y}/{month:%Y-%m}.jsonl.gz"
 
 
 def reference_key(build: str, file_name: str) -> str:

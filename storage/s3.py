@@ -8,6 +8,8 @@ command's output tells a lab nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 from functools import lru_cache
 
 import boto3
@@ -307,6 +309,22 @@ def list_unfinished_uploads(bucket: str) -> list[dict]:
                           UploadIdMarker=answer["NextUploadIdMarker"])
 
 
+def list_pages(bucket: str, prefix: str = "", *, delimiter: str = ""):
+    """ListObjectsV2 answers, one per request of up to 1,000 keys: each has "Contents"
+    ([{"Key", "Size", "LastModified", ...}]) and, with a delimiter, "CommonPrefixes". Listing is
+    how storage is counted; one request per object would be a thousand times the round trips."""
+    params: dict = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+    if delimiter:
+        params["Delimiter"] = delimiter
+    while True:
+        with translated_errors(f"list {bucket}/{prefix}"):
+            answer = client().list_objects_v2(**params)
+        yield answer
+        if not answer.get("IsTruncated"):
+            return
+        params["ContinuationToken"] = answer["NextContinuationToken"]
+
+
 def object_size(bucket: str, key: str) -> int | None:
     """The object's size in bytes, or None when there is no such object."""
     try:
@@ -358,6 +376,16 @@ def upload_path(bucket: str, key: str, path, *, metadata: dict[str, str] | None 
                              Config=bounded_transfer_config())
 
 
+def put_bytes(bucket: str, key: str, data: bytes, *, content_type: str,
+              metadata: dict[str, str] | None = None, encrypt: bool = True) -> None:
+    """A small object written in one request (a report PDF)."""
+    extra: dict = {"Metadata": metadata or {}, "ContentType": content_type}
+    if encrypt:
+        extra["ServerSideEncryption"] = "AES256"
+    with translated_errors(f"upload {key} to {bucket}"):
+        client().put_object(Bucket=bucket, Key=key, Body=data, **extra)
+
+
 def download_path(bucket: str, key: str, path) -> None:
     with translated_errors(f"download {key} from {bucket}"):
         client().download_file(bucket, key, str(path), Config=bounded_transfer_config())
@@ -383,3 +411,140 @@ def presign_download(bucket: str, key: str, *, file_name: str, expires_in: int) 
         return public_client().generate_presigned_url(
             "get_object", ExpiresIn=expires_in,
             Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition})
+
+
+# --- Streaming whole objects (archiving and restore): memory stays at about one part. ---
+
+class ObjectWriter(io.RawIOBase):
+    """A write-only stream that becomes one object. Bytes are buffered into parts of `part_size`
+    and each full part is sent as a part of a multipart upload at once, so writing a 20 GB object
+    holds one part in memory, never the object. `close()` completes the object (a single PUT when
+    it fits in one part); `abort()` throws away what was sent. `size` and `sha256` describe every
+    byte written."""
+
+    def __init__(self, bucket: str, key: str, *, part_size: int,
+                 metadata: dict[str, str] | None = None, encrypt: bool = True,
+                 content_type: str = "application/octet-stream"):
+        super().__init__()
+        self.bucket, self.key, self.part_size = bucket, key, part_size
+        self.extra: dict = {"Metadata": metadata or {}, "ContentType": content_type}
+        if encrypt:
+            self.extra["ServerSideEncryption"] = "AES256"
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict] = []
+        self._finished = False
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self._finished:
+            raise ValueError(f"{self.key} is already complete")
+        self._buffer += data
+        self._digest.update(data)
+        self.size += len(data)
+        while len(self._buffer) >= self.part_size:
+            self._send_part(bytes(self._buffer[:self.part_size]))
+            del self._buffer[:self.part_size]
+        return len(data)
+
+    def _send_part(self, data: bytes) -> None:
+        with translated_errors(f"upload part {len(self._parts) + 1} of {self.key} to "
+                               f"{self.bucket}"):
+            if self._upload_id is None:
+                self._upload_id = client().create_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, **self.extra)["UploadId"]
+            number = len(self._parts) + 1
+            answer = client().upload_part(Bucket=self.bucket, Key=self.key, PartNumber=number,
+                                          UploadId=self._upload_id, Body=data)
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def close(self) -> None:
+        if not self._finished and not self.closed:
+            self._finished = True
+            data, self._buffer = bytes(self._buffer), bytearray()
+            if self._upload_id is None:
+                with translated_errors(f"upload {self.key} to {self.bucket}"):
+                    client().put_object(Bucket=self.bucket, Key=self.key, Body=data, **self.extra)
+            else:
+                if data:
+                    self._send_part(data)
+                complete_multipart_upload(self.bucket, self.key, self._upload_id, self._parts)
+        super().close()
+
+    def abort(self) -> None:
+        self._finished = True
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            abort_multipart_upload(self.bucket, self.key, self._upload_id)
+        super().close()
+
+
+class HashingReader(io.RawIOBase):
+    """Reads through a streaming body, counting and hashing every byte that passes."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+        self.size = 0
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with translated_errors("read an object's bytes"):
+            data = self.body.read(size if size is not None and size >= 0 else None)
+        self._digest.update(data)
+        self.size += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def drain(self, chunk: int = 1024 * 1024) -> None:
+        while self.read(chunk):
+            pass
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()
+
+
+def delete_object_versions(bucket: str, key: str) -> int:
+    """Delete the object for good: every stored version and delete marker of exactly this key
+    (in a versioned bucket a plain DELETE only hides the data behind a marker). Returns how many
+    versions were removed; 0 when there was nothing."""
+    removed = 0
+    params: dict = {"Bucket": bucket, "Prefix": key}
+    with translated_errors(f"delete {key} from {bucket}"):
+        while True:
+            answer = client().list_object_versions(**params)
+            for entry in answer.get("Versions", []) + answer.get("DeleteMarkers", []):
+                if entry["Key"] == key:
+                    client().delete_object(Bucket=bucket, Key=key, VersionId=entry["VersionId"])
+                    removed += 1
+            if not answer.get("IsTruncated"):
+                return removed
+            params.update(KeyMarker=answer["NextKeyMarker"],
+                          VersionIdMarker=answer.get("NextVersionIdMarker", ""))
+
+
+def object_version_count(bucket: str, key: str) -> int:
+    """How many versions (not counting delete markers) the server keeps of exactly this key."""
+    with translated_errors(f"list the versions of {key} in {bucket}"):
+        answer = client().list_object_versions(Bucket=bucket, Prefix=key)
+    return sum(1 for v in answer.get("Versions", []) if v["Key"] == key)

@@ -1,9 +1,24 @@
-from django.contrib import admin
-from django.db import transaction
+import csv
+import json
+import time
+from datetime import date, datetime, timedelta
 
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from portal.admin import ReadOnlyAdminMixin
 from tenants import actions
-from tenants.audit import Actor, audit_record
-from tenants.models import AuditEvent, Invitation, Lab, Membership
+from tenants.audit import Actor, audit_record, event_hash, verify_chain
+from tenants.models import AuditEvent, AuditExport, Invitation, Lab, Membership
 
 
 def audit_admin_change(request, action: str, lab, resource_type: str, resource_id, **details):
@@ -49,7 +64,7 @@ class LabAdmin(AuditedMembershipChanges, admin.ModelAdmin):
             audit_admin_change(request, actions.LAB_CREATED, obj, "lab", obj.pk, slug=obj.slug,
                                name=obj.name)
         elif form.changed_data:
-            audit_admin_change(request, "lab.changed", obj, "lab", obj.pk,
+            audit_admin_change(request, actions.LAB_CHANGED, obj, "lab", obj.pk,
                                fields=sorted(form.changed_data))
 
     @transaction.atomic
@@ -99,30 +114,251 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = ["invited_by", "accepted_by", "accepted_at"]
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: audit events are never added, changed or deleted by hand."""
 
-    list_display = ["id", "created_at", "action", "actor_email", "lab", "summary",
+
+# --- The audit log: read-only for everyone, superusers included. ---
+
+class ActorFilter(admin.SimpleListFilter):
+    """By user. Events keep the actor as "user:<pk>" (never a foreign key), so the choices are the
+    portal's users plus the two actors that are not users."""
+
+    title = "user"
+    parameter_name = "actor"
+
+    def lookups(self, request, model_admin):
+        users = get_user_model().objects.order_by("email").values_list("pk", "email")
+        return [("system", "system (tasks and commands)"),
+                ("anonymous", "anonymous (failed sign-ins)"),
+                *((f"user:{pk}", email) for pk, email in users)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(actor_id=self.value()) if self.value() else queryset
+
+
+class CreatedBetweenFilter(admin.ListFilter):
+    """By date range: events from one day to another, both included, in the portal's time zone.
+
+    A small filter of our own rather than django-admin-rangefilter, which would need an
+    INSTALLED_APPS entry and its template tags for what two <input type=date> fields do.
+    """
+
+    title = "date range"
+    template = "admin/tenants/date_range_filter.html"
+    parameter_names = ("created_from", "created_to")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.errors: list[str] = []
+        self.dates: dict[str, date] = {}
+        for name in self.parameter_names:
+            raw = (params.pop(name, None) or [""])[-1].strip()
+            if not raw:
+                continue
+            self.used_parameters[name] = raw
+            try:
+                self.dates[name] = date.fromisoformat(raw)
+            except ValueError:
+                self.errors.append(f"{raw!r} is not a date (YYYY-MM-DD); the date range is not "
+                                   "applied")
+        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        if start and end and start > end:
+            self.errors.append(f"the range starts ({start}) after it ends ({end}); nothing "
+                               "matches it")
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self):
+        return list(self.parameter_names)
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        zone = timezone.get_current_timezone()
+        start, end = self.dates.get("created_from"), self.dates.get("created_to")
+        return (datetime.combine(start, datetime.min.time(), tzinfo=zone) if start else None,
+                datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+                if end else None)
+
+    def queryset(self, request, queryset):
+        if any("is not a date" in error for error in self.errors):
+            return queryset
+        start, end = self.bounds()
+        if start:
+            queryset = queryset.filter(created_at__gte=start)
+        if end:
+            queryset = queryset.filter(created_at__lt=end)
+        return queryset
+
+    def choices(self, changelist):
+        # One "choice": a GET form that keeps every other filter, the search and the ordering.
+        keep = [(name, value) for name, values in changelist.filter_params.items()
+                if name not in self.parameter_names for value in values]
+        yield {"hidden": keep, "errors": self.errors, "active": bool(self.used_parameters),
+               "created_from": self.used_parameters.get("created_from", ""),
+               "created_to": self.used_parameters.get("created_to", ""),
+               "clear_query_string": changelist.get_query_string(
+                   remove=list(self.parameter_names))}
+
+
+class Echo:
+    """csv.writer writes into this, and the written line is handed straight to the response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = ["id", "created_at", "actor_id", "actor_email", "lab_id", "lab__slug", "action",
+               "resource_type", "resource_id", "phi_accessed", "data_exported", "ip_address",
+               "user_agent", "request_id", "details", "prev_hash", "hash"]
+CSV_HEADERS = {"lab__slug": "lab_slug"}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: audit rows carry what people typed (a claimed email at a
+    failed sign-in), and a leading "=" would otherwise run as a formula when opened."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.get_current_timezone()).isoformat()
+    if isinstance(value, dict | list):
+        value = json.dumps(value, sort_keys=True)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: audit events are never added, changed or deleted by hand, not even by a
+    superuser (PostgreSQL would refuse anyway); staff can filter, export and verify them."""
+
+    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource", "summary",
                     "phi_accessed", "data_exported"]
-    list_filter = ["action", "lab", "phi_accessed", "data_exported"]
+    list_filter = ["lab", ActorFilter, "action", "phi_accessed", "data_exported",
+                   CreatedBetweenFilter]
     list_select_related = ["lab"]
+    search_fields = ["resource_id", "actor_email", "request_id"]
+    search_help_text = "Search by resource id, actor email or request id (any part)."
+    date_hierarchy = "created_at"
     ordering = ["-id"]
+    show_full_result_count = False  # one COUNT(*) of the whole log per page is enough
+    fieldsets = [
+        (None, {"fields": ["id", "created_at", "action", "actor_id", "actor_email", "lab",
+                           "resource_type", "resource_id", "details_json"]}),
+        ("Access", {"fields": ["phi_accessed", "data_exported", "ip_address", "user_agent",
+                               "request_id"]}),
+        ("Hash chain", {"fields": ["integrity", "prev_hash", "hash"]}),
+    ]
+    readonly_fields = ["details_json", "integrity"]
 
     @admin.display(description="Details")
     def summary(self, event: AuditEvent) -> str:
         shown = {k: v for k, v in event.details.items()
                  if k in {"name", "email", "role", "read", "reason", "step", "path", "attempt",
-                          "claimed_identity", "error"}}
-        return ", ".join(f"{k}: {str(v)[:60]}" for k, v in shown.items()) or event.resource_type
-    search_fields = ["actor_email", "resource_id", "request_id"]
-    date_hierarchy = "created_at"
+                          "claimed_identity", "error", "rows", "checked", "month"}}
+        return ", ".join(f"{k}: {str(v)[:60]}" for k, v in shown.items())
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="Resource", ordering="resource_id")
+    def resource(self, event: AuditEvent) -> str:
+        return f"{event.resource_type} {event.resource_id}".strip()
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Details")
+    def details_json(self, event: AuditEvent) -> str:
+        return format_html('<pre style="margin:0">{}</pre>',
+                           json.dumps(event.details, indent=2, sort_keys=True))
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.display(description="This row")
+    def integrity(self, event: AuditEvent) -> str:
+        if event_hash(event) == event.hash:
+            return "its contents match its hash"
+        return format_html('<strong style="color:var(--error-fg)">{}</strong>',
+                           "EDITED: its contents do not match its hash")
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("export/", wrap(require_POST(self.export_view)), name="tenants_auditevent_export"),
+            path("verify/", wrap(require_POST(self.verify_view)), name="tenants_auditevent_verify"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """CSV of exactly the rows the changelist shows for the same filters and search, as of
+        now: the export's own audit event (written first) is not part of it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            return HttpResponseBadRequest(f"These filters cannot be applied: {exc}",
+                                          content_type="text/plain")
+        errors = [e for spec in changelist.filter_specs for e in getattr(spec, "errors", [])]
+        if errors:
+            return HttpResponseBadRequest("Nothing was exported: " + "; ".join(errors),
+                                          content_type="text/plain")
+        queryset = changelist.queryset
+        snapshot = queryset.aggregate(rows=Count("id"), last_id=Max("id"))
+        filters = {name: values if len(values) > 1 else values[0]
+                   for name, values in request.GET.lists()}
+        # An export of one lab's events is filed under that lab too, so its managers' reviews
+        # find it; the filter has already been validated by the changelist.
+        lab_id = request.GET.get("lab__id__exact")
+        lab = Lab.objects.filter(pk=lab_id).first() if lab_id else None
+        with transaction.atomic():
+            audit_record(actor=Actor.for_user(request.user), action=actions.AUDIT_EXPORTED,
+                         lab=lab, resource_type="audit_log", data_exported=True, request=request,
+                         details={"via": "admin", "filters": filters, "rows": snapshot["rows"],
+                                  "last_event_id": snapshot["last_id"], "format": "csv"})
+        rows = queryset.filter(id__lte=snapshot["last_id"] or 0).values_list(*CSV_COLUMNS)
+        writer = csv.writer(Echo())
+
+        def lines():
+            yield writer.writerow([CSV_HEADERS.get(c, c) for c in CSV_COLUMNS])
+            for row in rows.iterator(chunk_size=2000):
+                yield writer.writerow([csv_cell(value) for value in row])
+
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.csv"'
+        return response
+
+    def verify_view(self, request):
+        """Walk the whole chain now; say OK with the count, or name the first broken row."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        started = time.monotonic()
+        checked, broken = verify_chain()
+        seconds = round(time.monotonic() - started, 2)
+        details = {"via": "admin", "checked": checked, "intact": broken is None,
+                   "seconds": seconds}
+        if broken is not None:
+            details.update(broken_event_id=broken.event_id, problem=broken.kind,
+                           reason=broken.reason)
+        audit_record(actor=Actor.for_user(request.user), action=actions.AUDIT_VERIFIED,
+                     resource_type="audit_log", details=details, request=request)
+        if broken is None:
+            messages.success(request, f"Hash chain OK: all {checked} event(s) verified in "
+                                      f"{seconds} s, from the first to the last.")
+        else:
+            url = reverse("admin:tenants_auditevent_change", args=[broken.event_id])
+            messages.error(request, format_html(
+                'Hash chain BROKEN at <a href="{}">event #{}</a>{}: {}. {} event(s) read; the '
+                "events before it are intact, the ones from it on cannot be trusted.",
+                url, broken.event_id,
+                f" ({broken.created_at:%Y-%m-%d %H:%M:%S %Z})" if broken.created_at else "",
+                broken.reason, checked))
+        back = reverse("admin:tenants_auditevent_changelist")
+        return HttpResponseRedirect(f"{back}?{request.GET.urlencode()}" if request.GET else back)
+
+
+@admin.register(AuditExport)
+class AuditExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Monthly exports of the audit log to the logs bucket (written by a scheduled task)."""
+
+    list_display = ["month_label", "event_count", "first_event_id", "last_event_id", "size",
+                    "sha256", "key", "created_at"]
+    ordering = ["-month"]
+
+    @admin.display(description="Month", ordering="month")
+    def month_label(self, export: AuditExport) -> str:
+        return f"{export.month:%Y-%m}"
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.db import connection, transaction
@@ -40,32 +41,77 @@ class Actor:
 SYSTEM = Actor(id="system", email="system@wes-portal")
 
 
-def canonical_form(event: AuditEvent) -> bytes:
-    created = event.created_at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
-    payload = {
-        "created_at": created,
-        "actor_id": event.actor_id,
-        "actor_email": event.actor_email,
-        "lab_id": str(event.lab_id) if event.lab_id else None,
-        "action": event.action,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "details": event.details,
-        "phi_accessed": event.phi_accessed,
-        "data_exported": event.data_exported,
-        "ip_address": event.ip_address,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "prev_hash": event.prev_hash,
-    }
+# The fields the hash covers, in the order `verify_chain` reads them from the database.
+HASHED_FIELDS = ("created_at", "actor_id", "actor_email", "lab_id", "action", "resource_type",
+                 "resource_id", "details", "phi_accessed", "data_exported", "ip_address",
+                 "user_agent", "request_id", "prev_hash")
+
+
+def canonical_values(created_at, actor_id, actor_email, lab_id, action, resource_type, resource_id,
+                     details, phi_accessed, data_exported, ip_address, user_agent, request_id,
+                     prev_hash) -> bytes:
+    """The bytes an event's hash is taken over: `canonical_json` of its fields.
+
+    Positional, in `HASHED_FIELDS` order, so the chain check can hash rows straight from a
+    cursor without building model instances. `created_at` is a datetime, or already its UTC ISO
+    text (as the chain check has PostgreSQL format it, which is cheaper than parsing it).
+    The JSON object is assembled key by key rather than by json.dumps of a dict: the same bytes
+    (a test holds them equal), in a third of the time, which is what lets a million events
+    verify in well under 30 seconds.
+    """
+    if not isinstance(created_at, str):
+        created_at = created_at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds")
+    j, s = _json_value, _JSON_STRING   # s: columns that are NOT NULL text, so always str
+    return (
+        f'{{"action":{s(action)},"actor_email":{s(actor_email)},"actor_id":{s(actor_id)},'
+        f'"created_at":{s(created_at)},"data_exported":{j(data_exported)},'
+        f'"details":{_CANONICAL_JSON(details)},"ip_address":{j(ip_address)},'
+        f'"lab_id":{j(str(lab_id) if lab_id else None)},"phi_accessed":{j(phi_accessed)},'
+        f'"prev_hash":{s(prev_hash)},"request_id":{s(request_id)},'
+        f'"resource_id":{s(resource_id)},"resource_type":{s(resource_type)},'
+        f'"user_agent":{s(user_agent)}}}'
+    ).encode()
+
+
+def canonical_json(payload: dict) -> bytes:
+    """The definition of the canonical form: sorted keys, no spaces, ASCII only."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+# canonical_json's encoder, built once. JSONEncoder.encode() builds a new C encoder on every call,
+# which costs more than encoding a small `details`; the C encoder itself is reusable (stdlib
+# internals, so fall back to the public API where it is missing).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+_JSON_STRING = json.encoder.encode_basestring_ascii
+if json.encoder.c_make_encoder is not None:
+    _c_encode = json.encoder.c_make_encoder(None, _ENCODER.default, _JSON_STRING, None, ":", ",",
+                                            True, False, True)
+
+    def _CANONICAL_JSON(value) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover (CPython always has the C encoder)
+    _CANONICAL_JSON = _ENCODER.encode
+_JSON_LITERALS = {None: "null", True: "true", False: "false"}
+
+
+def _json_value(value) -> str:
+    if type(value) is str:
+        return _JSON_STRING(value)
+    if value is None or value is True or value is False:
+        return _JSON_LITERALS[value]
+    return _CANONICAL_JSON(value)
+
+
+def canonical_form(event: AuditEvent) -> bytes:
+    return canonical_values(*(getattr(event, name) for name in HASHED_FIELDS))
 
 
 def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical_form(event)).hexdigest()
 
 
-def _lock_chain() -> None:
+def lock_chain() -> None:
+    """Serialise with every writer of the chain until the current transaction ends."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
@@ -94,7 +140,7 @@ def audit_record(
     """Append one event to the chain, inside the caller's transaction (so it commits or rolls back
     with the action it records)."""
     with transaction.atomic():
-        _lock_chain()
+        lock_chain()
         previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event = AuditEvent(
             created_at=timezone.now(),
@@ -124,21 +170,84 @@ def _json_round_trip(details: dict) -> dict:
 
 @dataclass(frozen=True)
 class ChainBreak:
+    """The first row at which the chain does not hold, and why.
+
+    `kind` is "hash" when the row's own contents no longer give its stored hash (the row was
+    edited in place), or "prev_hash" when the row does not point at the row before it (rows were
+    removed or inserted before it, or the row before was rewritten together with its hash).
+    """
+
     event_id: int
     reason: str
+    kind: str = ""
+    created_at: datetime | None = None
+    previous_id: int | None = None
+
+    def describe(self) -> str:
+        when = f" ({self.created_at:%Y-%m-%d %H:%M:%S %Z})" if self.created_at else ""
+        return f"event #{self.event_id}{when}: {self.reason}"
 
 
-def verify_chain(batch_size: int = 2000) -> tuple[int, ChainBreak | None]:
-    """Walk the chain in order; return how many rows were checked and the first broken one."""
-    expected_prev = GENESIS_HASH
+# PostgreSQL formats the timestamp exactly as datetime.isoformat() does for UTC, and hands the
+# UUID over as text: parsing both into Python objects only to print them again was half the cost.
+_CHAIN_SQL_POSTGRESQL = """
+    SELECT id, hash,
+           to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+           actor_id, actor_email, lab_id::text, action, resource_type, resource_id, details,
+           phi_accessed, data_exported, ip_address, user_agent, request_id, prev_hash
+      FROM {table} ORDER BY id"""
+
+
+def _chain_rows(chunk_size: int):
+    """(id, hash, *HASHED_FIELDS) of every event in id order, through a server-side cursor.
+    On PostgreSQL `details` comes as JSON text (see verify_chain)."""
+    if connection.vendor != "postgresql":
+        yield from (AuditEvent.objects.order_by("id").values_list("id", "hash", *HASHED_FIELDS)
+                    .iterator(chunk_size=chunk_size))
+        return
+    sql = _CHAIN_SQL_POSTGRESQL.format(table=connection.ops.quote_name(AuditEvent._meta.db_table))
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
+
+
+def verify_chain(*, chunk_size: int = 10_000) -> tuple[int, ChainBreak | None]:
+    """Walk the whole chain in id order; return how many rows were read and the first broken one.
+
+    Streams rows through a server-side cursor, so memory stays flat however long the log is.
+    """
+    # The loop below is the hot path of a million-row check: plain locals, no per-row objects.
+    decode = json.loads if connection.vendor == "postgresql" else None
+    sha256, canonical = hashlib.sha256, canonical_values
+    expected_prev, previous_id = GENESIS_HASH, None
     checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size):
+    for (event_id, stored_hash, created_at, actor_id, actor_email, lab_id, action, resource_type,
+         resource_id, details, phi_accessed, data_exported, ip_address, user_agent, request_id,
+         prev_hash) in _chain_rows(chunk_size):
         checked += 1
-        if event.prev_hash != expected_prev:
-            return checked, ChainBreak(event.id, "its previous-hash does not match the row before it "
-                                                 "(a row was removed, inserted or reordered)")
-        if event_hash(event) != event.hash:
-            return checked, ChainBreak(event.id, "its contents do not match its hash "
-                                                 "(the row was edited)")
-        expected_prev = event.hash
+        if prev_hash != expected_prev:
+            if previous_id is None:
+                reason = ("it is the first row but does not point at the start of the chain: "
+                          "the rows before it were removed")
+            else:
+                reason = (f"its previous-hash does not match the hash of event #{previous_id}: "
+                          f"a row was removed or inserted between them, or #{previous_id} was "
+                          "rewritten together with its hash")
+            return checked, ChainBreak(event_id, reason, kind="prev_hash",
+                                       created_at=_as_datetime(created_at),
+                                       previous_id=previous_id)
+        content = canonical(created_at, actor_id, actor_email, lab_id, action, resource_type,
+                            resource_id, decode(details) if decode else details, phi_accessed,
+                            data_exported, ip_address, user_agent, request_id, prev_hash)
+        if sha256(content).hexdigest() != stored_hash:
+            return checked, ChainBreak(event_id, "its contents do not match its hash (the row was "
+                                                 "edited)", kind="hash",
+                                       created_at=_as_datetime(created_at),
+                                       previous_id=previous_id)
+        expected_prev, previous_id = stored_hash, event_id
     return checked, None
+
+
+def _as_datetime(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value

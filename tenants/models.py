@@ -36,6 +36,8 @@ class Membership(models.Model):
                              related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    email_notifications = models.BooleanField(
+        default=True, help_text="Email about failed jobs, reports to review and signed reports.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lab", "user"], name="one_membership_per_lab")]
@@ -109,3 +111,24 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.action} by {self.actor_email}"
+
+
+class AuditExport(models.Model):
+    """A month of audit events written as a compressed file to the logs bucket."""
+
+    id = models.BigAutoField(primary_key=True)
+    month = models.DateField(unique=True)           # first day of the month exported
+    bucket = models.CharField(max_length=63)
+    key = models.CharField(max_length=512)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    event_count = models.IntegerField()
+    first_event_id = models.BigIntegerField(null=True, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"audit export {self.month:%Y-%m}"

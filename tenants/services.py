@@ -160,3 +160,13 @@ def membership_remove(*, membership: Membership, target: Membership, request=Non
 
 def user_for_email(email: str):
     return get_user_model().objects.filter(email__iexact=email).first()
+
+
+def membership_notifications_set(*, membership, enabled: bool, request=None):
+    membership.email_notifications = enabled
+    with transaction.atomic():
+        membership.save(update_fields=["email_notifications"])
+        audit_record(actor=Actor.for_user(membership.user), action=actions.NOTIFICATIONS_CHANGED,
+                     lab=membership.lab, resource_type="membership", resource_id=membership.pk,
+                     request=request, details={"email_notifications": enabled})
+    return membership

@@ -8,6 +8,8 @@ urlpatterns = [
     path("labs/", views.lab_picker, name="lab_picker"),
     path("labs/<slug:lab_slug>/", views.lab_home, name="lab_home"),
     path("labs/<slug:lab_slug>/members/", views.member_list_view, name="members"),
+    path("labs/<slug:lab_slug>/notifications/", views.notification_settings,
+         name="notification_settings"),
     path("labs/<slug:lab_slug>/members/invite/", views.member_invite, name="member_invite"),
     path("labs/<slug:lab_slug>/members/<uuid:member_id>/remove/", views.member_remove,
          name="member_remove"),

@@ -134,3 +134,16 @@ def invitation_accept(request, token):
         context["error"] = (f"This invitation is for {invitation.email}, but you are signed in as "
                             f"{request.user.email}. Sign out and sign in with the invited address.")
     return render(request, "tenants/invitation_accept.html", context)
+
+
+@lab_view()
+@require_http_methods(["GET", "POST"])
+def notification_settings(request):
+    """Each member turns their own email notifications on or off, per lab."""
+    if request.method == "POST":
+        services.membership_notifications_set(membership=request.membership,
+                                              enabled=request.POST.get("email_notifications") == "on",
+                                              request=request)
+        messages.success(request, "Your notification settings were saved.")
+        return redirect("tenants:notification_settings", lab_slug=request.lab.slug)
+    return render(request, "tenants/notification_settings.html")

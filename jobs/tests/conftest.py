@@ -81,14 +81,26 @@ def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
     return testdata
 
 
+def own_copy(path, name, read, directory):
+    """The generated FASTQ plus one read pair named after the sample (a second gzip member), so
+    each sample's files have their own SHA-256."""
+    import gzip
+
+    copy = directory / f"{name}_R{read}.fastq.gz"
+    extra = f"@{name}:1:FLOW:1:1:1:1 {read}:N:0:ACGT\n{'ACGT' * 25}\n+\n{'I' * 100}\n"
+    copy.write_bytes(path.read_bytes() + gzip.compress(extra.encode()))
+    return copy
+
+
 @pytest.fixture
-def ready_sample(uploader_for, pipeline_env):
+def ready_sample(uploader_for, pipeline_env, tmp_path):
     """`ready_sample(member, name=...)`: the generated pair uploaded and verified as that member."""
 
     def make(member, name="TEST1"):
-        created = uploader_for(member).upload_sample(
-            sample_fields(name), pipeline_env / "TEST1_R1.fastq.gz",
-            pipeline_env / "TEST1_R2.fastq.gz")
+        r1, r2 = pipeline_env / "TEST1_R1.fastq.gz", pipeline_env / "TEST1_R2.fastq.gz"
+        if name != "TEST1":  # the portal refuses the same reads under two samples
+            r1, r2 = (own_copy(path, name, read, tmp_path) for read, path in ((1, r1), (2, r2)))
+        created = uploader_for(member).upload_sample(sample_fields(name), r1, r2)
         sample = Sample.objects.get(pk=created["sample"]["id"])
         assert sample.status == "ready", sample.rejection_reason
         return sample

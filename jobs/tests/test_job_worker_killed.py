@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, Report
 from jobs.runs import job_reap, job_submit
 from storage import s3
 from storage.buckets import bucket_name
@@ -69,6 +69,9 @@ def kill_twice_then_finish(job, log, workers):
     workers.append(worker)
     finished = wait_for(lambda: Job.objects.filter(pk=job.pk, status__in=[
         JobStatus.SUCCEEDED, JobStatus.FAILED]).first(), 120, "the third attempt to finish")
+    if finished.status == JobStatus.SUCCEEDED:  # success queues the draft report; let it land
+        wait_for(lambda: Report.objects.filter(job=job, version=1).exclude(draft_key="").first(),
+                 60, "the draft report", job.pk)
     worker.send_signal(signal.SIGTERM)  # the cluster stops its own workers
     try:
         worker.wait(30)
@@ -96,6 +99,8 @@ def check_outcome(finished, job, clinician, log):
         listed = s3.client().list_object_versions(Bucket=bucket_name(role), Prefix=prefix)
         keys = [v["Key"] for v in listed.get("Versions", [])]
         expected = sorted(o.key for o in outputs if o.bucket_role == role)
+        if role == "results":
+            expected = sorted(expected + [finished.reports.get(version=1).draft_key])
         assert sorted(set(keys)) == expected, "no output missing, none extra"
         if role == "results":  # versioned: a duplicate upload would leave a second version
             assert len(keys) == len(expected), "no output uploaded twice"

@@ -53,7 +53,7 @@ def test_a_manager_downloads_the_stored_bytes_through_a_presigned_url(client_for
 @pytest.mark.parametrize("data,message", [
     ({}, "Choose why you are exporting this file."),
     ({"reason": "curiosity"}, "Choose why you are exporting this file."),
-    ({"reason": "other", "note": "  "}, "Say why you are exporting this file."),
+    ({"reason": "other", "note": "  "}, "Say why you are exporting this file:"),
 ])
 def test_it_asks_for_a_reason_and_issues_nothing_without_one(client_for, manager, outputs, data,
                                                              message):

@@ -142,7 +142,28 @@ def test_it_cleans_up_uploads_abandoned_for_a_day(uploader_for, clinician, fastq
 
 
 def test_the_sweep_is_scheduled_hourly(db):
+    import importlib
+
+    from django.apps import apps
     from django_q.models import Schedule
 
+    # Transactional tests flush the tables, migration data included: run the migration's step.
+    importlib.import_module("jobs.migrations.0002_schedule_intake_sweep").schedule_sweep(apps, None)
     sweep = Schedule.objects.get(func="jobs.tasks.sweep_intake")
     assert sweep.schedule_type == Schedule.HOURLY and sweep.repeats == -1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_reads_under_a_second_sample_are_refused(uploader_for, clinician, pipeline_env):
+    from jobs.models import Sample
+
+    from jobs.upload_client import sample_fields
+
+    pair = (pipeline_env / "TEST1_R1.fastq.gz", pipeline_env / "TEST1_R2.fastq.gz")
+    first = uploader_for(clinician).upload_sample(sample_fields("FIRST"), *pair)
+    second = uploader_for(clinician).upload_sample(sample_fields("SECOND"), *pair)
+    assert Sample.objects.get(pk=first["sample"]["id"]).status == "ready"
+    refused = Sample.objects.get(pk=second["sample"]["id"])
+    assert refused.status == "rejected"
+    assert "byte-identical to R1 of sample FIRST" in refused.rejection_reason
+    assert "submit that sample again" in refused.rejection_reason

@@ -5,7 +5,7 @@ process WRITE_METADATA {
 
     input:
     tuple val(sample), path(fastp_json), path(fastp_html), path(flagstat), path(bam), path(bai),
-          path(vcf), path(tbi), path(final_table)
+          path(vcf), path(tbi), path(final_table), path(qc_json)
     tuple path(r1), path(r2), path(reference), path(targets), path(annotation)
     val params_json         // one line of JSON
     val trace_path          // read when this task can see it (local and shared file systems)
@@ -19,11 +19,13 @@ process WRITE_METADATA {
     """
     printf '%s\\n' '${params_json.replace("'", "'\\''")}' > params.json
     write_metadata --sample ${sample} --runner nextflow --reference ${reference} \\
+        --pipeline-version '${workflow.manifest.version}' \\
         --annotation ${annotation} --params params.json --trace '${trace_path}' --tools ${tools} ${build} \\
         --input r1=${r1} --input r2=${r2} --input reference=${reference} \\
         --input targets=${targets} --input annotation=${annotation} \\
         --output fastp_json=${fastp_json} --output fastp_html=${fastp_html} \\
         --output flagstat=${flagstat} --output bam=${bam} --output bai=${bai} \\
-        --output vcf=${vcf} --output tbi=${tbi} --output final_table=${final_table}
+        --output vcf=${vcf} --output tbi=${tbi} --output final_table=${final_table} \\
+        --output qc_json=${qc_json}
     """
 }

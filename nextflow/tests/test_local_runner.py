@@ -15,7 +15,7 @@ NAMES = [f"{s['process']} ({S})" for s in steps()]
 def test_it_publishes_the_documented_layout(local_run):
     out, _, _ = local_run
     for rel in ("qc/TEST1.fastp.json", "qc/TEST1.fastp.html", "qc/TEST1.flagstat.txt",
-                "bam/TEST1.bam", "bam/TEST1.bam.bai", "vcf/TEST1.vcf.gz", "vcf/TEST1.vcf.gz.tbi",
+                "qc/TEST1.markdup.txt", "qc/TEST1.qc.json", "bam/TEST1.bam", "bam/TEST1.bam.bai", "vcf/TEST1.vcf.gz", "vcf/TEST1.vcf.gz.tbi",
                 "TEST1_Final_.txt", "pipeline_info/trace.txt", "metadata.json"):
         assert (out / rel).is_file() and (out / rel).stat().st_size > 0, rel
 
@@ -57,13 +57,52 @@ def test_it_records_metadata_for_the_run(local_run, testdata):
     assert meta["runner"] == "local"
     assert meta["parameters"]["sample"] == S and meta["parameters"]["min_qual"] == 20
     assert set(meta["inputs"]) == {"r1", "r2", "reference", "targets", "annotation"}
-    assert set(meta["outputs"]) >= {"bam", "vcf", "final_table", "fastp_json", "flagstat"}
+    assert set(meta["outputs"]) >= {"bam", "vcf", "final_table", "fastp_json", "flagstat",
+                                    "qc_json"}
+    assert meta["parameters"]["qc_min_q30_rate"] == 0.8
+    assert meta["parameters"]["qc_max_duplication_pct"] == 20
     timings = meta["timings"]
     assert timings["available"]
     assert [t["name"] for t in timings["steps"]] == NAMES[:-1]   # its own row comes after it
     import hashlib
     published = hashlib.sha256((out / "vcf" / f"{S}.vcf.gz").read_bytes()).hexdigest()
     assert meta["outputs"]["vcf"]["sha256"] == published
+
+
+def test_it_publishes_the_qc_summary(local_run, testdata):
+    out, _, _ = local_run
+    qc = json.loads((out / "qc" / f"{S}.qc.json").read_text())
+    fastp = json.loads((out / "qc" / f"{S}.fastp.json").read_text())["summary"]
+    manifest = json.loads((testdata / "manifest.json").read_text())
+    assert qc["schema"] == "wes-portal/qc/1" and qc["sample"] == S
+    assert qc["reads_before_filtering"] == fastp["before_filtering"]["total_reads"]
+    assert qc["reads_after_filtering"] == fastp["after_filtering"]["total_reads"]
+    assert (qc["targets"], qc["target_bases"]) == (manifest["targets"], manifest["target_bases"])
+    assert 60 < qc["mean_target_depth"] < 90          # simulated at ~80x, before duplicates
+    # the defaults of nextflow.config, and this sample passes them all
+    assert qc["thresholds"]["duplication_pct"] == {"max": 20}
+    assert qc["thresholds"]["q30_rate_after"] == {"min": 0.8}
+    assert set(qc["status"].values()) == {"pass"} and qc["overall"] == "pass"
+    meta = json.loads((out / "metadata.json").read_text())
+    import hashlib
+    assert meta["outputs"]["qc_json"]["sha256"] == hashlib.sha256(
+        (out / "qc" / f"{S}.qc.json").read_bytes()).hexdigest()
+
+
+def test_it_passes_qc_thresholds_to_the_summary(local_run, testdata, tmp_path):
+    _, work, _ = local_run
+    res = run_local(testdata, tmp_path / "out", work, "--resume", "--qc_min_mean_depth", "500",
+                    "--qc-max-duplication-pct", "1.5")
+    assert res.returncode == 0, res.stderr
+    rows = parse_trace(tmp_path / "out" / "pipeline_info" / "trace.txt")
+    assert [r["status"] for r in rows] == ["CACHED"] * 10 + ["COMPLETED"] * 2
+    qc = json.loads((tmp_path / "out" / "qc" / f"{S}.qc.json").read_text())
+    assert qc["thresholds"]["mean_target_depth"] == {"min": 500}
+    assert qc["thresholds"]["duplication_pct"] == {"max": 1.5}
+    assert qc["status"]["mean_target_depth"] == qc["status"]["duplication_pct"] == "warn"
+    assert qc["status"]["mapped_pct"] == "pass" and qc["overall"] == "warn"
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert meta["parameters"]["qc_min_mean_depth"] == 500
 
 
 def test_it_stops_at_a_failing_step_with_its_exit_code(failed_then_resumed):
@@ -82,7 +121,7 @@ def test_it_resumes_after_a_failure_from_cached_steps(failed_then_resumed):
     assert resumed.returncode == 0, resumed.stderr
     rows = parse_trace(out / "pipeline_info" / "trace.txt")
     assert [r["name"] for r in rows] == NAMES
-    assert [r["status"] for r in rows] == ["CACHED"] * 5 + ["COMPLETED"] * 6
+    assert [r["status"] for r in rows] == ["CACHED"] * 5 + ["COMPLETED"] * 7
     assert (out / "bam" / f"{S}.bam").is_file() and (out / f"{S}_Final_.txt").is_file()
 
 
@@ -99,7 +138,7 @@ def test_it_caches_every_unchanged_step(local_run, testdata, tmp_path):
     assert res.returncode == 0, res.stderr
     rows = parse_trace(tmp_path / "out" / "pipeline_info" / "trace.txt")
     # metadata records the output folder, which changed: only that step runs again
-    assert [r["status"] for r in rows] == ["CACHED"] * 10 + ["COMPLETED"]
+    assert [r["status"] for r in rows] == ["CACHED"] * 11 + ["COMPLETED"]
     assert (tmp_path / "out" / "metadata.json").is_file()
     assert (tmp_path / "out" / "vcf" / "TEST1.vcf.gz").is_file()
 
@@ -132,6 +171,8 @@ def test_it_rejects_bad_arguments(testdata, tmp_path):
     assert res.returncode == 2 and "required" in res.stderr
     res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--caller", "freebayes")
     assert res.returncode == 2 and "invalid choice" in res.stderr
+    res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--qc_min_q30_rate", "80")
+    assert res.returncode == 2 and "--qc_min_q30_rate must be between 0 and 1" in res.stderr
     missing = tmp_path / "missing"
     res = run([BIN / "run-local", "--sample", S, "--r1", missing, "--r2", missing,
                "--reference", missing, "--targets", missing, "--annotation", missing,

@@ -153,3 +153,12 @@ def test_it_accepts_the_pipeline_params_in_the_local_runner():
         m = re.search(rf'"--{name}".*default=([^,)]+)', runner)
         assert m, name
         assert str(params[name]).strip("'") == m.group(1).strip('"'), name
+    # QC thresholds: same names and defaults in the runner, and all passed to QC_SUMMARY
+    module = (PIPELINE / "modules" / "qc_summary.nf").read_text()
+    qc_params = schema["definitions"]["qc_options"]["properties"]
+    assert len(qc_params) == 6
+    for name in qc_params:
+        m = re.search(rf"--{name} \S+, --{name.replace('_', '-')} \S+\s+\[([\d.]+)\]", usage)
+        assert m, name
+        assert float(m.group(1)) == params[name], name
+        assert f"${{params.{name}}}" in module, name

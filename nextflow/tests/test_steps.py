@@ -28,7 +28,9 @@ def test_it_documents_every_step_with_help(script):
 @pytest.mark.parametrize("script", [s["script"] for s in steps()])
 def test_it_rejects_unknown_arguments(script):
     required = {"final_table": ["--vcf", "x.vcf.gz"],
-                "write_metadata": ["--runner", "local", "--reference", "ref.fa"]}
+                "write_metadata": ["--runner", "local", "--reference", "ref.fa"],
+                "qc_summary": ["--fastp-json", "f.json", "--flagstat", "f.txt", "--markdup",
+                               "m.txt", "--bam", "x.bam", "--targets", "t.bed"]}
     res = run([BIN / script, "--sample", S, *required.get(script, []), "--no-such-option", "x"])
     assert res.returncode == 2
     assert "--no-such-option" in res.stderr
@@ -168,6 +170,8 @@ def test_it_writes_metadata_with_versions_and_checksums(ok, testdata):
     d = ok("write_metadata")
     meta = json.loads((d / "metadata.json").read_text())
     assert meta["runner"] == "local" and meta["sample"] == S
+    assert meta["pipeline"] == {"name": "wes-portal/wes-pipeline", "version": "0.1.0"}, \
+        "from the manifest in nextflow.config"
     assert meta["reference"]["build"] == "WESSIM-1"
     assert re.fullmatch(r"[0-9a-f]{64}", meta["reference"]["sha256"])
     assert set(meta["tools"]) >= {"fastp", "bwa", "samtools", "bcftools", "python"}
@@ -192,6 +196,8 @@ def test_it_rejects_missing_input_files(tmp_path):
         "soft_filter": ["--vcf", "x.vcf.gz"],
         "annotate": ["--vcf", "x.vcf.gz", "--reference", "r.fa", "--annotation", "g.gff3"],
         "final_table": ["--vcf", "x.vcf.gz"],
+        "qc_summary": ["--fastp-json", "f.json", "--flagstat", "f.txt", "--markdup", "m.txt",
+                       "--bam", "x.bam", "--targets", "t.bed"],
         "write_metadata": ["--runner", "local", "--reference", "r.fa"],
     }
     assert set(cases) == {s["script"] for s in steps()}

@@ -1,11 +1,24 @@
 import threading
+import uuid
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from tenants.audit import GENESIS_HASH, SYSTEM, Actor, audit_record, event_hash, verify_chain
+from tenants.audit import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    SYSTEM,
+    Actor,
+    audit_record,
+    canonical_json,
+    canonical_values,
+    event_hash,
+    verify_chain,
+)
 from tenants.models import AuditEvent
 
 postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'",
@@ -138,3 +151,23 @@ def test_it_keeps_one_chain_when_eight_threads_write_at_once():
     assert len(set(prev_hashes)) == len(prev_hashes), "two events claim the same predecessor"
     checked, broken = verify_chain()
     assert (checked, broken) == (writers * per_writer, None)
+
+
+@pytest.mark.parametrize("details, ip, lab_id, user_agent", [
+    ({}, None, None, ""),
+    ({"n": 1, "path": "results/a.tsv"}, "10.0.0.1", uuid.UUID(int=7), "Firefox/140"),
+    ({"z": [1.5, None, True, {"b": "\u2603", "a": "quote \" and \\ and \n"}], "A": -0.0},
+     "2001:db8::1", "0b0f2b2e-6a53-4e1f-9f0c-1b7c2b0f0a11", "caf\u00e9 \U0001f9ec \x00"),
+])
+def test_it_hashes_exactly_the_canonical_json_of_the_fields(details, ip, lab_id, user_agent):
+    """canonical_values assembles the JSON by hand for speed; it must stay byte-identical to the
+    definition (json.dumps with sorted keys), or every existing chain would stop verifying."""
+    created = datetime(2026, 3, 1, 12, 30, 0, 123, tzinfo=dt_timezone(timedelta(hours=2)))
+    values = [created, "user:1", "a\u00efda@lab.test", lab_id, "sample.viewed", "sample",
+              "S-1", details, True, False, ip, user_agent, "req-1", "f" * 64]
+    payload = dict(zip(HASHED_FIELDS, values))
+    payload["created_at"] = "2026-03-01T10:30:00.000123+00:00"
+    payload["lab_id"] = str(lab_id) if lab_id else None
+    assert canonical_values(*values) == canonical_json(payload)
+    values[0] = payload["created_at"]  # the chain check hands over PostgreSQL's text
+    assert canonical_values(*values) == canonical_json(payload)
