@@ -36,6 +36,7 @@ from jobs import notifications
 from jobs.models import Job, JobOutput, JobStatus
 from jobs.nextflow_trace import TraceTail, summarise
 from jobs.reference import ReferenceError, reference_stage
+from portal.db import for_update
 from storage import keys, s3
 from storage.checksums import sha256_file as sha256_of
 from storage.buckets import bucket_name
@@ -76,7 +77,7 @@ def choose_runner() -> str:
 
 def _claim(job_id, owner: str) -> Job | None:
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("sample", "lab").get(pk=job_id)
+        job = for_update(Job.objects).select_related("sample", "lab").get(pk=job_id)
         if not job.can_start():
             return None
         if job.status == JobStatus.RUNNING:  # a dead worker's run: stop what it left behind
@@ -133,7 +134,7 @@ class Heartbeat(threading.Thread):
 
     def beat(self) -> bool:
         with transaction.atomic():
-            job = Job.objects.select_for_update().get(pk=self.job_id)
+            job = for_update(Job.objects).get(pk=self.job_id)
             if not job.renew(owner=self.owner, lease_seconds=settings.JOB_LEASE_SECONDS):
                 return False
             job.save(update_fields=["heartbeat_at", "lease_expires_at"])
@@ -174,7 +175,7 @@ def job_run(*, job_id) -> Job | None:
 
 def _finish(job_id, owner: str, outcome: Outcome) -> Job:
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("lab").get(pk=job_id)
+        job = for_update(Job.objects).select_related("lab").get(pk=job_id)
         if job.status != JobStatus.RUNNING or job.lease_owner != owner:
             return job  # cancelled, or taken over after this worker lost its lease
         if outcome.ok:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from jobs import notifications
 from jobs.models import Job, JobStatus, Report, ReportStatus
+from portal.db import for_update
 from storage import keys, ledger, s3
 from storage.buckets import bucket_name
 from tenants import actions
@@ -103,7 +104,7 @@ def report_draft_create(*, job_id) -> Report | None:
     report = Report(lab=job.lab, job=job, version=1)
     pdf = _render(report, job_metadata(job))
     with transaction.atomic():
-        Job.objects.select_for_update().get(pk=job.pk)
+        for_update(Job.objects).get(pk=job.pk)
         if job.reports.exists():  # another worker got here first
             return job.reports.order_by("version").first()
         report.draft_key, report.draft_sha256, report.draft_size = \
@@ -126,7 +127,7 @@ def report_draft_update(*, membership, report: Report, interpretation: str,
     report.interpretation = interpretation.strip()
     pdf = _render(report, job_metadata(report.job))
     with transaction.atomic():
-        locked = Report.objects.select_for_update().get(pk=report.pk)
+        locked = for_update(Report.objects).get(pk=report.pk)
         if locked.status != ReportStatus.PENDING_REVIEW:
             raise ValidationError("The report was signed out meanwhile; reload the page.")
         report.draft_key, report.draft_sha256, report.draft_size = \
@@ -192,7 +193,7 @@ def report_sign_out(*, membership, report: Report, comment: str = "", password: 
     reauthenticate(membership=membership, password=password, code=code, request=request)
     metadata = job_metadata(report.job)
     with transaction.atomic():
-        report = Report.objects.select_for_update().select_related("job__sample", "lab") \
+        report = for_update(Report.objects).select_related("job__sample", "lab") \
             .get(pk=report.pk)
         if report.status != ReportStatus.PENDING_REVIEW:
             raise ValidationError("Someone signed this report out meanwhile.")
@@ -229,7 +230,7 @@ def report_amend(*, membership, report: Report, interpretation: str, reason: str
                  interpretation=interpretation.strip(), amendment_reason=reason.strip())
     draft = _render(new, metadata)
     with transaction.atomic():
-        Job.objects.select_for_update().get(pk=report.job_id)
+        for_update(Job.objects).get(pk=report.job_id)
         if report.job.reports.filter(version__gt=report.version).exists():
             raise ValidationError("An amendment of this version already exists; review it.")
         new.draft_key, new.draft_sha256, new.draft_size = _store_pdf(new, draft, signed=False)

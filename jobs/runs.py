@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from jobs import notifications
 from jobs.models import InvalidTransition, Job, JobStatus, Sample, SampleStatus
+from portal.db import for_update
 from tenants import actions
 from tenants.access import require_manager
 from tenants.audit import SYSTEM, Actor, audit_record
@@ -27,7 +28,7 @@ def job_submit(*, membership, sample: Sample, request=None) -> Job:
     """Queue the pipeline for a verified sample. The first job carries the id reserved when the
     upload started (the raw-data keys use it); a re-analysis would get its own."""
     with transaction.atomic():
-        sample = Sample.objects.select_for_update().get(pk=sample.pk, lab=membership.lab)
+        sample = for_update(Sample.objects).get(pk=sample.pk, lab=membership.lab)
         if sample.status != SampleStatus.READY:
             raise ValidationError(f"Only a ready sample can be submitted; {sample.name} is "
                                   f"{sample.get_status_display().lower()}.")
@@ -59,7 +60,7 @@ def job_cancel(*, membership, job: Job, request=None) -> Job:
         raise PermissionDenied("Only a lab manager or the person who submitted it can cancel "
                                "this job.")
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk, lab=membership.lab)
+        job = for_update(Job.objects).get(pk=job.pk, lab=membership.lab)
         try:
             job.cancel()
         except InvalidTransition:
@@ -76,7 +77,7 @@ def job_retry(*, membership, job: Job, request=None) -> Job:
     """A manager runs a failed job again; the pipeline resumes from the steps that finished."""
     require_manager(membership)
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk, lab=membership.lab)
+        job = for_update(Job.objects).get(pk=job.pk, lab=membership.lab)
         try:
             job.retry()
         except InvalidTransition:
@@ -99,7 +100,7 @@ def job_reap(*, now=None) -> dict:
     lost = Job.objects.filter(status=JobStatus.QUEUED, submitted_at__lt=now - QUEUED_TOO_LONG)
     for job_id in list(stale.values_list("pk", flat=True)) + list(lost.values_list("pk", flat=True)):
         with transaction.atomic():
-            job = Job.objects.select_for_update().select_related("lab").get(pk=job_id)
+            job = for_update(Job.objects).select_related("lab").get(pk=job_id)
             if job.status == JobStatus.RUNNING and job.lease_is_live(now):
                 continue
             if job.attempts >= job.max_attempts:

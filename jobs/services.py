@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
+from portal.db import for_update
 from storage import keys, ledger, s3
 from storage.checksums import sha256_chunks
 from storage.buckets import bucket_name
@@ -91,7 +92,7 @@ def sample_name_taken(lab, name: str) -> bool:
 # --- the direct (JavaScript) upload, one file at a time ---
 
 def _locked(sample_file: SampleFile) -> SampleFile:
-    return SampleFile.objects.select_for_update().select_related("sample", "lab").get(
+    return for_update(SampleFile.objects).select_related("sample", "lab").get(
         pk=sample_file.pk)
 
 
@@ -234,7 +235,7 @@ def _audit_file(user, action: str, f: SampleFile, request, **extra) -> None:
 
 
 def _start_verification_when_both_uploaded(sample: Sample) -> None:
-    sample = Sample.objects.select_for_update().get(pk=sample.pk)
+    sample = for_update(Sample.objects).get(pk=sample.pk)
     statuses = set(sample.files.values_list("status", flat=True))
     if sample.status == SampleStatus.UPLOADING and statuses == {FileStatus.UPLOADED}:
         sample.status = SampleStatus.VERIFYING
@@ -332,7 +333,7 @@ def sample_verify(*, sample_id) -> Sample | None:
         r2.close()
 
     with transaction.atomic():
-        sample = Sample.objects.select_for_update().get(pk=sample_id)
+        sample = for_update(Sample.objects).get(pk=sample_id)
         if sample.status != SampleStatus.VERIFYING:
             return sample
         problem = report.reason if not report.ok else ""
@@ -421,7 +422,7 @@ def intake_sweep(*, now=None) -> dict:
         s3.abort_multipart_upload(raw, upload["Key"], upload["UploadId"])
         aborted += 1
         with transaction.atomic():
-            for f in SampleFile.objects.select_for_update().filter(
+            for f in for_update(SampleFile.objects).filter(
                     multipart_upload_id=upload["UploadId"], status=FileStatus.UPLOADING):
                 f.status, f.multipart_upload_id = FileStatus.CANCELLED, ""
                 f.error = "The upload was left unfinished for a day and was cleaned up."

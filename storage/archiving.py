@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs.models import InvalidTransition, Job, JobOutput, JobStatus
+from portal.db import for_update
 from storage import keys, ledger, s3
 from storage.buckets import bucket_name
 from tenants import actions
@@ -274,7 +275,7 @@ def verify_archive(job: Job) -> None:
 # --- the archive service ---
 
 def _locked(job_id) -> Job:
-    return Job.objects.select_for_update().select_related("lab", "sample").get(pk=job_id)
+    return for_update(Job.objects).select_related("lab", "sample").get(pk=job_id)
 
 
 def _save(job: Job, *fields: str) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
+from portal.db import for_update
 from storage import provisioning, s3
 from storage.buckets import REGISTRY, BucketRule, bucket
 from tenants import actions
@@ -30,7 +31,7 @@ def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
     who = _actor(actor)
     with transaction.atomic():
         # The row lock waits for an archive pass that is deleting this job's hot files right now.
-        job = Job.objects.select_for_update().select_related("lab").get(pk=job.pk)
+        job = for_update(Job.objects).select_related("lab").get(pk=job.pk)
         job.place_hold(by=who.email, reason=reason)
         job.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_by",
                                 "legal_hold_at"])
@@ -44,7 +45,7 @@ def job_hold_lift(*, actor, job: Job, reason: str = "", request=None) -> Job:
     """Lift the job's legal hold; the audit event keeps the reason it was held for."""
     who = _actor(actor)
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("lab").get(pk=job.pk)
+        job = for_update(Job.objects).select_related("lab").get(pk=job.pk)
         held = {"held_for": job.legal_hold_reason, "held_by": job.legal_hold_by,
                 "held_since": job.legal_hold_at}
         job.lift_hold()

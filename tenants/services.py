@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.db import for_update
 from tenants import actions
 from tenants.access import require_manager
 from tenants.audit import SYSTEM, Actor, audit_record
@@ -72,7 +73,7 @@ def invitation_create(*, membership: Membership, email: str, role: str,
     now = timezone.now()
     actor = Actor.for_user(membership.user)
     with transaction.atomic():
-        for old in lab.invitations.select_for_update().filter(
+        for old in for_update(lab.invitations).filter(
                 email__iexact=email, accepted_at=None, revoked_at=None):
             old.revoked_at = now
             old.save(update_fields=["revoked_at"])
@@ -107,7 +108,7 @@ def _send_invitation_email(invitation: Invitation, accept_url: str) -> None:
 def invitation_accept(*, invitation: Invitation, user, request=None) -> Membership:
     """The invited person joins the lab. The account's email must be the invited one."""
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("lab").get(
+        invitation = for_update(Invitation.objects).select_related("lab").get(
             pk=invitation.pk)
         if not invitation.is_pending():
             raise ValidationError("This invitation has expired, was revoked or was already used.")
@@ -131,7 +132,7 @@ def invitation_revoke(*, membership: Membership, invitation: Invitation, request
     if invitation.lab_id != membership.lab_id:
         raise PermissionDenied("That invitation belongs to another lab.")
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        invitation = for_update(Invitation.objects).get(pk=invitation.pk)
         if invitation.accepted_at or invitation.revoked_at:
             raise ValidationError("This invitation is no longer pending.")
         invitation.revoked_at = timezone.now()
@@ -147,7 +148,7 @@ def membership_remove(*, membership: Membership, target: Membership, request=Non
     if target.lab_id != membership.lab_id:
         raise PermissionDenied("That member belongs to another lab.")
     with transaction.atomic():
-        managers = list(Membership.objects.select_for_update().filter(
+        managers = list(for_update(Membership.objects).filter(
             lab_id=membership.lab_id, role=Role.MANAGER).values_list("pk", flat=True))
         if target.role == Role.MANAGER and managers == [target.pk]:
             raise ValidationError(f"{target.user.email} is the lab's only manager; invite another "
