@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from jobs.models import InvalidTransition, Job, JobOutput, Sample
 from storage import s3
+from storage.s3 import StorageError
 from storage.buckets import REGISTRY, bucket_name
 from storage.retention import (
     archive_due_on,
@@ -142,7 +143,7 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
                     service(actor=request.user, job=job, reason=form.cleaned_data["reason"],
                             request=request)
                     changed.append(job.sample.name)
-                except InvalidTransition as exc:
+                except (InvalidTransition, StorageError) as exc:
                     refused.append(f"{job.sample.name}: {exc}")
             if changed:
                 self.message_user(request, f"{len(changed)} job(s) {done}: {', '.join(changed)}",

@@ -74,10 +74,12 @@ def _store_pdf(report: Report, pdf: bytes, *, signed: bool) -> tuple[str, str, i
     key = keys.report_key(job.lab, job.pk, job.sample.name, report.version, signed=signed,
                           sha256=digest)
     bucket = bucket_name("results")
+    # The job row lock orders this write against placing a legal hold, which lists the objects.
+    held = for_update(Job.objects).values_list("legal_hold", flat=True).get(pk=job.pk)
     existing = s3.object_info(bucket, key)
     if existing is None:
         s3.put_bytes(bucket, key, pdf, content_type="application/pdf",
-                     metadata={"sha256": digest})
+                     metadata={"sha256": digest}, legal_hold=held)
     elif existing["metadata"].get("sha256") != digest:
         raise s3.StorageError(f"{key} exists with other content; refusing to overwrite it")
     ledger.record_put(bucket=bucket, key=key, size=len(pdf), lab=job.lab, job_id=job.pk,

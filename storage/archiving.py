@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from jobs.models import InvalidTransition, Job, JobOutput, JobStatus
 from portal.db import for_update
-from storage import keys, ledger, s3
+from storage import holds, keys, ledger, s3
 from storage.buckets import bucket_name
 from tenants import actions
 from tenants.audit import SYSTEM, audit_record
@@ -483,6 +483,8 @@ def job_restore(*, job_id, actor=SYSTEM, request=None) -> dict:
 
         now = timezone.now()
         with transaction.atomic():
+            if for_update(Job.objects).values_list("legal_hold", flat=True).get(pk=job.pk):
+                holds.job_objects_hold(job, on=True)   # restored copies are held like the rest
             for entry, key in written:
                 ledger.record_put(bucket=results, key=key, size=entry["size"], lab=job.lab,
                                   job_id=job.pk, sha256=entry["sha256"])

@@ -28,6 +28,12 @@ class BucketRule:
     def name(self) -> str:
         return getattr(settings, self.setting)
 
+    @property
+    def object_lock(self) -> bool:
+        """Versioned buckets allow S3 legal holds, which is how a job's legal hold reaches the
+        objects themselves (no default retention: nothing is locked until a hold is placed)."""
+        return self.versioned
+
     def lifecycle_rules(self) -> list[dict]:
         """The lifecycle configuration as the S3 API takes it (and as servers read it back)."""
         if self.expire_days is None:

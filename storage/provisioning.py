@@ -16,7 +16,7 @@ from storage.buckets import REGISTRY, BucketRule
 @dataclass(frozen=True)
 class Drift:
     bucket: str
-    aspect: str          # "bucket", "versioning", "encryption", "lifecycle", "cors"
+    aspect: str          # "bucket", "versioning", "object lock", "encryption", "lifecycle", "cors"
     expected: str
     actual: str
 
@@ -69,6 +69,8 @@ def _bucket_drift(rule: BucketRule) -> list[Drift]:
     versioned = s3.get_versioning(name)
     if versioned != rule.versioned:
         found.append(Drift(name, "versioning", _on_off(rule.versioned), _on_off(versioned)))
+    if rule.object_lock and not s3.get_object_lock_enabled(name):
+        found.append(Drift(name, "object lock", "enabled (for legal holds)", "off"))
     if rule.encrypted:
         algorithm = s3.get_default_encryption(name)
         if algorithm is None:
@@ -145,9 +147,11 @@ def _bucket_drift_or_unsupported(rule: BucketRule, report: Report) -> list[Drift
 def _fix(rule: BucketRule, drift: Drift) -> None:
     name = rule.name
     if drift.aspect == "bucket":
-        s3.create_bucket(name)
+        s3.create_bucket(name, object_lock=rule.object_lock)
     elif drift.aspect == "versioning":
         s3.set_versioning(name, rule.versioned)
+    elif drift.aspect == "object lock":
+        s3.enable_object_lock(name)
     elif drift.aspect == "encryption":
         s3.set_default_encryption(name)
     elif drift.aspect == "lifecycle":

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 from portal.db import for_update
-from storage import provisioning, s3
+from storage import holds, provisioning, s3
 from storage.buckets import REGISTRY, BucketRule, bucket
 from tenants import actions
 from tenants.audit import Actor, audit_record
@@ -25,9 +25,11 @@ def _actor(actor) -> Actor:
 # --- legal hold ---
 
 def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
-    """Put the job under legal hold: archiving and purging refuse it until the hold is lifted.
-    A hold needs a reason, which is kept on the job and in the audit event. `actor` is the staff
-    user (or an audit Actor)."""
+    """Put the job under legal hold: archiving and purging refuse it until the hold is lifted, and
+    every stored version of its reads, results and archive gets an S3 legal hold, so no expiry
+    rule or storage user can delete them either. A hold needs a reason, which is kept on the job and
+    in the audit event. `actor` is the staff user (or an audit Actor). If storage fails, the job is
+    not put on hold and the StorageError says why."""
     who = _actor(actor)
     with transaction.atomic():
         # The row lock waits for an archive pass that is deleting this job's hot files right now.
@@ -35,14 +37,17 @@ def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
         job.place_hold(by=who.email, reason=reason)
         job.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_by",
                                 "legal_hold_at"])
+        locked = holds.job_objects_hold(job, on=True)
         audit_record(actor=who, action=actions.LEGAL_HOLD_PLACED, lab=job.lab,
                      resource_type="job", resource_id=job.pk, request=request,
-                     details={"reason": job.legal_hold_reason, "status": job.status})
+                     details={"reason": job.legal_hold_reason, "status": job.status,
+                              "object_versions_held": locked})
     return job
 
 
 def job_hold_lift(*, actor, job: Job, reason: str = "", request=None) -> Job:
-    """Lift the job's legal hold; the audit event keeps the reason it was held for."""
+    """Lift the job's legal hold and its objects' S3 legal holds; the audit event keeps the reason
+    it was held for."""
     who = _actor(actor)
     with transaction.atomic():
         job = for_update(Job.objects).select_related("lab").get(pk=job.pk)
@@ -51,9 +56,11 @@ def job_hold_lift(*, actor, job: Job, reason: str = "", request=None) -> Job:
         job.lift_hold()
         job.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_by",
                                 "legal_hold_at"])
+        released = holds.job_objects_hold(job, on=False)
         audit_record(actor=who, action=actions.LEGAL_HOLD_LIFTED, lab=job.lab,
                      resource_type="job", resource_id=job.pk, request=request,
-                     details={"reason": reason.strip(), **held})
+                     details={"reason": reason.strip(), **held,
+                              "object_versions_released": released})
     return job
 
 
@@ -111,6 +118,8 @@ class BucketStatus:
 
 def _configured(rule: BucketRule) -> list[tuple[str, str]]:
     wanted = [("versioning", "on" if rule.versioned else "off")]
+    if rule.object_lock:
+        wanted.append(("object lock", "enabled (for legal holds)"))
     if rule.encrypted:
         wanted.append(("encryption", "SSE-S3 (AES256) by default"))
     wanted.append(("lifecycle", provisioning.describe_rules(rule.lifecycle_rules())))

@@ -30,6 +30,8 @@ NOT_CONFIGURED_CODES = {
     "NoSuchCORSConfiguration",
     "ServerSideEncryptionConfigurationNotFoundError",
     "NoSuchBucketPolicy",
+    "ObjectLockConfigurationNotFoundError",
+    "NoSuchObjectLockConfiguration",
 }
 NOT_SUPPORTED_CODES = {"NotImplemented", "NotSupported", "MethodNotAllowed", "501"}
 CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
@@ -159,8 +161,11 @@ def bucket_exists(name: str) -> bool:
         raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up bucket {name}") from exc
 
 
-def create_bucket(name: str) -> None:
+def create_bucket(name: str, *, object_lock: bool = False) -> None:
     params: dict = {"Bucket": name}
+    if object_lock:
+        # Some servers (MinIO) accept Object Lock only on a bucket created with it.
+        params["ObjectLockEnabledForBucket"] = True
     if settings.MINIO_REGION and settings.MINIO_REGION != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": settings.MINIO_REGION}
     with translated_errors(f"create bucket {name}"):
@@ -177,6 +182,22 @@ def set_versioning(name: str, enabled: bool) -> None:
     with translated_errors(f"set versioning of {name}"):
         client().put_bucket_versioning(Bucket=name,
                                        VersioningConfiguration={"Status": status})
+
+
+def get_object_lock_enabled(name: str) -> bool:
+    config = _read_bucket_setting(
+        f"read the object lock setting of {name}",
+        lambda: client().get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"],
+        when_unset={})
+    return config.get("ObjectLockEnabled") == "Enabled"
+
+
+def enable_object_lock(name: str) -> None:
+    """Allow legal holds on the bucket's objects; no default retention, so nothing else changes.
+    The bucket must be versioned; some servers accept this only when the bucket is created."""
+    with translated_errors(f"enable object lock on {name}"):
+        client().put_object_lock_configuration(
+            Bucket=name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
 
 
 def _read_bucket_setting(action: str, read, *, when_unset):
@@ -377,11 +398,14 @@ def upload_path(bucket: str, key: str, path, *, metadata: dict[str, str] | None 
 
 
 def put_bytes(bucket: str, key: str, data: bytes, *, content_type: str,
-              metadata: dict[str, str] | None = None, encrypt: bool = True) -> None:
-    """A small object written in one request (a report PDF)."""
+              metadata: dict[str, str] | None = None, encrypt: bool = True,
+              legal_hold: bool = False) -> None:
+    """A small object written in one request (a report PDF); `legal_hold` locks it as written."""
     extra: dict = {"Metadata": metadata or {}, "ContentType": content_type}
     if encrypt:
         extra["ServerSideEncryption"] = "AES256"
+    if legal_hold:
+        extra["ObjectLockLegalHoldStatus"] = "ON"
     with translated_errors(f"upload {key} to {bucket}"):
         client().put_object(Bucket=bucket, Key=key, Body=data, **extra)
 
@@ -524,6 +548,51 @@ class HashingReader(io.RawIOBase):
         super().close()
 
 
+def list_versions(bucket: str, prefix: str):
+    """Every stored version under `prefix` (delete markers left out), as {"Key", "VersionId",
+    "Size", ...}, a page of up to 1,000 per request."""
+    params: dict = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        with translated_errors(f"list the versions in {bucket}/{prefix}"):
+            answer = client().list_object_versions(**params)
+        yield from answer.get("Versions", [])
+        if not answer.get("IsTruncated"):
+            return
+        params.update(KeyMarker=answer["NextKeyMarker"],
+                      VersionIdMarker=answer.get("NextVersionIdMarker", ""))
+
+
+def set_legal_hold(bucket: str, key: str, version_id: str, *, on: bool) -> None:
+    with translated_errors(f"{'place' if on else 'lift'} the legal hold on {key} in {bucket}"):
+        client().put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version_id,
+                                       LegalHold={"Status": "ON" if on else "OFF"})
+
+
+def legal_hold_on(bucket: str, key: str, version_id: str) -> bool:
+    answer = _read_bucket_setting(
+        f"read the legal hold on {key} in {bucket}",
+        lambda: client().get_object_legal_hold(Bucket=bucket, Key=key, VersionId=version_id),
+        when_unset={})
+    return answer.get("LegalHold", {}).get("Status") == "ON"
+
+
+def _delete_version(bucket: str, key: str, version_id: str) -> None:
+    try:
+        client().delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+    except ClientError as exc:
+        if error_code(exc) == "AccessDenied" and _held(bucket, key, version_id):
+            raise StorageError(f"{bucket}/{key} is under an S3 legal hold and cannot be deleted "
+                               "until the hold is lifted", code="ObjectLocked") from exc
+        raise
+
+
+def _held(bucket: str, key: str, version_id: str) -> bool:
+    try:
+        return legal_hold_on(bucket, key, version_id)
+    except StorageError:
+        return False
+
+
 def delete_object_versions(bucket: str, key: str) -> int:
     """Delete the object for good: every stored version and delete marker of exactly this key
     (in a versioned bucket a plain DELETE only hides the data behind a marker). Returns how many
@@ -535,7 +604,7 @@ def delete_object_versions(bucket: str, key: str) -> int:
             answer = client().list_object_versions(**params)
             for entry in answer.get("Versions", []) + answer.get("DeleteMarkers", []):
                 if entry["Key"] == key:
-                    client().delete_object(Bucket=bucket, Key=key, VersionId=entry["VersionId"])
+                    _delete_version(bucket, key, entry["VersionId"])
                     removed += 1
             if not answer.get("IsTruncated"):
                 return removed

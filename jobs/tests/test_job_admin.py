@@ -78,7 +78,8 @@ def test_it_lists_jobs_with_their_dates_and_holds(client_for, staff, lab_a, sett
     assert "OLD1" in client_for(staff).get(CHANGELIST + "?q=PSN-OLD1").content.decode()
 
 
-def test_it_places_a_hold_with_a_reason_after_asking_for_one(client_for, staff, job):
+def test_it_places_a_hold_with_a_reason_after_asking_for_one(client_for, staff, job,
+                                                             provisioned_s3):
     client = client_for(staff)
     selection = {"action": "place_legal_hold", ACTION_CHECKBOX_NAME: [str(job.pk)]}
     ask = client.post(CHANGELIST, selection)
@@ -103,7 +104,18 @@ def test_it_places_a_hold_with_a_reason_after_asking_for_one(client_for, staff, 
     assert AuditEvent.objects.filter(action=actions.LEGAL_HOLD_PLACED).count() == 1
 
 
-def test_it_lifts_a_hold_and_audits_why(client_for, staff, job):
+def test_a_hold_is_refused_with_the_storage_error_when_storage_is_down(client_for, staff, job,
+                                                                      storage_down):
+    response = client_for(staff).post(CHANGELIST, {
+        "action": "place_legal_hold", "apply": "1", ACTION_CHECKBOX_NAME: [str(job.pk)],
+        "reason": "Litigation, case 9"}, follow=True)
+    page = response.content.decode()
+    assert "Not changed: TEST1: cannot reach the S3 server at " + storage_down in page
+    assert "under legal hold: TEST1" not in page
+    assert not Job.objects.get(pk=job.pk).legal_hold
+
+
+def test_it_lifts_a_hold_and_audits_why(client_for, staff, job, provisioned_s3):
     from storage.retention import job_hold_place
 
     job_hold_place(actor=staff, job=job, reason="Case 12")
@@ -148,7 +160,7 @@ def test_lab_members_cannot_reach_the_job_admin(client_for, manager, job):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_job_list_in_chromium(chromium, live_server, lab_a):
+def test_the_job_list_in_chromium(chromium, live_server, lab_a, provisioned_s3):
     make_user("admin@portal.test", password="correct-horse-battery-staple", is_staff=True,
               is_superuser=True)
     make_job(lab_a, "NA12878")

@@ -22,6 +22,7 @@ def assert_server_matches_registry():
         assert rule.name in present
         status = client.get_bucket_versioning(Bucket=rule.name).get("Status")
         assert (status == "Enabled") == rule.versioned, rule.name
+        assert s3.get_object_lock_enabled(rule.name) == rule.object_lock, rule.name
         if rule.encrypted:
             config = client.get_bucket_encryption(Bucket=rule.name)
             algorithms = [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
@@ -53,13 +54,13 @@ def check_full_cycle():
     assert "changed:" not in second
     assert "no drift" in run_setup_storage("--check")
 
-    # Someone removes a rule and turns versioning off behind the portal's back.
+    # Someone removes a rule and default encryption behind the portal's back.
     s3.set_lifecycle_rules(bucket("logs").name, [])
-    s3.set_versioning(bucket("results").name, False)
+    s3.remove_default_encryption(bucket("results").name)
     with pytest.raises(CommandError, match="2 difference"):
         run_setup_storage("--check")
     drift = {(d.bucket, d.aspect) for d in provisioning.plan().drift}
-    assert drift == {(bucket("logs").name, "lifecycle"), (bucket("results").name, "versioning")}
+    assert drift == {(bucket("logs").name, "lifecycle"), (bucket("results").name, "encryption")}
 
     repaired = run_setup_storage()
     assert "2 change(s)" in repaired

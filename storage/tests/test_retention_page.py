@@ -37,8 +37,9 @@ def staff(db):
 
 
 def drift_the_server():
-    """What an operator might do by hand: versioning off on results, no lifecycle on logs."""
-    s3.set_versioning(bucket_name("results"), False)
+    """What an operator might do by hand: default encryption off on results, no lifecycle on logs.
+    (Versioning cannot be switched off: the server refuses it on a bucket with object lock.)"""
+    s3.remove_default_encryption(bucket_name("results"))
     s3.set_lifecycle_rules(bucket_name("logs"), [])
 
 
@@ -52,8 +53,10 @@ def test_it_shows_each_bucket_rule_against_the_server(client_for, staff, provisi
     drift_the_server()
     page = client_for(staff).get(URL).content.decode()
     results = page.split('data-bucket="results"')[1].split('data-bucket="')[0]
-    assert re.search(r'<tr class="drift" data-aspect="versioning">\s*<td>versioning</td>'
-                     r'<td>on</td><td class="server">off</td>', results)
+    assert re.search(r'<tr class="drift" data-aspect="encryption">\s*<td>encryption</td>'
+                     r'<td>SSE-S3 \(AES256\) by default</td><td class="server">none</td>', results)
+    assert re.search(r'data-aspect="object lock">\s*<td>object lock</td>'
+                     r'<td>enabled \(for legal holds\)</td><td class="server">enabled', results)
     logs = page.split('data-bucket="logs"')[1]
     assert re.search(r'data-aspect="lifecycle">\s*<td>lifecycle</td><td>wes-logs-expire-365d '
                      r'\[Enabled\] expire=365d</td><td class="server">no rules</td>', logs)
@@ -66,15 +69,15 @@ def test_the_button_reapplies_one_buckets_rules_and_is_audited(client_for, staff
     drift_the_server()
     response = client_for(staff).post(URL, {"bucket": "results"}, follow=True)
     page = response.content.decode()
-    assert f"Re-applied: {bucket_name('results')}: versioning set to on (was off)" in page
-    assert s3.get_versioning(bucket_name("results")) is True
+    assert f"Re-applied: {bucket_name('results')}: encryption set to SSE-S3 (AES256) by default (was none)" in page
+    assert s3.get_default_encryption(bucket_name("results")) == "AES256"
     assert s3.get_lifecycle_rules(bucket_name("logs")) == [], "only the chosen bucket changes"
     assert page.count("data-drift") == 1
 
     (event,) = AuditEvent.objects.filter(action=actions.STORAGE_RULES_APPLIED)
     assert (event.actor_email, event.resource_id) == ("ops@portal.test", bucket_name("results"))
     assert event.details["changes"] == [
-        f"{bucket_name('results')}: versioning set to on (was off)"]
+        f"{bucket_name('results')}: encryption set to SSE-S3 (AES256) by default (was none)"]
 
     again = client_for(staff).post(URL, {"bucket": "results"}, follow=True).content.decode()
     assert f"Bucket {bucket_name('results')} already matches the configuration." in again
@@ -138,7 +141,7 @@ def test_the_retention_page_in_chromium(chromium, live_server, staff, lab_a, pro
     screenshot(page, "admin-retention-drift")
 
     page.click(f"input[value='Re-apply the rules of {bucket_name('results')}']")
-    page.get_by_text("versioning set to on (was off)").wait_for()
+    page.get_by_text("encryption set to SSE-S3 (AES256) by default (was none)").wait_for()
     assert page.locator("tr.drift").count() == 1
     screenshot(page, "admin-retention-after-reapply")
     page.close()

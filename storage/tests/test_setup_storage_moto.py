@@ -40,6 +40,10 @@ def test_it_says_which_feature_a_server_lacks_and_goes_on(moto_s3):
             stub.add_response("get_bucket_versioning",
                               {"Status": "Enabled"} if rule.versioned else {},
                               {"Bucket": rule.name})
+            if rule.object_lock:
+                stub.add_response("get_object_lock_configuration", {
+                    "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled"}},
+                    {"Bucket": rule.name})
             if rule.encrypted:
                 stub.add_response("get_bucket_encryption", {
                     "ServerSideEncryptionConfiguration": {"Rules": [
