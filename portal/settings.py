@@ -172,6 +172,9 @@ EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_secret("DJANGO_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "WES Portal <wes-portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who hears about a broken audit hash chain (and Django's own error mails): "a@x.org,b@x.org".
+ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 # Where users reach the portal: links in emails sent by the worker (which has no request).
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from portal.testing import make_user, screenshot
 from tenants import actions
-from tenants.audit import Actor, audit_record, verify_chain
+from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent, AuditExport
 
 CHANGELIST = "/admin/tenants/auditevent/"
@@ -224,28 +224,64 @@ def test_it_refuses_exports_it_cannot_filter_and_members_who_are_not_staff(
     assert len(exported_rows(reviewer.post(EXPORT))) == AuditEvent.objects.count() - 1
 
 
-def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, seeded):
+def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, seeded, sync_tasks,
+                                                          settings, mailoutbox):
+    settings.ADMINS = [("", "security@portal.test")]
     client = client_for(auditor)
+    first = client.get(CHANGELIST).content.decode()
+    assert "The hash chain has not been checked yet" in first
+
     page = client.post(VERIFY + "?action=sample.viewed", follow=True)
     assert page.redirect_chain[-1][0] == CHANGELIST + "?action=sample.viewed"
-    assert re.search(r"Hash chain OK: all \d+ event\(s\) verified", page.content.decode())
+    text = page.content.decode()
+    assert "Hash chain check queued" in text
+    assert re.search(r'class="chain-check ok">\s*Hash chain OK: all \d+ event\(s\) verified', text)
+    assert "at the request of auditor@portal.test" in text
+    requested = AuditEvent.objects.get(action=actions.AUDIT_VERIFY_REQUESTED)
     ok = AuditEvent.objects.get(action=actions.AUDIT_VERIFIED)
+    assert requested.actor_email == "auditor@portal.test" and requested.ip_address
     assert ok.details["intact"] is True and ok.actor_email == "auditor@portal.test"
+    assert ok.details["checked"] == AuditEvent.objects.filter(id__lt=ok.pk).count(), \
+        "every event before the outcome was read"
+    assert mailoutbox == []
 
     target = seeded[4]
     as_database_owner("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
                       ['{"n": 1}', target.pk])
     page = client.post(VERIFY, follow=True).content.decode()
     assert f"Hash chain BROKEN at <a href=\"/admin/tenants/auditevent/{target.pk}/change/\">" \
-           f"event #{target.pk}</a> (2026-03-03 23:00:00 UTC): its contents do not match its " \
-           "hash (the row was edited)" in page
+           f"event #{target.pk}</a> (2026-03-03 23:00:00 UTC):\n    its contents do not match " \
+           "its hash (the row was edited)" in page
     broken = AuditEvent.objects.filter(action=actions.AUDIT_VERIFIED).latest("id")
     assert broken.details["intact"] is False and broken.details["broken_event_id"] == target.pk
     assert broken.details["problem"] == "hash"
+    (alert,) = mailoutbox
+    assert alert.to == ["security@portal.test"] and "BROKEN" in alert.subject
+    assert f"event #{target.pk} (2026-03-03 23:00:00 UTC)" in alert.body
 
     with pytest.raises(CommandError, match=rf"broken at event #{target.pk} \(2026-03-03 "
                                            r"23:00:00 UTC\): its contents do not match"):
         call_command("verify_audit", stdout=StringIO())
+
+
+def test_the_daily_check_runs_as_a_scheduled_task(db):
+    import importlib
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    from tenants.tasks import verify_audit_chain
+
+    migration = importlib.import_module("tenants.migrations.0005_schedule_audit_verify")
+    migration.schedule(apps, None)
+    migration.schedule(apps, None)  # idempotent
+    schedule = Schedule.objects.get(func="tenants.tasks.verify_audit_chain")
+    assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
+
+    record_at(march(1), actor=SYSTEM, action=actions.LAB_CREATED)
+    assert verify_audit_chain().startswith("intact: 1 event(s)")
+    event = AuditEvent.objects.get(action=actions.AUDIT_VERIFIED)
+    assert event.actor_email == "system@wes-portal" and event.details["via"] == "schedule"
 
 
 def test_it_names_the_row_after_a_removed_one(seeded):
@@ -259,7 +295,7 @@ def test_it_names_the_row_after_a_removed_one(seeded):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, superuser, seeded,
-                                                       manager):
+                                                       manager, sync_tasks):
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     page.goto(live_server.url + CHANGELIST)
     page.fill("input[name=login]", "root@portal.test")
@@ -285,18 +321,18 @@ def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, su
         [seeded[1].pk, seeded[2].pk, seeded[4].pk])
 
     page.click("text=Verify hash chain")
-    page.wait_for_selector(".messagelist .success")
-    assert "Hash chain OK" in page.inner_text(".messagelist")
+    page.wait_for_selector("#chain-check.ok")
+    assert "Hash chain OK" in page.inner_text("#chain-check")
     screenshot(page, "admin-audit-verify-ok")
 
     as_database_owner("UPDATE tenants_auditevent SET resource_id = 'S-999' WHERE id = %s",
                       [seeded[2].pk])
     page.click("text=Verify hash chain")
-    page.wait_for_selector(".messagelist .error")
-    assert f"BROKEN at event #{seeded[2].pk}" in page.inner_text(".messagelist")
+    page.wait_for_selector("#chain-check.broken")
+    assert f"BROKEN at event #{seeded[2].pk}" in page.inner_text("#chain-check")
     screenshot(page, "admin-audit-verify-broken")
 
-    page.click(f".messagelist a:text-is('event #{seeded[2].pk}')")
+    page.click(f"#chain-check a:text-is('event #{seeded[2].pk}')")
     assert "EDITED: its contents do not match its hash" in page.inner_text("#content")
     assert page.locator("input[name=_save], input[type=submit][value=Delete]").count() == 0
     screenshot(page, "admin-audit-event-edited")
