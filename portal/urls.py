@@ -1,6 +1,8 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from jobs.admin import retention_view
 from portal import views
@@ -15,6 +17,8 @@ admin.site.enable_nav_sidebar = False  # the audit list needs the width
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     *storage_admin.admin_urls(),        # /admin/usage/, /admin/storage-dashboard/
     path("admin/retention/", admin.site.admin_view(retention_view), name="admin_retention"),
     path("admin/", admin.site.urls),
