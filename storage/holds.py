@@ -19,10 +19,11 @@ from storage.buckets import bucket
 HELD_ROLES = ("raw", "results", "archives")
 
 
-def held_versions(job: Job) -> Iterator[tuple[str, str, str]]:
-    """(bucket role, key, version id) of every stored version the job's hold covers."""
+def held_versions(job: Job, *, reads: bool = True) -> Iterator[tuple[str, str, str]]:
+    """(bucket role, key, version id) of every stored version the job's hold covers; `reads`
+    False leaves out the sample's uploaded FASTQs."""
     raw = bucket("raw").name
-    for key in sorted(set(job.sample.files.values_list("key", flat=True))):
+    for key in sorted(set(job.sample.files.values_list("key", flat=True))) if reads else []:
         for version in s3.list_versions(raw, key):
             if version["Key"] == key:
                 yield "raw", key, version["VersionId"]
@@ -37,9 +38,12 @@ def held_versions(job: Job) -> Iterator[tuple[str, str, str]]:
 def job_objects_hold(job: Job, *, on: bool) -> dict[str, int]:
     """Place (or lift) the S3 legal hold on every version the job's hold covers; returns how many
     versions per bucket role. A storage error propagates: the caller's transaction rolls back and
-    the job's hold stays as it was, while versions already changed are changed again on retry."""
+    the job's hold stays as it was, while versions already changed are changed again on retry.
+    Lifting leaves the reads held while another analysis of the same sample is still held."""
+    reads_shared = not on and Job.objects.filter(sample_id=job.sample_id, legal_hold=True) \
+        .exclude(pk=job.pk).exists()
     counted: Counter = Counter()
-    for role, key, version_id in held_versions(job):
+    for role, key, version_id in held_versions(job, reads=not reads_shared):
         s3.set_legal_hold(bucket(role).name, key, version_id, on=on)
         counted[role] += 1
     return {role: counted[role] for role in HELD_ROLES}

@@ -87,6 +87,24 @@ def test_the_archive_of_a_held_job_is_locked_and_restored_files_are_held_too(job
     assert all(s3.legal_hold_on(bucket_name("results"), k, v) for k, v in restored)
 
 
+def test_lifting_one_analysis_keeps_the_reads_held_for_another_held_analysis(job, staff):
+    rerun = Job.objects.create(lab=job.lab, sample=job.sample, status="succeeded",
+                               submitted_by=job.submitted_by, finished_at=job.finished_at)
+    s3.client().put_object(Bucket=bucket_name("results"),
+                           Key=keys.job_output_key(job.lab, rerun.pk, "metadata.json"), Body=b"{}")
+    retention.job_hold_place(actor=staff, job=job, reason="Case 20")
+    retention.job_hold_place(actor=staff, job=rerun, reason="Case 20")
+
+    retention.job_hold_lift(actor=staff, job=job, reason="first analysis released")
+    assert hold_states(job) == {"raw": {True}, "results": {False}}
+    assert hold_states(rerun) == {"raw": {True}, "results": {True}}
+    lifted = AuditEvent.objects.filter(action=actions.LEGAL_HOLD_LIFTED).get()
+    assert lifted.details["object_versions_released"]["raw"] == 0
+
+    retention.job_hold_lift(actor=staff, job=rerun, reason="second analysis released")
+    assert hold_states(rerun) == {"raw": {False}, "results": {False}}
+
+
 def test_a_report_written_while_the_job_is_held_is_held_as_it_is_written(job, staff):
     from jobs.reports import _store_pdf
 
