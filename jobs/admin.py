@@ -95,25 +95,25 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     def external_id(self, job):
         return job.sample.external_id
 
-    @admin.display(description="Archived on", ordering="archived_at")
+    @admin.display(description="Archive", ordering="archived_at")
     def archived_on(self, job):
         if job.archived_at:
-            return f"{job.archived_at:%Y-%m-%d}"
+            return f"archived {job.archived_at:%Y-%m-%d}"
         due = archive_due_on(job)
         if not due:
             return "—"
         if job.legal_hold:
-            return f"held (due {due:%Y-%m-%d})"
-        return f"{'overdue' if due <= timezone.localdate() else 'due'} {due:%Y-%m-%d}"
+            return f"not while held (due {due:%Y-%m-%d})"
+        return f"{'overdue since' if due <= timezone.localdate() else 'due'} {due:%Y-%m-%d}"
 
-    @admin.display(description="Expires on")
+    @admin.display(description="Deleted on")
     def expires(self, job):
         if job.purged_at:
             return f"purged {job.purged_at:%Y-%m-%d}"
         date = expires_on(job)
         if not date:
             return "—"
-        return f"held (else {date:%Y-%m-%d})" if job.legal_hold else f"{date:%Y-%m-%d}"
+        return f"not while held (else {date:%Y-%m-%d})" if job.legal_hold else f"{date:%Y-%m-%d}"
 
     @admin.display(description="Legal hold", ordering="legal_hold")
     def hold(self, job):

@@ -231,8 +231,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: audit events are never added, changed or deleted by hand, not even by a
     superuser (PostgreSQL would refuse anyway); staff can filter, export and verify them."""
 
-    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource", "summary",
-                    "phi_accessed", "data_exported"]
+    # The two flags before the free-text details, so a narrow screen never hides them.
+    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource",
+                    "phi_accessed", "data_exported", "summary"]
     list_filter = ["lab", ActorFilter, "action", "phi_accessed", "data_exported",
                    CreatedBetweenFilter]
     list_select_related = ["lab"]
@@ -259,7 +260,11 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Resource", ordering="resource_id")
     def resource(self, event: AuditEvent) -> str:
-        return f"{event.resource_type} {event.resource_id}".strip()
+        """A UUID shortened to its first 8 characters, whole on hover (search takes any part)."""
+        rid = event.resource_id
+        if len(rid) == 36 and rid.count("-") == 4:
+            return format_html('{} <span title="{}">{}…</span>', event.resource_type, rid, rid[:8])
+        return f"{event.resource_type} {rid}".strip()
 
     @admin.display(description="Details")
     def details_json(self, event: AuditEvent) -> str:

@@ -21,3 +21,13 @@ def duration_short(value: timedelta | None) -> str:
     if minutes:
         return f"{minutes} min"
     return f"{seconds} s"
+
+
+@register.filter
+def hours_short(hours: float | None) -> str:
+    """Compute time in hours, readable when small: "12.4 h", "7 min", "9 s"."""
+    if hours is None:
+        return "–"
+    if hours >= 1:
+        return f"{hours:,.1f} h"
+    return duration_short(timedelta(hours=hours))

@@ -19,3 +19,29 @@ def test_the_log_out_page_says_log_out_like_the_menu(client_for, clinician):
     assert "<title>Log out · WES Portal</title>" in " ".join(page.split()).replace("> ", ">") \
         .replace(" <", "<")
     assert "Sign Out" not in page and "Log out of WES Portal on this browser?" in page
+
+
+def test_logging_out_of_the_admin_says_so_in_the_portals_words(client_for, db):
+    from portal.testing import make_user
+
+    client = client_for(make_user("ops@portal.test", is_staff=True))
+    page = client.post("/admin/logout/").content.decode()
+    assert "You have logged out of WES Portal on this browser." in page
+    assert "quality time" not in page
+
+
+def test_the_admin_home_links_the_operations_pages(client_for, db):
+    from portal.testing import make_user
+
+    page = client_for(make_user("root@portal.test", is_staff=True, is_superuser=True)) \
+        .get("/admin/").content.decode()
+    for url in ("/admin/usage/", "/admin/storage-dashboard/", "/admin/retention/"):
+        assert f'<a href="{url}">' in page
+    assert "#operations-module th { white-space: nowrap;" in page
+
+
+def test_small_compute_times_do_not_read_as_zero_hours():
+    from portal.templatetags.portal_format import hours_short
+
+    assert [hours_short(h) for h in (1234.56, 1.0, 0.5, 0.002, None)] == [
+        "1,234.6 h", "1.0 h", "30 min", "7 s", "–"]

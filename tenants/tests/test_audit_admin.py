@@ -337,3 +337,18 @@ def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, su
     assert page.locator("input[name=_save], input[type=submit][value=Delete]").count() == 0
     screenshot(page, "admin-audit-event-edited")
     page.close()
+
+
+def test_the_flags_come_before_the_free_text_and_uuids_are_shortened(client_for, superuser,
+                                                                       manager):
+    event = audit_record(actor=Actor.for_user(manager.user), action=actions.SAMPLE_VIEWED,
+                         lab=manager.lab, resource_type="sample",
+                         resource_id="3ebe13fc-2a8f-4010-9560-648c59fd29d5", phi_accessed=True,
+                         details={"name": "DEMO1"})
+    page = client_for(superuser).get(CHANGELIST).content.decode()
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
+    assert headers.index("phi_accessed") < headers.index("summary")
+    assert headers.index("data_exported") < headers.index("summary")
+    assert 'sample <span title="3ebe13fc-2a8f-4010-9560-648c59fd29d5">3ebe13fc…</span>' in page
+    found = client_for(superuser).get(CHANGELIST + "?q=9560-648c").content.decode()
+    assert f'/admin/tenants/auditevent/{event.pk}/change/' in found
