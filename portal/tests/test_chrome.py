@@ -1,5 +1,7 @@
 """The small things every page carries: the icon, and words that match the portal's own."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +47,15 @@ def test_small_compute_times_do_not_read_as_zero_hours():
 
     assert [hours_short(h) for h in (1234.56, 1.0, 0.5, 0.002, None)] == [
         "1,234.6 h", "1.0 h", "30 min", "7 s", "–"]
+
+
+def test_logging_in_and_out_use_the_same_words_as_the_menu(client, clinician):
+    page = client.get("/accounts/login/").content.decode()
+    assert "<title>Log in · WES Portal</title>" in page.replace("\n", "").replace("    ", "")
+    assert "Sign In" not in page
+    landed = client.post("/accounts/login/", {"login": clinician.user.email,
+                                              "password": "correct-horse-battery-staple"},
+                         follow=True).content.decode()
+    assert re.search(r"Logged in as [^<]*clinician", landed), landed[:2000]
+    left = client.post("/accounts/logout/", follow=True).content.decode()
+    assert "You have logged out." in left and "signed out" not in left
