@@ -232,8 +232,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     superuser (PostgreSQL would refuse anyway); staff can filter, export and verify them."""
 
     # The two flags before the free-text details, so a narrow screen never hides them.
-    list_display = ["id", "created_at", "action", "actor_email", "lab", "resource",
-                    "phi_accessed", "data_exported", "summary"]
+    list_display = ["id", "when", "action", "actor_email", "lab", "resource", "phi", "exported",
+                    "summary"]
     list_filter = ["lab", ActorFilter, "action", "phi_accessed", "data_exported",
                    CreatedBetweenFilter]
     list_select_related = ["lab"]
@@ -250,6 +250,18 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Hash chain", {"fields": ["integrity", "prev_hash", "hash"]}),
     ]
     readonly_fields = ["details_json", "integrity"]
+
+    @admin.display(description="PHI", boolean=True, ordering="phi_accessed")
+    def phi(self, event: AuditEvent) -> bool:
+        return event.phi_accessed
+
+    @admin.display(description="Export", boolean=True, ordering="data_exported")
+    def exported(self, event: AuditEvent) -> bool:
+        return event.data_exported
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, event: AuditEvent) -> str:
+        return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description="Details")
     def summary(self, event: AuditEvent) -> str:

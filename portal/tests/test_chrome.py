@@ -39,7 +39,7 @@ def test_the_admin_home_links_the_operations_pages(client_for, db):
         .get("/admin/").content.decode()
     for url in ("/admin/usage/", "/admin/storage-dashboard/", "/admin/retention/"):
         assert f'<a href="{url}">' in page
-    assert "#operations-module th { white-space: nowrap;" in page
+    assert "#operations-module th { white-space: nowrap;" in page  # not one letter per line
 
 
 def test_small_compute_times_do_not_read_as_zero_hours():
