@@ -10,14 +10,17 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from jobs.models import InvalidTransition, Job, JobOutput, Sample
+from jobs.qc_display import qc_figures
 from storage import s3
-from storage.s3 import StorageError
 from storage.buckets import REGISTRY, bucket_name
+from storage.s3 import StorageError
 from storage.retention import (
     archive_due_on,
     bucket_rules_reapply,
@@ -58,8 +61,14 @@ class SampleAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class JobOutputInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = JobOutput
-    fields = ["path", "bucket_role", "size", "sha256", "verified_at"]
+    fields = ["path", "bucket_role", "size_shown", "sha256", "verified_at"]
+    readonly_fields = ["size_shown"]
     extra = 0
+
+    @admin.display(description="Size")
+    def size_shown(self, output):
+        return format_html('<span title="{} bytes">{}</span>', f"{output.size:,}",
+                           filesizeformat(output.size))
 
 
 class LegalHoldForm(forms.Form):
@@ -85,6 +94,44 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-submitted_at"]
     inlines = [JobOutputInline]
     actions = ["place_legal_hold", "lift_legal_hold"]
+    fieldsets = [
+        (None, {"fields": ["sample", "lab", "status", "submitted_by", "submitted_at",
+                           "started_at", "finished_at", "runner", "attempts", "failed_step",
+                           "exit_code", "error"]}),
+        ("Steps", {"fields": ["steps"]}),
+        ("QC", {"fields": ["qc_shown"]}),
+        ("Retention", {"fields": ["legal_hold", "legal_hold_reason", "legal_hold_by",
+                                  "legal_hold_at", "archived_at", "archive_key", "archive_shown",
+                                  "purged_at"]}),
+    ]
+    readonly_fields = ["steps", "qc_shown", "archive_shown"]
+
+    @admin.display(description="Steps")
+    def steps(self, job):
+        if not job.progress:
+            return "—"
+        return format_html(
+            "<table><tr><th>Step</th><th>State</th><th>Duration</th><th>Exit</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+                (s.get("process", ""), s.get("status", ""),
+                 "–" if s.get("duration_s") is None else f"{s['duration_s']:.1f} s",
+                 "–" if s.get("exit_code") is None else s["exit_code"])
+                for s in job.progress)))
+
+    @admin.display(description="QC")
+    def qc_shown(self, job):
+        figures = qc_figures(job.qc)
+        if not figures:
+            return "—"
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((f["label"], f["text"], f["status"]) for f in figures)))
+
+    @admin.display(description="Archive")
+    def archive_shown(self, job):
+        if not job.archive_size:
+            return "—"
+        return f"{filesizeformat(job.archive_size)}, SHA-256 {job.archive_sha256}"
     change_list_template = "admin/jobs/job/change_list.html"
 
     @admin.display(description="Sample", ordering="sample__name")

@@ -130,6 +130,26 @@ def test_it_lifts_a_hold_and_audits_why(client_for, staff, job, provisioned_s3):
     assert event.details["reason"] == "Case closed" and event.details["held_for"] == "Case 12"
 
 
+def test_the_job_page_shows_steps_qc_and_sizes_as_tables(client_for, staff, lab_a):
+    from jobs.models import JobOutput
+
+    job = make_job(lab_a, "READ1", progress=[
+        {"process": "FASTP_QC", "status": "completed", "duration_s": 2.25, "exit_code": 0},
+        {"process": "BWA_ALIGN", "status": "failed", "duration_s": None, "exit_code": 137}],
+        qc={"reads_before_filtering": 123456, "mapped_pct": 98.765,
+            "status": {"mapped_pct": "pass"}})
+    JobOutput.objects.create(lab=lab_a, job=job, path="bam/READ1.bam", bucket_role="intermediate",
+                             key="k", size=5 * 1024 * 1024, sha256="a" * 64,
+                             verified_at=timezone.now())
+    page = client_for(staff).get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert "<tr><td>FASTP_QC</td><td>completed</td><td>2.2 s</td><td>0</td></tr>" in page
+    assert "<tr><td>BWA_ALIGN</td><td>failed</td><td>–</td><td>137</td></tr>" in page
+    assert "<tr><td>Reads before filtering</td><td>123,456 reads</td><td></td></tr>" in page
+    assert "<tr><td>Reads mapped</td><td>98.77%</td><td>pass</td></tr>" in page
+    assert '<span title="5,242,880 bytes">5.0\xa0MB</span>' in page
+    assert '"process": "FASTP_QC"' not in page, "no raw JSON"
+
+
 def test_staff_cannot_add_change_or_delete_jobs_and_samples(client_for, staff, job):
     client = client_for(staff)
     assert client.get("/admin/jobs/job/add/").status_code == 403
