@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, NamedTuple
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from storage import keys, s3
@@ -296,17 +296,23 @@ def latest_run(*, completed: bool = True) -> ReconciliationRun | None:
 
 def bucket_totals(run: ReconciliationRun | None) -> list[dict]:
     """Per bucket of the registry, in its order: objects and bytes listed by the run, what the
-    ledger held, and how many differences were flagged."""
+    ledger held then and holds now (so the page has figures before the first run), and how many
+    differences were flagged."""
     sums = {}
     if run is not None:
         sums = {row["bucket"]: row for row in run.snapshots.order_by().values("bucket").annotate(
             objects=Sum("object_count"), bytes=Sum("bytes_listed"), ledger_bytes=Sum("ledger_bytes"),
             unrecorded=Sum("unrecorded_count"), missing=Sum("missing_count"),
             mismatched=Sum("size_mismatch_count"), expired=Sum("expired_count"))}
+    live = {row["bucket"]: row for row in StoredObject.objects.filter(deleted_at__isnull=True)
+            .order_by().values("bucket").annotate(count=Count("id"), bytes=Sum("size"))}
     rows = []
     for rule in REGISTRY:
         row = sums.get(rule.name, {})
+        now = live.get(rule.name, {})
         rows.append({"rule": rule, "objects": row.get("objects") or 0,
+                     "ledger_now_objects": now.get("count") or 0,
+                     "ledger_now_bytes": now.get("bytes") or 0,
                      "bytes": row.get("bytes") or 0, "ledger_bytes": row.get("ledger_bytes") or 0,
                      "differences": sum(row.get(k) or 0 for k in ("unrecorded", "missing",
                                                                   "mismatched")),

@@ -301,6 +301,21 @@ def test_the_dashboard_explains_a_storage_server_that_is_down(client_for, staff,
     assert "No reconciliation has finished yet" in html
 
 
+def test_before_any_run_the_dashboard_shows_what_the_ledger_holds_now(client_for, staff, lab_a,
+                                                                     storage_down):
+    from storage.buckets import bucket_name
+
+    for key, size in (("a", 1500), ("b", 2500)):
+        StoredObject.objects.create(bucket=bucket_name("raw"), key=f"{lab_a.pk}/{key}", size=size,
+                                    lab=lab_a)
+    StoredObject.objects.create(bucket=bucket_name("raw"), key=f"{lab_a.pk}/gone", size=9,
+                                lab=lab_a, deleted_at=timezone.now())
+    html = client_for(staff).get("/admin/storage-dashboard/").content.decode()
+    raw = html.split('data-bucket="raw"')[1].split("</tr>")[0]
+    assert 'data-ledger-now="4000">3.9\xa0KB <span class="quiet">(2)</span>' in raw
+    assert "No reconciliation has finished yet" in html
+
+
 def test_the_dashboard_queues_a_reconciliation(client_for, staff, provisioned_s3, sync_tasks):
     response = client_for(staff).post("/admin/storage-dashboard/", follow=True)
     assert "Reconciliation queued" in response.content.decode()
