@@ -18,9 +18,9 @@ from django.views.decorators.http import require_http_methods
 
 from jobs.models import InvalidTransition, Job, JobOutput, Sample
 from jobs.qc_display import qc_figures
+from portal.admin import ReadOnlyAdminMixin
 from storage import s3
 from storage.buckets import REGISTRY, bucket_name
-from storage.s3 import StorageError
 from storage.retention import (
     archive_due_on,
     bucket_rules_reapply,
@@ -31,7 +31,7 @@ from storage.retention import (
     jobs_archiving_soon,
     jobs_on_hold,
 )
-from portal.admin import ReadOnlyAdminMixin
+from storage.s3 import StorageError
 from tenants import actions
 from tenants.audit import Actor, audit_record
 
@@ -94,6 +94,7 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ["-submitted_at"]
     inlines = [JobOutputInline]
     actions = ["place_legal_hold", "lift_legal_hold"]
+    change_list_template = "admin/jobs/job/change_list.html"
     fieldsets = [
         (None, {"fields": ["sample", "lab", "status", "submitted_by", "submitted_at",
                            "started_at", "finished_at", "runner", "attempts", "failed_step",
@@ -132,7 +133,6 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
         if not job.archive_size:
             return "—"
         return f"{filesizeformat(job.archive_size)}, SHA-256 {job.archive_sha256}"
-    change_list_template = "admin/jobs/job/change_list.html"
 
     @admin.display(description="Sample", ordering="sample__name")
     def sample_name(self, job):
