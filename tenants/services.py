@@ -114,7 +114,7 @@ def invitation_accept(*, invitation: Invitation, user, request=None) -> Membersh
             raise ValidationError("This invitation has expired, was revoked or was already used.")
         if user.email.lower() != invitation.email.lower():
             raise PermissionDenied(f"This invitation is for {invitation.email}, but you are "
-                                   f"signed in as {user.email}.")
+                                   f"logged in as {user.email}.")
         membership = membership_add(lab=invitation.lab, user=user, role=invitation.role,
                                     added_by=user, request=request, via_invitation=invitation)
         invitation.accepted_at = timezone.now()

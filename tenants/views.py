@@ -131,8 +131,8 @@ def invitation_accept(request, token):
         messages.success(request, f"You joined {invitation.lab.name}.")
         return redirect("tenants:lab_home", lab_slug=invitation.lab.slug)
     if request.user.email.lower() != invitation.email.lower():
-        context["error"] = (f"This invitation is for {invitation.email}, but you are signed in as "
-                            f"{request.user.email}. Sign out and sign in with the invited address.")
+        context["error"] = (f"This invitation is for {invitation.email}, but you are logged in as "
+                            f"{request.user.email}. Log out and log in with the invited address.")
     return render(request, "tenants/invitation_accept.html", context)
 
 
