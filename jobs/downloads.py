@@ -51,19 +51,13 @@ def output_download_url(*, membership, output: JobOutput, reason: str, note: str
     if output.job.status not in (JobStatus.SUCCEEDED, JobStatus.ARCHIVED):
         raise ValidationError("Only the outputs of a succeeded job can be downloaded.")
     _check_reason(reason, note)
-    file_name = output.path.rsplit("/", 1)[-1]
-    with transaction.atomic():
-        audit_record(actor=Actor.for_user(membership.user), action=actions.OUTPUT_DOWNLOADED,
-                     lab=output.lab, resource_type="job_output", resource_id=output.pk,
-                     phi_accessed=True, data_exported=True, request=request,
-                     details={"job": str(output.job_id), "sample": str(output.job.sample_id),
-                              "path": output.path, "sha256": output.sha256,
-                              "size": output.size, "reason": reason,
-                              "note": note.strip()[:500],
-                              "expires_in": settings.STORAGE_PRESIGNED_EXPIRY_SECONDS})
-        return s3.presign_download(bucket_name(output.bucket_role), output.key,
-                                   file_name=file_name,
-                                   expires_in=settings.STORAGE_PRESIGNED_EXPIRY_SECONDS)
+    return _audited_url(
+        membership=membership, action=actions.OUTPUT_DOWNLOADED, lab=output.lab,
+        resource_type="job_output", resource_id=output.pk, bucket=bucket_name(output.bucket_role),
+        key=output.key, file_name=output.path.rsplit("/", 1)[-1], reason=reason, note=note,
+        request=request,
+        details={"job": str(output.job_id), "sample": str(output.job.sample_id),
+                 "path": output.path, "sha256": output.sha256, "size": output.size})
 
 
 def report_download_url(*, membership, report: Report, signed: bool, reason: str,
@@ -87,15 +81,25 @@ def report_download_url(*, membership, report: Report, signed: bool, reason: str
             f"{(job.purged_at or job.archived_at):%Y-%m-%d}, so its report is no longer in the "
             "results bucket." + (" Ask an administrator to restore it from the archive."
                                  if job.status == JobStatus.ARCHIVED else ""))
-    file_name = key.rsplit("/", 1)[-1]
+    return _audited_url(
+        membership=membership, action=actions.REPORT_DOWNLOADED, lab=report.lab,
+        resource_type="report", resource_id=report.pk, bucket=bucket_name("results"), key=key,
+        file_name=key.rsplit("/", 1)[-1], reason=reason, note=note, request=request,
+        details={"job": str(report.job_id), "sample": str(report.job.sample_id),
+                 "version": report.version, "signed": signed, "sha256": digest,
+                 "size": report.signed_size if signed else report.draft_size})
+
+
+def _audited_url(*, membership, action: str, lab, resource_type: str, resource_id, bucket: str,
+                 key: str, file_name: str, reason: str, note: str, details: dict,
+                 request) -> str:
+    """The one place a presigned GET is issued: its audit event (PHI accessed and exported, the
+    reason, the size for usage) is written in the same transaction, and the URL is not logged."""
+    expires_in = settings.STORAGE_PRESIGNED_EXPIRY_SECONDS
     with transaction.atomic():
-        audit_record(actor=Actor.for_user(membership.user), action=actions.REPORT_DOWNLOADED,
-                     lab=report.lab, resource_type="report", resource_id=report.pk,
-                     phi_accessed=True, data_exported=True, request=request,
-                     details={"job": str(report.job_id), "sample": str(report.job.sample_id),
-                              "version": report.version, "signed": signed, "sha256": digest,
-                              "size": report.signed_size if signed else report.draft_size,
-                              "reason": reason, "note": note.strip()[:500],
-                              "expires_in": settings.STORAGE_PRESIGNED_EXPIRY_SECONDS})
-        return s3.presign_download(bucket_name("results"), key, file_name=file_name,
-                                   expires_in=settings.STORAGE_PRESIGNED_EXPIRY_SECONDS)
+        audit_record(actor=Actor.for_user(membership.user), action=action, lab=lab,
+                     resource_type=resource_type, resource_id=resource_id, phi_accessed=True,
+                     data_exported=True, request=request,
+                     details={**details, "reason": reason, "note": note.strip()[:500],
+                              "expires_in": expires_in})
+        return s3.presign_download(bucket, key, file_name=file_name, expires_in=expires_in)

@@ -111,3 +111,22 @@ def test_every_issued_url_is_one_audit_event(client_for, manager, outputs):
     events = AuditEvent.objects.filter(action=actions.OUTPUT_DOWNLOADED)
     assert sorted(e.details["path"] for e in events) == sorted(outputs)
     assert JobOutput.objects.count() == len(outputs)
+
+
+def test_presigned_gets_are_issued_only_by_the_audited_download_helper():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    callers = []
+    for app in ("portal", "tenants", "jobs", "storage"):
+        for path in (root / app).rglob("*.py"):
+            if "tests" in path.parts or path == root / "storage" / "s3.py":
+                continue
+            callers += [f"{path.relative_to(root)}:{n}" for n, line in
+                        enumerate(path.read_text().splitlines(), 1)
+                        if re.search(r"\bpresign_download\(", line)]
+    assert len(callers) == 1 and callers[0].startswith("jobs/downloads.py:"), callers
+    source = (root / "jobs/downloads.py").read_text()
+    helper = source[source.index("def _audited_url"):]
+    assert helper.index("audit_record(") < helper.index("presign_download(")
