@@ -8,6 +8,9 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -177,3 +180,15 @@ def chromium():
                   "--disable-sync"])
         yield browser
         browser.close()
+
+
+# --- generated data ---
+
+@pytest.fixture(scope="session")
+def testdata(tmp_path_factory):
+    """The simulated exome (reference, targets, annotation, TEST1 read pair), made once."""
+    out = tmp_path_factory.mktemp("wes-testdata")
+    script = Path(__file__).resolve().parent / "nextflow/testdata/make_testdata.py"
+    subprocess.run([sys.executable, str(script), str(out), "--sample", "TEST1"], check=True,
+                   capture_output=True)
+    return out

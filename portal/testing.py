@@ -58,3 +58,30 @@ def redis_available(host: str = "127.0.0.1", port: int = 6379) -> bool:
         return True
     except OSError:
         return False
+
+
+def tamper_with_audit_rows(sql: str, params: list) -> None:
+    """What a database owner could do: switch the append-only trigger off, run `sql`, switch it
+    back on (the hash chain is what must then notice)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Deferred foreign-key checks count as pending trigger events, which block ALTER TABLE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE tenants_auditevent DISABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE tenants_auditevent ENABLE TRIGGER "
+                           "tenants_auditevent_no_update_delete")
+
+
+def browser_page_as(chromium, live_server, client, user, *, width: int = 1400, height: int = 900):
+    """A Chromium page already logged in as `user` (the test client's session cookie, handed
+    over), for pages whose log-in is not what the test is about."""
+    client.force_login(user)
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                          "url": live_server.url}])
+    return context.new_page()

@@ -1,15 +1,10 @@
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from jobs.models import Sample
 from jobs.upload_client import DirectUploader, sample_fields
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestClientPortal:
@@ -59,14 +54,6 @@ def fastq_pair(tmp_path):
 
 
 # --- the pipeline on generated data ---
-
-@pytest.fixture(scope="session")
-def testdata(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wes-testdata")
-    subprocess.run([sys.executable, str(ROOT / "nextflow/testdata/make_testdata.py"), str(out),
-                    "--sample", "TEST1"], check=True, capture_output=True)
-    return out
-
 
 @pytest.fixture
 def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):

@@ -1,7 +1,9 @@
 """Downloads of job outputs: presigned, short-lived, audited, for the right people only."""
 
 import hashlib
+import re
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -114,9 +116,6 @@ def test_every_issued_url_is_one_audit_event(client_for, manager, outputs):
 
 
 def test_presigned_gets_are_issued_only_by_the_audited_download_helper():
-    import re
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     callers = []
     for app in ("portal", "tenants", "jobs", "storage"):

@@ -3,12 +3,9 @@ ledger; the storage dashboard that shows its latest snapshot."""
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,14 +15,13 @@ from django_q.models import Schedule
 
 from jobs.models import Job, Sample
 from jobs.upload_client import DirectUploader, sample_fields
-from portal.testing import make_user, screenshot
+from portal.testing import browser_page_as, make_user, screenshot
 from storage import keys, ledger, reconcile, s3
 from storage.buckets import bucket_name
 from storage.models import LabUsageSnapshot, ReconciliationRun, StoredObject
 from storage.reconcile import storage_reconcile
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def put(role: str, key: str, body: bytes, *, lab=None, record: bool = True, size=None):
@@ -210,29 +206,21 @@ class ClientPortal:
         return response.status_code, response.json()
 
 
-@pytest.fixture(scope="module")
-def exome(tmp_path_factory):
-    out = tmp_path_factory.mktemp("exome")
-    subprocess.run([sys.executable, str(ROOT / "nextflow/testdata/make_testdata.py"), str(out),
-                    "--sample", "TEST1"], check=True, capture_output=True)
-    return out
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_portal_records_every_object_it_writes(client_for, clinician, provisioned_s3,
-                                                   sync_tasks, settings, tmp_path, exome,
+                                                   sync_tasks, settings, tmp_path, testdata,
                                                    judge_everything):
     settings.PIPELINE_WORK_DIR, settings.PIPELINE_RUNNER = tmp_path / "work", "local"
     settings.REFERENCE_BUILD = "wes-mini"
     reference = tmp_path / "reference"
     reference.mkdir()
     for name in ("ref.fa", "targets.bed", "genes.gff3"):
-        (reference / name).write_bytes((exome / name).read_bytes())
+        (reference / name).write_bytes((testdata / name).read_bytes())
     call_command("load_reference", "wes-mini", str(reference))
     client = client_for(clinician)
     uploader = DirectUploader(ClientPortal(client), "lab-a", concurrency=1)
-    created = uploader.upload_sample(sample_fields("TEST1"), exome / "TEST1_R1.fastq.gz",
-                                     exome / "TEST1_R2.fastq.gz")
+    created = uploader.upload_sample(sample_fields("TEST1"), testdata / "TEST1_R1.fastq.gz",
+                                     testdata / "TEST1_R2.fastq.gz")
     client.post(f"/labs/lab-a/samples/{created['sample']['id']}/submit/")
     job = Job.objects.get()
     assert job.status == "succeeded", job.error
@@ -240,7 +228,7 @@ def test_the_portal_records_every_object_it_writes(client_for, clinician, provis
     live = StoredObject.objects.filter(deleted_at__isnull=True)
     raw = live.filter(bucket=bucket_name("raw"), lab=clinician.lab, job_id=job.pk)
     assert sorted(raw.values_list("size", flat=True)) == sorted(
-        (exome / f"TEST1_R{n}.fastq.gz").stat().st_size for n in (1, 2))
+        (testdata / f"TEST1_R{n}.fastq.gz").stat().st_size for n in (1, 2))
     assert live.filter(bucket=bucket_name("reference"), lab=None).count() == 4   # 3 + manifest
     for output in job.outputs.all():
         row = live.get(bucket=bucket_name(output.bucket_role), key=output.key)
@@ -347,11 +335,7 @@ def test_the_dashboard_in_a_browser(chromium, live_server, client, stocked, judg
     s3.start_multipart_upload(bucket_name("raw"),
                               keys.raw_fastq_key(stocked["a"], uuid.uuid4(), "HALF", 1))
     staff = make_user("ops@wes.test", is_staff=True, is_superuser=True)
-    client.force_login(staff)
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    page = context.new_page()
+    page = browser_page_as(chromium, live_server, client, staff)
     page.goto(live_server.url + "/admin/")
     page.click("text=Storage dashboard")
     page.wait_for_url(re.compile(r".*/admin/storage-dashboard/$"))
@@ -361,4 +345,4 @@ def test_the_dashboard_in_a_browser(chromium, live_server, client, stocked, judg
     page.click(f"a[href$='/reconciliationrun/{run.pk}/change/'] >> nth=0")
     page.wait_for_url(re.compile(r".*/change/$"))
     screenshot(page, "admin-reconciliation-run")
-    context.close()
+    page.context.close()

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 
 from jobs.downloads import output_download_url
 from jobs.models import Job, JobOutput, Sample, SampleFile
-from portal.testing import make_user, screenshot
+from portal.testing import browser_page_as, make_user, screenshot
 from storage import keys, ledger
 from storage.buckets import bucket_name
 from storage.models import JobUsage, StoredObject
@@ -308,11 +308,7 @@ def test_the_usage_page_in_a_browser(chromium, live_server, client, lab_a, lab_b
                                      outsider, tmp_path):
     Seed(lab_a, lab_b, manager, outsider, tmp_path).seed()
     staff = make_user("ops@wes.test", is_staff=True, is_superuser=True)
-    client.force_login(staff)
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
-    page = context.new_page()
+    page = browser_page_as(chromium, live_server, client, staff)
     page.goto(live_server.url + "/admin/usage/")
     page.fill("input[name=month]", "2026-10")
     page.click("input[value=Show]")
@@ -323,4 +319,4 @@ def test_the_usage_page_in_a_browser(chromium, live_server, client, lab_a, lab_b
     with page.expect_download() as download:
         page.click("#usage-csv")
     assert download.value.suggested_filename == "wes-usage-2026-10.csv"
-    context.close()
+    page.context.close()

@@ -12,9 +12,8 @@ from unittest import mock
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
 
-from portal.testing import make_user, screenshot
+from portal.testing import make_user, screenshot, tamper_with_audit_rows
 from tenants import actions
 from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent, AuditExport
@@ -33,19 +32,6 @@ def record_at(when: datetime, **kwargs) -> AuditEvent:
     """An event written by the real service, with the clock set to `when`."""
     with mock.patch("django.utils.timezone.now", return_value=when):
         return audit_record(**kwargs)
-
-
-def as_database_owner(sql: str, params: list) -> None:
-    """What a database owner could do: switch the append-only trigger off and change a row."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE tenants_auditevent DISABLE TRIGGER "
-                           "tenants_auditevent_no_update_delete")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE tenants_auditevent ENABLE TRIGGER "
-                           "tenants_auditevent_no_update_delete")
 
 
 @pytest.fixture
@@ -132,7 +118,7 @@ def test_it_shows_an_event_read_only_with_its_integrity(client_for, superuser, s
     assert 'name="_save"' not in page and "<form" in page
     assert "output.downloaded" in page and "J-001" in page
     assert "its contents match its hash" in page
-    as_database_owner("UPDATE tenants_auditevent SET resource_id = 'J-666' WHERE id = %s",
+    tamper_with_audit_rows("UPDATE tenants_auditevent SET resource_id = 'J-666' WHERE id = %s",
                       [event.pk])
     page = client_for(superuser).get(f"{CHANGELIST}{event.pk}/change/").content.decode()
     assert "EDITED: its contents do not match its hash" in page
@@ -246,7 +232,7 @@ def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, s
     assert mailoutbox == []
 
     target = seeded[4]
-    as_database_owner("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
+    tamper_with_audit_rows("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
                       ['{"n": 1}', target.pk])
     page = client.post(VERIFY, follow=True).content.decode()
     assert f"Hash chain BROKEN at <a href=\"/admin/tenants/auditevent/{target.pk}/change/\">" \
@@ -285,7 +271,7 @@ def test_the_daily_check_runs_as_a_scheduled_task(db):
 
 
 def test_it_names_the_row_after_a_removed_one(seeded):
-    as_database_owner("DELETE FROM tenants_auditevent WHERE id = %s", [seeded[3].pk])
+    tamper_with_audit_rows("DELETE FROM tenants_auditevent WHERE id = %s", [seeded[3].pk])
     checked, broken = verify_chain()
     assert broken.event_id == seeded[4].pk and broken.kind == "prev_hash"
     assert broken.previous_id == seeded[2].pk
@@ -325,7 +311,7 @@ def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, su
     assert "Hash chain OK" in page.inner_text("#chain-check")
     screenshot(page, "admin-audit-verify-ok")
 
-    as_database_owner("UPDATE tenants_auditevent SET resource_id = 'S-999' WHERE id = %s",
+    tamper_with_audit_rows("UPDATE tenants_auditevent SET resource_id = 'S-999' WHERE id = %s",
                       [seeded[2].pk])
     page.click("text=Verify hash chain")
     page.wait_for_selector("#chain-check.broken")

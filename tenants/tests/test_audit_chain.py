@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
+from portal.testing import tamper_with_audit_rows
 from tenants.audit import (
     GENESIS_HASH,
     HASHED_FIELDS,
@@ -88,24 +89,10 @@ def test_it_refuses_update_and_delete_on_postgresql():
     assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
 
 
-def as_superuser_without_trigger(sql: str, params: list) -> None:
-    """What a database superuser could do: switch the trigger off and change rows with raw SQL."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Deferred foreign-key checks count as pending trigger events, which block ALTER TABLE.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE tenants_auditevent DISABLE TRIGGER "
-                           "tenants_auditevent_no_update_delete")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE tenants_auditevent ENABLE TRIGGER "
-                           "tenants_auditevent_no_update_delete")
-
-
 @pytest.mark.django_db
 def test_it_reports_the_first_edited_row():
     events = [record(n) for n in range(5)]
-    as_superuser_without_trigger("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
+    tamper_with_audit_rows("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
                                  ['{"n": 999}', events[2].pk])
     checked, broken = verify_chain()
     assert broken is not None and broken.event_id == events[2].pk
@@ -117,7 +104,7 @@ def test_it_reports_the_first_edited_row():
 @pytest.mark.django_db
 def test_it_reports_a_removed_row():
     events = [record(n) for n in range(4)]
-    as_superuser_without_trigger("DELETE FROM tenants_auditevent WHERE id = %s", [events[1].pk])
+    tamper_with_audit_rows("DELETE FROM tenants_auditevent WHERE id = %s", [events[1].pk])
     _checked, broken = verify_chain()
     assert broken.event_id == events[2].pk and "removed" in broken.reason
 
