@@ -409,9 +409,10 @@ class ReportStatus(models.TextChoices):
 
 
 class Report(models.Model):
-    """One version of a job's clinical report. Version 1 starts as a draft pending review; signing
-    stores a signed PDF; an amendment is a new signed version and marks the previous one
-    superseded. Every PDF is a new object key in the versioned results bucket, never overwritten.
+    """One version of a job's clinical report. Each version starts as a draft pending review;
+    signing it out stores a signed PDF. An amendment is a new version that a manager reviews and
+    signs like the first; signing it marks the version it amends superseded. Every PDF is a new
+    object key in the versioned results bucket, never overwritten.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

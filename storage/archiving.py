@@ -18,7 +18,6 @@ rewritten, an unrecorded one found at the key is adopted if it verifies and remo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import tarfile
@@ -34,6 +33,7 @@ from jobs.models import InvalidTransition, Job, JobOutput, JobStatus
 from portal.db import for_update
 from storage import holds, keys, ledger, s3
 from storage.buckets import bucket_name
+from storage.checksums import size_and_sha256
 from tenants import actions
 from tenants.audit import SYSTEM, audit_record
 
@@ -250,11 +250,7 @@ def _read_archive(bucket: str, key: str, members: list[dict], on_member=None) ->
 
 
 def _hash_only(entry: dict, chunks) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
+    return size_and_sha256(chunks)
 
 
 def verify_archive(job: Job) -> None:

@@ -17,6 +17,15 @@ def sha256_chunks(chunks: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
+def size_and_sha256(chunks: Iterable[bytes]) -> tuple[int, str]:
+    """How many bytes the chunks hold, and their SHA-256, in one pass."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
 def sha256_file(path: Path | str) -> str:
     with open(path, "rb") as handle:
         return sha256_chunks(iter(lambda: handle.read(CHUNK), b""))

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from storage import keys, s3
 from storage.buckets import bucket
+from storage.checksums import size_and_sha256
 from storage.ledger import record_put
 from tenants import actions
 from tenants.audit import SYSTEM, Actor, audit_record, lock_chain
@@ -117,14 +118,10 @@ def _stored_checksum(bucket_name: str, key: str) -> tuple[int, str] | None:
     if s3.object_size(bucket_name, key) is None:
         return None
     body = s3.open_object(bucket_name, key)
-    digest, size = hashlib.sha256(), 0
     try:
-        while chunk := body.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+        return size_and_sha256(iter(lambda: body.read(READ_CHUNK), b""))
     finally:
         body.close()
-    return size, digest.hexdigest()
 
 
 def audit_export_verify(*, export: AuditExport) -> None:
