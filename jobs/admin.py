@@ -21,6 +21,7 @@ from jobs.qc_display import qc_figures
 from portal.admin import ReadOnlyAdminMixin
 from storage import s3
 from storage.buckets import REGISTRY, bucket_name
+from storage.admin import require_operations
 from storage.retention import (
     archive_due_on,
     bucket_rules_reapply,
@@ -211,7 +212,9 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
 @require_http_methods(["GET", "POST"])
 def retention_view(request):
     """Buckets' rules as configured and as the server has them, with a button that applies them
-    again; jobs under legal hold; jobs due for archiving soon. Staff only (admin_view)."""
+    again; jobs under legal hold; jobs due for archiving soon. Staff with the operations
+    permission, like the usage and storage pages (admin_view sends everyone else to log in)."""
+    require_operations(request)
     if request.method == "POST":
         return _reapply(request)
     soon = [(job, archive_due_on(job)) for job in jobs_archiving_soon()[:100]]

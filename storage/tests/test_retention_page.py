@@ -115,6 +115,15 @@ def test_it_lists_held_jobs_and_jobs_due_for_archiving(client_for, staff, lab_a,
     assert f"{(timezone.now() + timedelta(days=10)).date():%Y-%m-%d}" in due
 
 
+def test_staff_without_the_operations_permission_are_refused(client_for, provisioned_s3):
+    plain_staff = make_user("helpdesk@portal.test", is_staff=True)
+    assert client_for(plain_staff).get(URL).status_code == 403
+    drift_the_server()
+    assert client_for(plain_staff).post(URL, {"bucket": "results"}).status_code == 403
+    assert s3.get_default_encryption(bucket_name("results")) is None, "nothing re-applied"
+    assert not AuditEvent.objects.filter(action=actions.STORAGE_RULES_APPLIED).exists()
+
+
 def test_only_staff_reach_it(client_for, manager, provisioned_s3):
     client = client_for(manager)
     assert "/admin/login/" in client.get(URL).url
