@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from jobs.models import JobOutput, JobStatus, Report
+from jobs.models import Job, JobOutput, JobStatus, Report
 from jobs.reports import is_released
 from storage import s3
 from storage.buckets import bucket_name
@@ -26,10 +26,10 @@ REASONS = [
 ]
 
 
-def can_download(membership, output: JobOutput) -> bool:
+def can_download(membership, job: Job) -> bool:
     """Managers review results before sign-out; clinicians receive them once a report of the
     job has been signed out."""
-    return membership.is_manager or is_released(output.job)
+    return membership.is_manager or is_released(job)
 
 
 def _check_reason(reason: str, note: str) -> None:
@@ -44,7 +44,7 @@ def output_download_url(*, membership, output: JobOutput, reason: str, note: str
                         request=None) -> str:
     if output.lab_id != membership.lab_id:
         raise PermissionDenied("That file belongs to another lab.")
-    if not can_download(membership, output):
+    if not can_download(membership, output.job):
         raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
                                "report out.")
     # An archived job has output rows again only once restored to the results bucket.

@@ -8,15 +8,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jobs import runs, selectors, services
-from jobs import downloads, reports
-from jobs.qc_display import qc_figures
+from jobs import downloads, reports, runs, selectors, services, variants
 from jobs.access import access_job, access_job_output, access_sample, access_sample_file
 from jobs.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
-from jobs import variants
-from jobs.variant_forms import VariantFilterForm
-from jobs.sample_sheet import COLUMNS, parse_sheet
 from jobs.models import FileStatus, JobStatus
+from jobs.qc_display import qc_figures
+from jobs.sample_sheet import COLUMNS, parse_sheet
+from jobs.variant_forms import VariantFilterForm
 from storage.s3 import StorageError
 from tenants import actions
 from tenants.access import lab_view
@@ -308,7 +306,7 @@ def job_detail(request, job_id):
     job = access_job(request.membership, job_id)
     released = reports.is_released(job)
     context = {"job": job, "outputs": list(job.outputs.all()),
-               "can_download": request.membership.is_manager or released,
+               "can_download": downloads.can_download(request.membership, job),
                "released": released, "qc_figures": qc_figures(job.qc),
                "has_report": job.reports.exists(),
                "can_cancel": job.can_cancel() and (request.membership.is_manager
@@ -356,7 +354,7 @@ def job_retry(request, job_id):
 def output_download(request, job_id, output_id):
     """Ask why (PHI export), then send the browser to a presigned GET for this one file."""
     output = access_job_output(request.membership, job_id, output_id)
-    if not downloads.can_download(request.membership, output):
+    if not downloads.can_download(request.membership, output.job):
         raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
                                "report out.")
     job = output.job
