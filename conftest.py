@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from portal.testing import ARTIFACTS, make_user, storages_for  # noqa: F401 (used by fixtures)
+from tests.helpers import ARTIFACTS, make_user, storages_for  # noqa: F401 (used by fixtures)
 from storage.seaweed import SeaweedServer
 
 BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",

@@ -49,7 +49,7 @@ def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--depth", type=int, default=300, help="mean depth over targets")
     args = parser.parse_args()
-    from jobs.upload_client import DirectUploader, sample_fields
+    from tests.upload_client import DirectUploader, sample_fields
 
     portal = BenchPortal()
     try:

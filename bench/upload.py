@@ -98,7 +98,7 @@ def main() -> dict:
     parser.add_argument("--form-gib", type=float, default=2.0)
     args = parser.parse_args()
 
-    from jobs.upload_client import DirectUploader, sample_fields
+    from tests.upload_client import DirectUploader, sample_fields
 
     portal = BenchPortal()
     results: dict = {}

@@ -105,7 +105,7 @@ def bare_list_seconds(endpoint: str, labs: list) -> tuple[float, int, int]:
     """The same ListObjectsV2 requests the scan makes, with nothing done with the answers."""
     from storage import keys
     from storage.buckets import REGISTRY
-    from storage.reconcile import LAB_PREFIXED
+    from jobs.records.reconciliation import LAB_PREFIXED
 
     client = boto3_client(endpoint)
     paginator = client.get_paginator("list_objects_v2")
@@ -164,8 +164,8 @@ def main() -> dict:
     from django.utils import timezone
 
     from storage import provisioning
-    from storage.reconcile import storage_reconcile
-    from storage.usage import usage_report
+    from jobs.records.reconciliation import storage_reconcile
+    from jobs.records.usage import usage_report
     from tenants.services import lab_create
 
     settings.DEBUG = False        # DEBUG keeps every query's SQL, which would skew the timings

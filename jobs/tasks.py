@@ -1,38 +1,70 @@
-"""django-q2 entry points. Each takes ids, reloads rows and calls one service; safe to run twice."""
+"""django-q2 entry points of the jobs app. Queued tasks and schedules store these dotted names, so
+they stay here, one module for the whole app; each takes ids, reloads rows and calls one service of
+its area, and is safe to run twice."""
 
-from jobs import services
+from common.queue import enqueue
+from jobs.intake import uploads, verification
+from jobs.models import ReconciliationStatus
+from jobs.records import archiving, reconciliation
+from jobs.reports import notifications
+from jobs.reports import services as reports
+from jobs.results.publishing import job_outputs_publish
+from jobs.runs import reaper, runner
 
 
 def verify_sample(sample_id: str) -> str:
-    sample = services.sample_verify(sample_id=sample_id)
+    sample = verification.sample_verify(sample_id=sample_id)
     return sample.status if sample else "not verifying"
 
 
 def sweep_intake() -> dict:
-    return services.intake_sweep()
+    return uploads.intake_sweep()
 
 
 def run_job(job_id: str) -> str:
-    from jobs import pipeline
-
-    job = pipeline.job_run(job_id=job_id)
+    job = runner.job_run(job_id=job_id, publish=job_outputs_publish)
     return job.status if job else "not run"
 
 
 def reap_jobs() -> dict:
-    from jobs import runs
-
-    return runs.job_reap()
+    return reaper.job_reap()
 
 
 def draft_report(job_id: str) -> str:
-    from jobs import reports
-
     report = reports.report_draft_create(job_id=job_id)
     return f"report v{report.version} {report.status}" if report else "no report (job not succeeded)"
 
 
 def send_notification(kind: str, object_id: str) -> int:
-    from jobs import notifications
-
     return notifications.notify(kind, object_id)
+
+
+def archive_jobs() -> dict:
+    """Daily: one task per job past the results period (jobs under legal hold are skipped), so a
+    large job's archive runs in its own task, within its own timeout."""
+    due = archiving.archive_due(dry_run=True)
+    for job_id in due["done"]:
+        enqueue("jobs.tasks.archive_job", job_id)
+    return {"queued": len(due["done"]), "held": len(due["held"])}
+
+
+def archive_job(job_id: str) -> str:
+    return archiving.job_archive(job_id=job_id).status
+
+
+def purge_archives() -> dict:
+    """Daily: purge archives past the archive period, except jobs under legal hold."""
+    result = archiving.purge_expired()
+    return {"purged": len(result["done"]), "held": len(result["held"]),
+            "failed": result["failed"]}
+
+
+def reconcile_storage(trigger: str = "schedule") -> dict:
+    """Nightly: list every bucket, compare with the object ledger, record the snapshot. A failed
+    run is recorded with its reason and raised, so the queue's failed-task list shows it too."""
+    run = reconciliation.storage_reconcile(trigger=trigger)
+    if run.status == ReconciliationStatus.FAILED:
+        raise RuntimeError(f"storage reconciliation {run.pk} failed: {run.error}")
+    return {"run": run.pk, "status": run.status, "objects": run.objects_listed,
+            "unrecorded": run.unrecorded_count, "missing": run.missing_count,
+            "size_differs": run.size_mismatch_count, "expired": run.expired_count}

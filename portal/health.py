@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
-from storage import s3
-from storage.buckets import REGISTRY
+from storage.health import check_storage
 
 
 def check_database() -> dict:
@@ -16,19 +15,6 @@ def check_database() -> dict:
         return {"ok": True, "vendor": connection.vendor}
     except Exception as exc:  # any driver error means "down"; the message says which
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:300]}
-
-
-def check_storage() -> dict:
-    try:
-        present = s3.list_bucket_names()
-    except s3.StorageError as exc:
-        return {"ok": False, "endpoint": settings.MINIO_ENDPOINT, "error": str(exc)}
-    missing = sorted(rule.name for rule in REGISTRY if rule.name not in present)
-    result = {"ok": not missing, "endpoint": settings.MINIO_ENDPOINT}
-    if missing:
-        result["error"] = ("missing bucket(s) " + ", ".join(missing)
-                           + ": run `manage.py setup_storage`")
-    return result
 
 
 def check_queue() -> dict:

@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.dev_defaults import DEV_SECRET_KEY, DEV_STORAGE_ACCESS_KEY, DEV_STORAGE_SECRET_KEY
-from portal.env import env_bool, env_int, env_list, env_secret, env_str
+from common.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))

@@ -4,9 +4,9 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from jobs.admin import retention_view
+from jobs.records import usage_admin
+from jobs.records.admin import retention_view
 from portal import views
-from storage import admin as storage_admin
 
 # Staff sign in through allauth too, so the admin shares its rate limits and audit events.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,7 +19,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
-    *storage_admin.admin_urls(),        # /admin/usage/, /admin/storage-dashboard/
+    *usage_admin.admin_urls(),           # /admin/usage/, /admin/storage-dashboard/
     path("admin/retention/", admin.site.admin_view(retention_view), name="admin_retention"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -24,6 +24,8 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from storage.checksums import HashingStream
+
 NOT_FOUND_CODES = {"404", "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchUpload"}
 NOT_CONFIGURED_CODES = {
     "NoSuchLifecycleConfiguration",
@@ -511,40 +513,16 @@ class ObjectWriter(io.RawIOBase):
         super().close()
 
 
-class HashingReader(io.RawIOBase):
-    """Reads through a streaming body, counting and hashing every byte that passes."""
-
-    def __init__(self, body):
-        super().__init__()
-        self.body = body
-        self.size = 0
-        self._digest = hashlib.sha256()
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
-
-    def readable(self) -> bool:
-        return True
+class HashingReader(HashingStream):
+    """Reads an object's streaming body through, counting and hashing every byte; a storage
+    failure mid-read is a StorageError like any other."""
 
     def read(self, size: int = -1) -> bytes:
         with translated_errors("read an object's bytes"):
-            data = self.body.read(size if size is not None and size >= 0 else None)
-        self._digest.update(data)
-        self.size += len(data)
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def drain(self, chunk: int = 1024 * 1024) -> None:
-        while self.read(chunk):
-            pass
+            return super().read(size)
 
     def close(self) -> None:
-        self.body.close()
+        self.stream.close()
         super().close()
 
 

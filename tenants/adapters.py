@@ -2,7 +2,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenants import actions
+from tenants import audit_actions
 from tenants.audit import Actor, audit_record
 from tenants.selectors import invitation_by_token
 
@@ -36,7 +36,7 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
             super().pre_authenticate(request, **credentials)
         except ValidationError:
             claimed = credentials.get("email") or credentials.get("username") or ""
-            audit_record(actor=Actor.anonymous(claimed), action=actions.LOGIN_FAILED,
+            audit_record(actor=Actor.anonymous(claimed), action=audit_actions.LOGIN_FAILED,
                          details={"claimed_identity": claimed[:254], "reason": "rate limited"},
                          request=request)
             raise

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from portal.admin import ReadOnlyAdminMixin
-from tenants import actions
+from common.admin import ReadOnlyAdminMixin
+from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
 from tenants.models import AuditEvent, AuditExport, Invitation, Lab, Membership
@@ -32,15 +32,15 @@ class AuditedMembershipChanges:
 
     def audit_membership_saved(self, request, membership: Membership, is_new: bool, old_role=None):
         if is_new:
-            audit_admin_change(request, actions.MEMBERSHIP_ADDED, membership.lab, "membership",
+            audit_admin_change(request, audit_actions.MEMBERSHIP_ADDED, membership.lab, "membership",
                                membership.pk, email=membership.user.email, role=membership.role)
         elif old_role != membership.role:
-            audit_admin_change(request, actions.MEMBERSHIP_ROLE_CHANGED, membership.lab,
+            audit_admin_change(request, audit_actions.MEMBERSHIP_ROLE_CHANGED, membership.lab,
                                "membership", membership.pk, email=membership.user.email,
                                role=membership.role, previous_role=old_role)
 
     def audit_membership_deleted(self, request, membership: Membership):
-        audit_admin_change(request, actions.MEMBERSHIP_REMOVED, membership.lab, "membership",
+        audit_admin_change(request, audit_actions.MEMBERSHIP_REMOVED, membership.lab, "membership",
                            membership.pk, email=membership.user.email, role=membership.role)
 
 
@@ -61,10 +61,10 @@ class LabAdmin(AuditedMembershipChanges, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change:
-            audit_admin_change(request, actions.LAB_CREATED, obj, "lab", obj.pk, slug=obj.slug,
+            audit_admin_change(request, audit_actions.LAB_CREATED, obj, "lab", obj.pk, slug=obj.slug,
                                name=obj.name)
         elif form.changed_data:
-            audit_admin_change(request, actions.LAB_CHANGED, obj, "lab", obj.pk,
+            audit_admin_change(request, audit_actions.LAB_CHANGED, obj, "lab", obj.pk,
                                fields=sorted(form.changed_data))
 
     @transaction.atomic
@@ -325,7 +325,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         lab_id = request.GET.get("lab__id__exact")
         lab = Lab.objects.filter(pk=lab_id).first() if lab_id else None
         with transaction.atomic():
-            audit_record(actor=Actor.for_user(request.user), action=actions.AUDIT_EXPORTED,
+            audit_record(actor=Actor.for_user(request.user), action=audit_actions.AUDIT_EXPORTED,
                          lab=lab, resource_type="audit_log", data_exported=True, request=request,
                          details={"via": "admin", "filters": filters, "rows": snapshot["rows"],
                                   "last_event_id": snapshot["last_id"], "format": "csv"})

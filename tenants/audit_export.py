@@ -9,12 +9,10 @@ timestamp), so an export written twice is the same object with the same checksum
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import re
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from datetime import timezone as dt_timezone
 
 from django.db import transaction
@@ -22,9 +20,10 @@ from django.utils import timezone
 
 from storage import keys, s3
 from storage.buckets import bucket
-from storage.checksums import size_and_sha256
+from storage.checksums import HashingStream, size_and_sha256
 from storage.ledger import record_put
-from tenants import actions
+from common.months import month_bounds, previous_month, shift_month
+from tenants import audit_actions
 from tenants.audit import SYSTEM, Actor, audit_record, lock_chain
 from tenants.models import AuditEvent, AuditExport
 
@@ -38,30 +37,6 @@ class AuditExportError(Exception):
     """An export that cannot be written or no longer matches what was recorded, in one sentence."""
 
 
-def parse_month(text: str) -> date:
-    """"2026-05" -> date(2026, 5, 1), with an error that says what was expected."""
-    found = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-    if not found or not 1 <= int(found.group(2)) <= 12:
-        raise AuditExportError(f"{text!r} is not a month: write it as YYYY-MM, e.g. 2026-05")
-    return date(int(found.group(1)), int(found.group(2)), 1)
-
-
-def previous_month(today: date | None = None) -> date:
-    today = today or timezone.localdate()
-    return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
-
-
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    """The month as [start, end) in the portal's time zone (WES_TIME_ZONE)."""
-    zone = timezone.get_current_timezone()
-    return (datetime.combine(month, time.min, tzinfo=zone),
-            datetime.combine(next_month(month), time.min, tzinfo=zone))
-
-
-def next_month(month: date) -> date:
-    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-
-
 @dataclass
 class _Written:
     size: int = 0
@@ -69,21 +44,6 @@ class _Written:
     count: int = 0
     first_id: int | None = None
     last_id: int | None = None
-
-
-class _HashingFile:
-    """Writes through to a file, keeping the size and SHA-256 of what passed."""
-
-    def __init__(self, handle):
-        self.handle, self.size, self.digest = handle, 0, hashlib.sha256()
-
-    def write(self, data) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.handle.write(data)
-
-    def flush(self) -> None:
-        self.handle.flush()
 
 
 def _event_line(row: tuple) -> bytes:
@@ -98,7 +58,7 @@ def _event_line(row: tuple) -> bytes:
 def _write_month(handle, start: datetime, end: datetime) -> _Written:
     """Stream the month's events into `handle` as gzip JSON Lines; memory stays at one chunk."""
     written = _Written()
-    target = _HashingFile(handle)
+    target = HashingStream(handle)
     rows = (AuditEvent.objects.filter(created_at__gte=start, created_at__lt=end).order_by("id")
             .values_list(*EXPORT_FIELDS).iterator(chunk_size=5000))
     # mtime=0 and no file name: the same events give the same bytes, so a rerun is recognisable.
@@ -109,7 +69,7 @@ def _write_month(handle, start: datetime, end: datetime) -> _Written:
             written.first_id = row[0] if written.first_id is None else written.first_id
             written.last_id = row[0]
     handle.flush()
-    written.size, written.sha256 = target.size, target.digest.hexdigest()
+    written.size, written.sha256 = target.size, target.sha256
     return written
 
 
@@ -190,7 +150,7 @@ def audit_export_month(*, month: date, actor: Actor = SYSTEM) -> AuditExport:
             # object is the one just written again.
             return export
         record_put(bucket=rule.name, key=key, size=written.size, sha256=written.sha256)
-        audit_record(actor=actor, action=actions.AUDIT_MONTH_ARCHIVED,
+        audit_record(actor=actor, action=audit_actions.AUDIT_MONTH_ARCHIVED,
                      resource_type="audit_export", resource_id=export.pk,
                      details={"month": f"{month:%Y-%m}", "bucket": rule.name, "key": key,
                               "size": written.size, "sha256": written.sha256,
@@ -214,5 +174,5 @@ def audit_export_due(*, actor: Actor = SYSTEM, today: date | None = None) -> lis
         while month < last:
             if month not in done:
                 months.insert(-1, month)
-            month = next_month(month)
+            month = shift_month(month, 1)
     return [audit_export_month(month=month, actor=actor) for month in months]

@@ -11,7 +11,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.mail import mail_admins
 
-from tenants import actions
+from tenants import audit_actions
 from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent
 
@@ -33,7 +33,7 @@ def audit_chain_verify(*, requested_by: int | None = None, via: str = "schedule"
                        reason=broken.reason, broken_at=broken.describe())
         if broken.created_at:
             details["broken_event_created_at"] = f"{broken.created_at:%Y-%m-%d %H:%M:%S %Z}"
-    event = audit_record(actor=actor, action=actions.AUDIT_VERIFIED, resource_type="audit_log",
+    event = audit_record(actor=actor, action=audit_actions.AUDIT_VERIFIED, resource_type="audit_log",
                          details=details)
     if broken is not None:
         mail_admins("Audit log hash chain BROKEN",
@@ -48,10 +48,10 @@ def audit_chain_verify_request(*, user, request=None) -> None:
     """Queue a check for the worker; the request itself is audited with where it came from."""
     from django_q.tasks import async_task
 
-    audit_record(actor=Actor.for_user(user), action=actions.AUDIT_VERIFY_REQUESTED,
+    audit_record(actor=Actor.for_user(user), action=audit_actions.AUDIT_VERIFY_REQUESTED,
                  resource_type="audit_log", request=request, details={"via": "admin"})
     async_task(VERIFY_TASK, requested_by=user.pk, via="admin")
 
 
 def latest_verification() -> AuditEvent | None:
-    return AuditEvent.objects.filter(action=actions.AUDIT_VERIFIED).order_by("-id").first()
+    return AuditEvent.objects.filter(action=audit_actions.AUDIT_VERIFIED).order_by("-id").first()

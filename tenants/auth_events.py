@@ -4,13 +4,13 @@ the receivers live here, connected in `TenantsConfig.ready`."""
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from tenants import actions
+from tenants import audit_actions
 from tenants.audit import Actor, audit_record
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def audit_login(sender, request, user, **kwargs):
-    audit_record(actor=Actor.for_user(user), action=actions.LOGIN, resource_type="user",
+    audit_record(actor=Actor.for_user(user), action=audit_actions.LOGIN, resource_type="user",
                  resource_id=user.pk, request=request)
 
 
@@ -18,13 +18,13 @@ def audit_login(sender, request, user, **kwargs):
 def audit_logout(sender, request, user, **kwargs):
     if user is None:
         return
-    audit_record(actor=Actor.for_user(user), action=actions.LOGOUT, resource_type="user",
+    audit_record(actor=Actor.for_user(user), action=audit_actions.LOGOUT, resource_type="user",
                  resource_id=user.pk, request=request)
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     claimed = credentials.get("email") or credentials.get("username") or ""
-    audit_record(actor=Actor.anonymous(claimed), action=actions.LOGIN_FAILED,
+    audit_record(actor=Actor.anonymous(claimed), action=audit_actions.LOGIN_FAILED,
                  details={"claimed_identity": claimed[:254]}, request=request)
 

@@ -14,8 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.db import for_update
-from tenants import actions
+from common.db import for_update
+from tenants import audit_actions
 from tenants.access import require_manager
 from tenants.audit import SYSTEM, Actor, audit_record
 from tenants.models import Invitation, Lab, Membership, Role
@@ -30,7 +30,7 @@ def lab_create(*, slug: str, name: str, created_by=None) -> Lab:
     with transaction.atomic():
         lab.save()
         audit_record(actor=Actor.for_user(created_by) if created_by else SYSTEM,
-                     action=actions.LAB_CREATED, lab=lab, resource_type="lab",
+                     action=audit_actions.LAB_CREATED, lab=lab, resource_type="lab",
                      resource_id=lab.pk, details={"slug": slug, "name": name})
     return lab
 
@@ -48,7 +48,7 @@ def membership_add(*, lab: Lab, user, role: str, added_by=None, request=None,
         if via_invitation is not None:
             details["invitation"] = str(via_invitation.pk)
         audit_record(actor=Actor.for_user(added_by) if added_by else SYSTEM,
-                     action=actions.MEMBERSHIP_ADDED, lab=lab, resource_type="membership",
+                     action=audit_actions.MEMBERSHIP_ADDED, lab=lab, resource_type="membership",
                      resource_id=membership.pk, details=details, request=request)
     return membership
 
@@ -77,14 +77,14 @@ def invitation_create(*, membership: Membership, email: str, role: str,
                 email__iexact=email, accepted_at=None, revoked_at=None):
             old.revoked_at = now
             old.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action=actions.INVITATION_REVOKED, lab=lab,
+            audit_record(actor=actor, action=audit_actions.INVITATION_REVOKED, lab=lab,
                          resource_type="invitation", resource_id=old.pk,
                          details={"email": email, "reason": "replaced by a new invitation"},
                          request=request)
         invitation = Invitation.objects.create(
             lab=lab, email=email, role=role, token_hash=token_hash(token),
             invited_by=membership.user, expires_at=now + INVITATION_VALID_FOR)
-        audit_record(actor=actor, action=actions.INVITATION_CREATED, lab=lab,
+        audit_record(actor=actor, action=audit_actions.INVITATION_CREATED, lab=lab,
                      resource_type="invitation", resource_id=invitation.pk,
                      details={"email": email, "role": role}, request=request)
         accept_url = reverse("tenants:invitation_accept", args=[token])
@@ -120,7 +120,7 @@ def invitation_accept(*, invitation: Invitation, user, request=None) -> Membersh
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
-        audit_record(actor=Actor.for_user(user), action=actions.INVITATION_ACCEPTED,
+        audit_record(actor=Actor.for_user(user), action=audit_actions.INVITATION_ACCEPTED,
                      lab=invitation.lab, resource_type="invitation", resource_id=invitation.pk,
                      details={"email": invitation.email, "role": invitation.role},
                      request=request)
@@ -137,7 +137,7 @@ def invitation_revoke(*, membership: Membership, invitation: Invitation, request
             raise ValidationError("This invitation is no longer pending.")
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        audit_record(actor=Actor.for_user(membership.user), action=actions.INVITATION_REVOKED,
+        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.INVITATION_REVOKED,
                      lab=membership.lab, resource_type="invitation", resource_id=invitation.pk,
                      details={"email": invitation.email}, request=request)
 
@@ -153,7 +153,7 @@ def membership_remove(*, membership: Membership, target: Membership, request=Non
         if target.role == Role.MANAGER and managers == [target.pk]:
             raise ValidationError(f"{target.user.email} is the lab's only manager; invite another "
                                   "manager before removing them.")
-        audit_record(actor=Actor.for_user(membership.user), action=actions.MEMBERSHIP_REMOVED,
+        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.MEMBERSHIP_REMOVED,
                      lab=membership.lab, resource_type="membership", resource_id=target.pk,
                      details={"email": target.user.email, "role": target.role}, request=request)
         target.delete()
@@ -167,7 +167,7 @@ def membership_notifications_set(*, membership, enabled: bool, request=None):
     membership.email_notifications = enabled
     with transaction.atomic():
         membership.save(update_fields=["email_notifications"])
-        audit_record(actor=Actor.for_user(membership.user), action=actions.NOTIFICATIONS_CHANGED,
+        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.NOTIFICATIONS_CHANGED,
                      lab=membership.lab, resource_type="membership", resource_id=membership.pk,
                      request=request, details={"email_notifications": enabled})
     return membership

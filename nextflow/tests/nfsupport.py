@@ -9,9 +9,7 @@ from pathlib import Path
 
 PIPELINE = Path(__file__).resolve().parents[1]
 BIN = PIPELINE / "bin"
-FIXTURES = Path(os.environ.get("WES_NF_FIXTURES", "/work/shared/fixtures/nextflow-24.10.9"))
-if not FIXTURES.is_dir():  # the shared/ folder sits beside the repository in CI clones
-    FIXTURES = PIPELINE.parents[1] / "shared" / "fixtures" / "nextflow-24.10.9"
+FIXTURES = PIPELINE.parent / "tests" / "fixtures" / "nextflow-24.10.9"   # real Nextflow output
 SAMPLE = "TEST1"
 
 TRACE_HEADER = ["task_id", "hash", "native_id", "name", "status", "exit", "submit", "duration",

@@ -24,7 +24,7 @@ def test_the_log_out_page_says_log_out_like_the_menu(client_for, clinician):
 
 
 def test_logging_out_of_the_admin_says_so_in_the_portals_words(client_for, db):
-    from portal.testing import make_user
+    from tests.helpers import make_user
 
     client = client_for(make_user("ops@portal.test", is_staff=True))
     page = client.post("/admin/logout/").content.decode()
@@ -33,7 +33,7 @@ def test_logging_out_of_the_admin_says_so_in_the_portals_words(client_for, db):
 
 
 def test_the_admin_home_links_the_operations_pages(client_for, db):
-    from portal.testing import make_user
+    from tests.helpers import make_user
 
     page = client_for(make_user("root@portal.test", is_staff=True, is_superuser=True)) \
         .get("/admin/").content.decode()

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_secret
+from common.env import env_bool, env_int, env_list, env_secret
 
 
 @pytest.mark.parametrize("raw,expected", [("true", True), ("1", True), ("YES", True), (" on ", True),

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.pipeline import pipeline_steps
+from jobs.runs.runner import pipeline_steps
 
-from portal.testing import screenshot
+from tests.helpers import screenshot
 from storage.seaweed import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

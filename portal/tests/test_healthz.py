@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from portal.testing import redis_available, child_database_url
+from tests.helpers import redis_available, child_database_url
 from storage import provisioning
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from portal.db import for_update
-from tenants import actions
+from common.db import for_update
+from tenants import audit_actions
 from tenants.audit import SYSTEM, audit_record
 from tenants.models import AuditEvent, Membership
 
@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_app_code_locks_rows_only_through_for_update():
     offenders = []
-    for app in ("portal", "tenants", "jobs", "storage"):
+    for app in ("common", "portal", "tenants", "jobs", "storage"):
         for path in (ROOT / app).rglob("*.py"):
-            if "tests" in path.parts or path == ROOT / "portal" / "db.py":
+            if "tests" in path.parts or path == ROOT / "common" / "db.py":
                 continue
             for number, line in enumerate(path.read_text().splitlines(), 1):
                 if re.search(r"\.select_for_update\(", line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}")
-    assert offenders == [], "lock rows with portal.db.for_update: " + ", ".join(offenders)
+    assert offenders == [], "lock rows with common.db.for_update: " + ", ".join(offenders)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ def test_a_locked_membership_leaves_its_lab_free_for_audit_writes(clinician):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")
-            event = audit_record(actor=SYSTEM, action=actions.LAB_CHANGED, lab=clinician.lab,
+            event = audit_record(actor=SYSTEM, action=audit_actions.LAB_CHANGED, lab=clinician.lab,
                                  resource_type="lab", resource_id=clinician.lab.pk)
         # The foreign key to the lab is checked at commit; it did not wait for the holder.
         assert AuditEvent.objects.filter(pk=event.pk, lab=clinician.lab).exists()

@@ -13,8 +13,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
-from portal.testing import make_user, screenshot, tamper_with_audit_rows
-from tenants import actions
+from tests.helpers import make_user, screenshot, tamper_with_audit_rows
+from tenants import audit_actions
 from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent, AuditExport
 
@@ -54,20 +54,20 @@ def seeded(manager, clinician, outsider):
     by = {"manager": Actor.for_user(manager.user), "clinician": Actor.for_user(clinician.user),
           "outsider": Actor.for_user(outsider.user)}
     plan = [
-        (march(1), "manager", lab_a, actions.SAMPLE_VIEWED, True, False, "S-001"),
-        (march(2, 0), "manager", lab_a, actions.SAMPLE_VIEWED, True, False, "S-002"),
-        (march(2, 23), "clinician", lab_a, actions.SAMPLE_VIEWED, True, False, "S-003"),
-        (march(3, 9), "manager", lab_a, actions.OUTPUT_DOWNLOADED, True, True, "J-001"),
-        (march(3, 23), "manager", lab_a, actions.SAMPLE_VIEWED, True, False, "S-004"),
-        (march(4, 0), "manager", lab_a, actions.SAMPLE_VIEWED, True, False, "S-005"),
-        (march(3, 10), "outsider", lab_b, actions.SAMPLE_VIEWED, True, False, "S-B01"),
-        (march(3, 11), "manager", lab_a, actions.SAMPLE_LIST_VIEWED, False, False, ""),
+        (march(1), "manager", lab_a, audit_actions.SAMPLE_VIEWED, True, False, "S-001"),
+        (march(2, 0), "manager", lab_a, audit_actions.SAMPLE_VIEWED, True, False, "S-002"),
+        (march(2, 23), "clinician", lab_a, audit_actions.SAMPLE_VIEWED, True, False, "S-003"),
+        (march(3, 9), "manager", lab_a, audit_actions.OUTPUT_DOWNLOADED, True, True, "J-001"),
+        (march(3, 23), "manager", lab_a, audit_actions.SAMPLE_VIEWED, True, False, "S-004"),
+        (march(4, 0), "manager", lab_a, audit_actions.SAMPLE_VIEWED, True, False, "S-005"),
+        (march(3, 10), "outsider", lab_b, audit_actions.SAMPLE_VIEWED, True, False, "S-B01"),
+        (march(3, 11), "manager", lab_a, audit_actions.SAMPLE_LIST_VIEWED, False, False, ""),
     ]
     events = [record_at(when, actor=by[who], lab=lab, action=action, phi_accessed=phi,
                         data_exported=exported, resource_type="sample", resource_id=resource)
               for when, who, lab, action, phi, exported, resource in plan]
     events.append(record_at(march(3, 12), actor=Actor.anonymous("=HYPERLINK(\"http://x\")"),
-                            action=actions.LOGIN_FAILED, details={"claimed_identity": "=1+1"}))
+                            action=audit_actions.LOGIN_FAILED, details={"claimed_identity": "=1+1"}))
     return events
 
 
@@ -169,7 +169,7 @@ def test_it_exports_exactly_the_filtered_rows_and_audits_the_export(client_for, 
     assert rows[0]["resource_id"] == "S-004" and rows[0]["phi_accessed"] == "True"
     assert rows[0]["created_at"] == "2026-03-03T23:00:00+00:00"
 
-    exported = AuditEvent.objects.get(action=actions.AUDIT_EXPORTED)
+    exported = AuditEvent.objects.get(action=audit_actions.AUDIT_EXPORTED)
     assert exported.data_exported and exported.actor_email == "root@portal.test"
     assert exported.lab == manager.lab and exported.resource_type == "audit_log"
     assert exported.details["rows"] == 3 and exported.details["filters"] == {
@@ -178,12 +178,12 @@ def test_it_exports_exactly_the_filtered_rows_and_audits_the_export(client_for, 
 
     # Unfiltered: every event up to the moment of export, not the export's own event.
     everything = exported_rows(client.post(EXPORT))
-    latest = AuditEvent.objects.filter(action=actions.AUDIT_EXPORTED).order_by("-id")
+    latest = AuditEvent.objects.filter(action=audit_actions.AUDIT_EXPORTED).order_by("-id")
     assert latest.count() == 2
     assert [int(r["id"]) for r in everything] == list(
         AuditEvent.objects.filter(id__lt=latest[0].pk).order_by("-id").values_list("id", flat=True))
     # Text people typed (a claimed email at a failed sign-in) cannot run as a spreadsheet formula.
-    failed = next(r for r in everything if r["action"] == actions.LOGIN_FAILED)
+    failed = next(r for r in everything if r["action"] == audit_actions.LOGIN_FAILED)
     assert failed["actor_email"] == "'=HYPERLINK(\"http://x\")"
 
 
@@ -223,8 +223,8 @@ def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, s
     assert "Hash chain check queued" in text
     assert re.search(r'class="chain-check ok">\s*Hash chain OK: all \d+ event\(s\) verified', text)
     assert "at the request of auditor@portal.test" in text
-    requested = AuditEvent.objects.get(action=actions.AUDIT_VERIFY_REQUESTED)
-    ok = AuditEvent.objects.get(action=actions.AUDIT_VERIFIED)
+    requested = AuditEvent.objects.get(action=audit_actions.AUDIT_VERIFY_REQUESTED)
+    ok = AuditEvent.objects.get(action=audit_actions.AUDIT_VERIFIED)
     assert requested.actor_email == "auditor@portal.test" and requested.ip_address
     assert ok.details["intact"] is True and ok.actor_email == "auditor@portal.test"
     assert ok.details["checked"] == AuditEvent.objects.filter(id__lt=ok.pk).count(), \
@@ -238,7 +238,7 @@ def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, s
     assert f"Hash chain BROKEN at <a href=\"/admin/tenants/auditevent/{target.pk}/change/\">" \
            f"event #{target.pk}</a> (2026-03-03 23:00:00 UTC):\n    its contents do not match " \
            "its hash (the row was edited)" in page
-    broken = AuditEvent.objects.filter(action=actions.AUDIT_VERIFIED).latest("id")
+    broken = AuditEvent.objects.filter(action=audit_actions.AUDIT_VERIFIED).latest("id")
     assert broken.details["intact"] is False and broken.details["broken_event_id"] == target.pk
     assert broken.details["problem"] == "hash"
     (alert,) = mailoutbox
@@ -264,9 +264,9 @@ def test_the_daily_check_runs_as_a_scheduled_task(db):
     schedule = Schedule.objects.get(func="tenants.tasks.verify_audit_chain")
     assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
 
-    record_at(march(1), actor=SYSTEM, action=actions.LAB_CREATED)
+    record_at(march(1), actor=SYSTEM, action=audit_actions.LAB_CREATED)
     assert verify_audit_chain().startswith("intact: 1 event(s)")
-    event = AuditEvent.objects.get(action=actions.AUDIT_VERIFIED)
+    event = AuditEvent.objects.get(action=audit_actions.AUDIT_VERIFIED)
     assert event.actor_email == "system@wes-portal" and event.details["via"] == "schedule"
 
 
@@ -327,7 +327,7 @@ def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, su
 
 def test_the_flags_come_before_the_free_text_and_uuids_are_shortened(client_for, superuser,
                                                                        manager):
-    event = audit_record(actor=Actor.for_user(manager.user), action=actions.SAMPLE_VIEWED,
+    event = audit_record(actor=Actor.for_user(manager.user), action=audit_actions.SAMPLE_VIEWED,
                          lab=manager.lab, resource_type="sample",
                          resource_id="3ebe13fc-2a8f-4010-9560-648c59fd29d5", phi_accessed=True,
                          details={"name": "DEMO1"})

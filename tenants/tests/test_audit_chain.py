@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from portal.testing import tamper_with_audit_rows
+from tests.helpers import tamper_with_audit_rows
 from tenants.audit import (
     GENESIS_HASH,
     HASHED_FIELDS,

@@ -1,6 +1,6 @@
 from django.urls import reverse
 
-from tenants import actions
+from tenants import audit_actions
 from tenants.models import AuditEvent
 
 
@@ -13,8 +13,8 @@ def test_it_audits_sign_in_and_sign_out(client, clinician):
     response = sign_in(client, "clinician@lab-a.test")
     assert response.status_code == 302
     client.post(reverse("account_logout"))
-    login, logout = AuditEvent.objects.filter(action__in=[actions.LOGIN, actions.LOGOUT])
-    assert (login.action, logout.action) == (actions.LOGIN, actions.LOGOUT)
+    login, logout = AuditEvent.objects.filter(action__in=[audit_actions.LOGIN, audit_actions.LOGOUT])
+    assert (login.action, logout.action) == (audit_actions.LOGIN, audit_actions.LOGOUT)
     assert login.actor_email == logout.actor_email == "clinician@lab-a.test"
     assert (login.ip_address, login.user_agent) == ("192.0.2.10", "pytest-browser")
     assert len(login.request_id) == 32
@@ -24,7 +24,7 @@ def test_it_audits_a_failed_sign_in_without_the_password(client, clinician):
     response = sign_in(client, "clinician@lab-a.test", password="wrong-password")
     assert response.status_code == 200
     assert "not correct" in response.content.decode()
-    event = AuditEvent.objects.get(action=actions.LOGIN_FAILED)
+    event = AuditEvent.objects.get(action=audit_actions.LOGIN_FAILED)
     assert (event.actor_id, event.actor_email) == ("anonymous", "clinician@lab-a.test")
     assert "wrong-password" not in str(event.details)
 
@@ -39,13 +39,13 @@ def test_it_rate_limits_repeated_failures(client, clinician):
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
     # Every refused attempt is on record, including the ones the rate limit stopped.
-    failed = AuditEvent.objects.filter(action=actions.LOGIN_FAILED)
+    failed = AuditEvent.objects.filter(action=audit_actions.LOGIN_FAILED)
     assert failed.count() == 7
     assert failed.filter(details__reason="rate limited").count() == 2
 
 
 def test_it_lets_staff_into_the_admin_through_the_same_sign_in(client, db):
-    from portal.testing import make_user
+    from tests.helpers import make_user
 
     make_user("staff@example.test", is_staff=True, is_superuser=True)
     admin_login = client.get("/admin/").url
@@ -71,7 +71,7 @@ def test_it_points_newcomers_to_invitations_not_sign_up(client, db):
 
 
 def test_it_audits_staff_edits_of_labs_and_memberships(client, db, manager):
-    from portal.testing import make_user
+    from tests.helpers import make_user
     from tenants.models import Lab, Membership
 
     staff = make_user("staff@example.test", is_staff=True, is_superuser=True)
@@ -82,8 +82,8 @@ def test_it_audits_staff_edits_of_labs_and_memberships(client, db, manager):
         "memberships-0-user": str(manager.user.pk), "memberships-0-role": "clinician"})
     assert response.status_code == 302, response.content.decode()[:3000]
     lab_c = Lab.objects.get(slug="lab-c")
-    created = AuditEvent.objects.get(action=actions.LAB_CREATED, lab=lab_c)
-    added = AuditEvent.objects.get(action=actions.MEMBERSHIP_ADDED, lab=lab_c)
+    created = AuditEvent.objects.get(action=audit_actions.LAB_CREATED, lab=lab_c)
+    added = AuditEvent.objects.get(action=audit_actions.MEMBERSHIP_ADDED, lab=lab_c)
     assert created.actor_email == added.actor_email == "staff@example.test"
     assert added.details["via"] == "admin" and added.details["role"] == "clinician"
 
@@ -91,8 +91,8 @@ def test_it_audits_staff_edits_of_labs_and_memberships(client, db, manager):
     client.post(f"/admin/tenants/membership/{membership.pk}/change/", {
         "lab": str(lab_c.pk), "user": str(manager.user.pk), "role": "manager",
         "created_at_0": "2026-01-01", "created_at_1": "00:00:00"})
-    changed = AuditEvent.objects.filter(action=actions.MEMBERSHIP_ROLE_CHANGED, lab=lab_c).get()
+    changed = AuditEvent.objects.filter(action=audit_actions.MEMBERSHIP_ROLE_CHANGED, lab=lab_c).get()
     assert (changed.details["previous_role"], changed.details["role"]) == ("clinician", "manager")
     client.post(f"/admin/tenants/membership/{membership.pk}/delete/", {"post": "yes"})
     assert not Membership.objects.filter(pk=membership.pk).exists()
-    assert AuditEvent.objects.filter(action=actions.MEMBERSHIP_REMOVED, lab=lab_c).count() == 1
+    assert AuditEvent.objects.filter(action=audit_actions.MEMBERSHIP_REMOVED, lab=lab_c).count() == 1

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.testing import make_user
-from tenants import actions
+from tests.helpers import make_user
+from tenants import audit_actions
 from tenants.models import AuditEvent, Invitation, Membership
 from tenants.services import invitation_create
 
@@ -38,7 +38,7 @@ def test_it_signs_up_a_new_person_straight_into_the_lab(client, invited):
     assert (membership.lab, membership.role) == (invitation.lab, "clinician")
     invitation.refresh_from_db()
     assert invitation.accepted_by == user
-    assert AuditEvent.objects.filter(action=actions.INVITATION_ACCEPTED, lab_id=invitation.lab_id,
+    assert AuditEvent.objects.filter(action=audit_actions.INVITATION_ACCEPTED, lab_id=invitation.lab_id,
                                      actor_email="newcomer@example.test").count() == 1
     assert client.get("/labs/lab-a/").status_code == 200
 

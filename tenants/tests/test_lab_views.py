@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from portal.testing import make_user
+from tests.helpers import make_user
 from tenants.services import lab_create, membership_add
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from tenants import actions
+from tenants import audit_actions
 from tenants.models import AuditEvent, Invitation, Membership
 
 
@@ -54,7 +54,7 @@ def test_it_invites_a_person_by_email_with_a_role(client_for, manager,
     assert email.to == ["new.person@example.test"] and "Lab A Genomics" in email.subject
     assert "/invitations/" in email.body
     assert invitation.token_hash not in email.body
-    event = AuditEvent.objects.get(action=actions.INVITATION_CREATED)
+    event = AuditEvent.objects.get(action=audit_actions.INVITATION_CREATED)
     assert event.lab_id == manager.lab.pk and event.actor_email == "manager@lab-a.test"
 
 
@@ -117,7 +117,7 @@ def test_it_lets_a_manager_remove_a_member(client_for, manager, clinician):
     response = client_for(manager).post(remove_url(clinician.pk))
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=clinician.pk).exists()
-    event = AuditEvent.objects.get(action=actions.MEMBERSHIP_REMOVED)
+    event = AuditEvent.objects.get(action=audit_actions.MEMBERSHIP_REMOVED)
     assert event.details == {"email": "clinician@lab-a.test", "role": "clinician"}
     assert client_for(clinician).get("/labs/lab-a/").status_code == 404
 
@@ -152,7 +152,7 @@ def test_it_lets_a_manager_revoke_an_invitation(client_for, manager):
     client.post(reverse("tenants:invitation_revoke", args=["lab-a", invitation.pk]))
     invitation.refresh_from_db()
     assert invitation.revoked_at is not None
-    assert AuditEvent.objects.filter(action=actions.INVITATION_REVOKED).count() == 1
+    assert AuditEvent.objects.filter(action=audit_actions.INVITATION_REVOKED).count() == 1
 
 
 def test_it_hides_invitations_from_other_labs(client_for, manager, outsider, clinician):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.reference import ReferenceError, reference_load
+from jobs.runs.reference import ReferenceError, reference_load
 from storage.s3 import StorageError
 
 

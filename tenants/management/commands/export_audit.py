@@ -1,12 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from common.months import parse_month, previous_month
 from storage.s3 import StorageError
-from tenants.audit_export import (
-    AuditExportError,
-    audit_export_month,
-    parse_month,
-    previous_month,
-)
+from tenants.audit_export import AuditExportError, audit_export_month
 from tenants.models import AuditExport
 
 
@@ -22,7 +18,7 @@ class Command(BaseCommand):
             month = parse_month(options["month"]) if options["month"] else previous_month()
             existed = AuditExport.objects.filter(month=month).exists()
             export = audit_export_month(month=month)
-        except (AuditExportError, StorageError) as exc:
+        except (ValueError, AuditExportError, StorageError) as exc:
             raise CommandError(str(exc)) from exc
         verb = "already exported; verified" if existed else "exported"
         self.stdout.write(self.style.SUCCESS(

@@ -1,0 +1,97 @@
+import json
+
+import pytest
+from django.core.management import call_command
+
+from jobs.models import Sample
+from tests.upload_client import DirectUploader, sample_fields
+
+
+class TestClientPortal:
+    """The upload client's view of the portal, through Django's test client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    @staticmethod
+    def _answer(response):
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, {"raw": response.content.decode(errors="replace")[:500]}
+
+    def post_form(self, url, data):
+        return self._answer(self.client.post(url, data, HTTP_ACCEPT="application/json"))
+
+    def post_json(self, url, data):
+        return self._answer(self.client.post(url, json.dumps(data),
+                                             content_type="application/json"))
+
+    def get_json(self, url):
+        return self._answer(self.client.get(url))
+
+    def delete_json(self, url):
+        return self._answer(self.client.delete(url))
+
+
+@pytest.fixture
+def uploader_for(client_for):
+    """`uploader_for(membership)`: a scripted browser signed in as that member."""
+
+    def make(membership, lab_slug=None):
+        portal = TestClientPortal(client_for(membership))
+        # One thread: the test client shares the test's database transaction only on this thread.
+        return DirectUploader(portal, lab_slug or membership.lab.slug, concurrency=1)
+
+    return make
+
+
+@pytest.fixture
+def fastq_pair(tmp_path):
+    from tests.fastq_data import write_fastq_pair
+
+    return write_fastq_pair(tmp_path, "S1", reads=2000)
+
+
+# --- the pipeline on generated data ---
+
+@pytest.fixture
+def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
+    settings.PIPELINE_WORK_DIR = tmp_path / "work"
+    settings.REFERENCE_BUILD = "wes-mini"
+    settings.PIPELINE_RUNNER = "local"
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for name in ("ref.fa", "targets.bed", "genes.gff3"):
+        (reference / name).write_bytes((testdata / name).read_bytes())
+    call_command("load_reference", "wes-mini", str(reference))
+    return testdata
+
+
+def own_copy(path, name, read, directory):
+    """The generated FASTQ plus one read pair named after the sample (a second gzip member), so
+    each sample's files have their own SHA-256."""
+    import gzip
+
+    copy = directory / f"{name}_R{read}.fastq.gz"
+    extra = f"@{name}:1:FLOW:1:1:1:1 {read}:N:0:ACGT\n{'ACGT' * 25}\n+\n{'I' * 100}\n"
+    copy.write_bytes(path.read_bytes() + gzip.compress(extra.encode()))
+    return copy
+
+
+@pytest.fixture
+def ready_sample(uploader_for, pipeline_env, tmp_path):
+    """`ready_sample(member, name=...)`: the generated pair uploaded and verified as that member."""
+
+    def make(member, name="TEST1"):
+        r1, r2 = pipeline_env / "TEST1_R1.fastq.gz", pipeline_env / "TEST1_R2.fastq.gz"
+        if name != "TEST1":  # the portal refuses the same reads under two samples
+            r1, r2 = (own_copy(path, name, read, tmp_path) for read, path in ((1, r1), (2, r2)))
+        created = uploader_for(member).upload_sample(sample_fields(name), r1, r2)
+        sample = Sample.objects.get(pk=created["sample"]["id"])
+        assert sample.status == "ready", sample.rejection_reason
+        return sample
+
+    return make
+
+

@@ -1,0 +1,36 @@
+"""Samples in the admin: a read-only list for staff. Opening a sample's page shows patient data
+(identifiers, clinical indication), so every such view is audited as a PHI access, as it is for
+lab members."""
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+
+from common.admin import ReadOnlyAdminMixin
+from jobs.models import Sample
+from tenants import audit_actions
+from tenants.audit import Actor, audit_record
+
+
+class PhiViewAudited:
+    """An admin whose change page audits each view as a PHI access (`view_action`)."""
+
+    view_action = ""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            audit_record(actor=Actor.for_user(request.user), action=self.view_action, lab=obj.lab,
+                         resource_type=self.model._meta.model_name, resource_id=obj.pk,
+                         phi_accessed=True, request=request, details={"via": "admin"})
+        return response
+
+
+@admin.register(Sample)
+class SampleAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
+    view_action = audit_actions.SAMPLE_ADMIN_VIEWED
+    list_display = ["name", "external_id", "lab", "status", "created_at"]
+    list_filter = ["lab", "status"]
+    list_select_related = ["lab"]
+    search_fields = ["name", "external_id"]
+    ordering = ["-created_at"]

@@ -1,0 +1,76 @@
+"""Reads of a lab's samples: the list, one sample's history and its timeline to sign-out."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+
+from tenants.models import AuditEvent
+
+
+def sample_list(lab, *, search: str = ""):
+    """The lab's samples, newest first; `search` matches the sample name or the identifier."""
+    samples = lab.samples.prefetch_related("files", "jobs__reports").select_related("created_by")
+    if search:
+        samples = samples.filter(Q(name__icontains=search) | Q(external_id__icontains=search))
+    return list(samples)
+
+
+def sample_history(sample) -> list[AuditEvent]:
+    """What happened to the sample and its files, oldest first (from the audit log)."""
+    return list(sample.lab.audit_events.filter(details__sample=str(sample.pk))
+                .exclude(action__in=["sample.viewed"]).order_by("id"))
+
+
+@dataclass
+class TimelineEntry:
+    label: str
+    at: datetime | None
+    state: str            # "done", "current", "failed", "pending"
+    detail: str = ""
+    steps: list | None = None
+
+
+def sample_timeline(sample) -> list[TimelineEntry]:
+    """Received → verified → queued → running (per-step times) → succeeded/failed → in review →
+    signed out (and amendments), for the sample's latest analysis."""
+    files = list(sample.files.all())
+    received = min((f.uploaded_at for f in files if f.uploaded_at), default=None)
+    verified = max((f.verified_at for f in files if f.verified_at), default=None) \
+        if all(f.verified_at for f in files) and files else None
+    entries = [TimelineEntry("Received", received or sample.created_at, "done",
+                             f"{len(files)} FASTQ files"),
+               TimelineEntry("Verified", verified,
+                             "failed" if sample.status == "rejected" else
+                             ("done" if verified else "pending"),
+                             sample.rejection_reason)]
+    job = sample.latest_job
+    if job is None:
+        return entries + [TimelineEntry("Queued", None, "pending")]
+    entries.append(TimelineEntry("Queued", job.submitted_at, "done",
+                                 f"by {job.submitted_by.email}"))
+    running_state = {"queued": "pending", "running": "current"}.get(job.status, "done")
+    entries.append(TimelineEntry("Running", job.started_at, running_state,
+                                 f"attempt {job.attempts}" if job.attempts else "",
+                                 steps=job.progress))
+    if job.status == "failed":
+        entries.append(TimelineEntry("Failed", job.finished_at, "failed",
+                                     job.failed_step or job.error[:200]))
+        return entries
+    if job.status == "cancelled":
+        entries.append(TimelineEntry("Cancelled", job.finished_at, "failed"))
+        return entries
+    entries.append(TimelineEntry("Succeeded", job.finished_at,
+                                 "done" if job.finished_at else "pending"))
+    versions = list(job.reports.select_related("signed_by").order_by("version"))
+    first = versions[0] if versions else None
+    entries.append(TimelineEntry("In review", first.created_at if first else None,
+                                 "current" if first and first.status == "pending_review" else
+                                 ("done" if first else "pending")))
+    signed = [r for r in versions if r.signed_at]
+    if not signed:
+        entries.append(TimelineEntry("Signed out", None, "pending"))
+    for r in signed:
+        label = "Signed out" if r.version == 1 else f"Amended (version {r.version})"
+        entries.append(TimelineEntry(label, r.signed_at, "done", f"by {r.signed_by.email}"))
+    return entries

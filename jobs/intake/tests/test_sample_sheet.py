@@ -1,0 +1,118 @@
+"""Sample sheets: every row checked, problems listed by row, all samples created or none."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from jobs.models import Sample
+from tests.fastq_data import write_fastq_pair
+
+SHEET = "/labs/lab-a/samples/sheet/"
+HEADER = "sample_name,identifier,sex,clinical_indication,hpo_terms,r1,r2\n"
+GOOD_ROWS = ("S1,PSN-1,female,Seizures,HP:0001250,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+             "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n")
+CHOSEN = [{"name": f"S{n}_R{r}.fastq.gz", "size": 1000} for n in (1, 2) for r in (1, 2)]
+
+
+def post_sheet(client, text, chosen=CHOSEN, consent=True):
+    data = {"sheet": SimpleUploadedFile("sheet.csv", text.encode(), "text/csv"),
+            "files": json.dumps(chosen)}
+    if consent:
+        data["consent"] = "on"
+    return client.post(SHEET, data, HTTP_ACCEPT="application/json")
+
+
+def test_it_creates_every_sample_of_a_good_sheet(client_for, clinician):
+    response = post_sheet(client_for(clinician), HEADER + GOOD_ROWS)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert [s["sample"]["name"] for s in body["samples"]] == ["S1", "S2"]
+    assert body["list_url"] == "/labs/lab-a/samples/"
+    assert set(Sample.objects.values_list("name", "sex")) == {("S1", "female"), ("S2", "male")}
+    assert [f["name"] for f in body["samples"][1]["files"]] == ["S2_R1.fastq.gz", "S2_R2.fastq.gz"]
+
+
+def test_it_reads_semicolon_sheets_with_a_byte_order_mark(client_for, clinician):
+    text = "\ufeff" + (HEADER + GOOD_ROWS).replace(",", ";")
+    assert post_sheet(client_for(clinician), text).status_code == 201
+
+
+BAD_ROWS = [
+    ("S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S1,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 3, "S1 is also on row 2"),
+    ("S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S1_R1.fastq.gz,S2_R2.fastq.gz\n", 3,
+     "S1_R1.fastq.gz is already used on row 2"),
+    ("S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S9_R2.fastq.gz\n", 3,
+     "S9_R2.fastq.gz is not among the chosen files"),
+    ("S1,PSN-1,alien,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sex: Select a valid choice"),
+    ("../S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sample_name: Use 1-64"),
+    ("S1,PSN-1,female,Seizures,HP:1,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "hpo_terms: Not an HPO term"),
+    ("S1,PSN-1,female,Seizures,,S1_R2.fastq.gz,S1_R1.fastq.gz\n"
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "look swapped"),
+]
+
+
+@pytest.mark.parametrize("rows,row_number,message", BAD_ROWS)
+def test_it_lists_problems_by_row_and_creates_nothing(client_for, clinician, rows, row_number,
+                                                      message):
+    response = post_sheet(client_for(clinician), HEADER + rows)
+    assert response.status_code == 400
+    problems = {p["row"]: " ".join(p["errors"]) for p in response.json()["rows"]}
+    assert message in problems[row_number], problems
+    assert not Sample.objects.exists()
+
+
+@pytest.mark.parametrize("text,message", [
+    ("name,r1\nS1,a.fastq.gz\n", "missing: sample_name, identifier, sex"),
+    (HEADER, "The sample sheet has no samples."),
+    ("\xff\xfe not utf-8", "not UTF-8"),
+])
+def test_it_explains_a_sheet_it_cannot_read(client_for, clinician, text, message):
+    raw = text.encode("latin-1") if "\xff" in text else text.encode()
+    response = client_for(clinician).post(SHEET, {
+        "sheet": SimpleUploadedFile("sheet.csv", raw), "consent": "on",
+        "files": json.dumps(CHOSEN)}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert any(message in m for m in response.json()["errors"]["__all__"])
+
+
+def test_it_needs_consent_and_every_chosen_file_on_a_row(client_for, clinician):
+    extra = CHOSEN + [{"name": "stray.fastq.gz", "size": 10}]
+    response = post_sheet(client_for(clinician), HEADER + GOOD_ROWS, chosen=extra, consent=False)
+    messages = " ".join(response.json()["errors"]["__all__"])
+    assert "Confirm that consent" in messages and "stray.fastq.gz" in messages
+
+
+def test_it_refuses_a_name_the_lab_already_has(client_for, clinician):
+    client = client_for(clinician)
+    assert post_sheet(client, HEADER + GOOD_ROWS).status_code == 201
+    response = post_sheet(client, HEADER + GOOD_ROWS)
+    assert "already has a sample named S1" in json.dumps(response.json()["rows"])
+    assert Sample.objects.count() == 2
+
+
+def test_it_answers_404_to_an_outsider(client_for, outsider, clinician):
+    assert post_sheet(client_for(outsider), HEADER + GOOD_ROWS).status_code == 404
+    assert client_for(outsider).get(SHEET).status_code == 404
+
+
+def test_it_takes_a_sheet_and_its_files_without_javascript(
+        client_for, clinician, provisioned_s3, sync_tasks, tmp_path,
+        django_capture_on_commit_callbacks):
+    files = {}
+    for name in ("S1", "S2"):
+        for path in write_fastq_pair(tmp_path, name, reads=300):
+            files[path.name] = SimpleUploadedFile(path.name, path.read_bytes())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(clinician).post(SHEET, {
+            "sheet": SimpleUploadedFile("sheet.csv", (HEADER + GOOD_ROWS).encode()),
+            "consent": "on", "fastqs": list(files.values())})
+    assert response.status_code == 302 and response.url == "/labs/lab-a/samples/"
+    assert sorted(Sample.objects.values_list("name", "status")) == [("S1", "ready"),
+                                                                    ("S2", "ready")]

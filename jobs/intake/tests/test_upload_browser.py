@@ -1,0 +1,198 @@
+"""A clinician uploads a sample in headless Chromium: the real page, the real uploader bundle, the
+real S3 server. Upload speed is throttled so progress, a network drop and a reload can be seen."""
+
+import re
+
+import pytest
+from django.test import override_settings
+
+from tests.helpers import make_user, screenshot
+from jobs.models import Sample
+from tests.fastq_data import fastq_pair_of_size
+from storage import provisioning
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+MB = 1024 * 1024
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="module")
+def big_fastq_pair(tmp_path_factory):
+    return fastq_pair_of_size(tmp_path_factory.mktemp("fastq"), "NA12878", 50 * MB)
+
+
+@pytest.fixture
+def portal(live_server, real_s3, sync_tasks):
+    """The live portal, its buckets allowing uploads from its origin, and a clinician of lab A."""
+    from tenants.services import lab_create, membership_add
+
+    with override_settings(STORAGE_UPLOAD_ORIGINS=[live_server.url]):
+        provisioning.apply()
+        lab = lab_create(slug="lab-a", name="Lab A Genomics")
+        membership_add(lab=lab, user=make_user("clinician@lab-a.test"), role="clinician")
+        yield live_server
+
+
+def signed_in_page(chromium, portal, upload_bytes_per_second=None):
+    context = chromium.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    if upload_bytes_per_second:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1,
+            "uploadThroughput": upload_bytes_per_second})
+    page.goto(portal.url + "/accounts/login/")
+    page.fill("input[name=login]", "clinician@lab-a.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/labs/lab-a/$"))
+    return context, page
+
+
+def fill_sample_form(page, portal, pair, name="NA12878"):
+    page.goto(portal.url + "/labs/lab-a/samples/new/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=external_id]", "PSN-0042")
+    page.select_option("select[name=sex]", "female")
+    page.fill("textarea[name=clinical_indication]", "Developmental delay and seizures")
+    page.fill("input[name=hpo_terms]", "HP:0001263, HP:0001250")
+    page.check("input[name=consent]")
+    page.set_input_files("input[name=r1]", str(pair[0]))
+    page.set_input_files("input[name=r2]", str(pair[1]))
+
+
+def part_puts(page) -> list[str]:
+    """Collects the part uploads the page sends to S3."""
+    seen = []
+    page.on("request", lambda request: seen.append(request.url)
+            if request.method == "PUT" and "partNumber=" in request.url else None)
+    return seen
+
+
+def stored_parts(page) -> list[str]:
+    """Collects the part uploads S3 has answered 200 to (the part is stored)."""
+    done = []
+
+    def finished(request):
+        response = request.response()
+        if request.method == "PUT" and "partNumber=" in request.url and response and \
+                response.status == 200:
+            done.append(request.url)
+
+    page.on("requestfinished", finished)
+    return done
+
+
+def test_a_clinician_uploads_a_pair_and_sees_it_verified(chromium, portal, big_fastq_pair):
+    context, page = signed_in_page(chromium, portal, upload_bytes_per_second=40 * MB)
+    puts = part_puts(page)
+    fill_sample_form(page, portal, big_fastq_pair)
+    screenshot(page, "upload-form-filled")
+    page.click("button[type=submit]")
+
+    progress = page.locator("[data-upload-progress]")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-overall]')?.dataset.percent || 0) >= 20")
+    assert progress.get_attribute("data-state") == "uploading"
+    assert page.locator("[data-file-row='1']").is_visible()
+    page.wait_for_function(r"""() => /\d+(\.\d+)? MB\/s · .+ left/.test(
+        document.querySelector('[data-overall] [data-figures]').textContent)""")
+    overall = page.locator("[data-overall] [data-figures]").inner_text()
+    assert re.search(r"[\d.]+ MB of 105\.\d MB · [\d.]+ MB/s · \S+.* left", overall), overall
+    assert page.locator("button[type=submit]").is_disabled()
+    screenshot(page, "upload-in-progress")
+
+    page.wait_for_url(re.compile(r".*/labs/lab-a/samples/[0-9a-f-]+/$"), timeout=120_000)
+    page.wait_for_selector("[data-sample-status='ready']", timeout=60_000)
+    screenshot(page, "upload-verified-ready")
+
+    sample = Sample.objects.get()
+    assert sample.status == "ready"
+    r1, r2 = sample.files.order_by("read")
+    assert r1.sha256 == r1.client_sha256 and r1.read_count == r2.read_count > 100_000
+    assert len(puts) == r1.part_count + r2.part_count, "each part is sent once"
+    assert all(url.startswith(portal.url) is False for url in puts), "bytes go straight to S3"
+    context.close()
+
+
+def test_a_dropped_network_and_a_reload_resume_instead_of_starting_over(chromium, portal,
+                                                                        big_fastq_pair):
+    context, page = signed_in_page(chromium, portal, upload_bytes_per_second=20 * MB)
+    puts, stored = part_puts(page), stored_parts(page)
+    fill_sample_form(page, portal, big_fastq_pair, name="NA12879")
+    page.click("button[type=submit]")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-overall]')?.dataset.percent || 0) >= 15")
+
+    # The network drops for a few seconds: the uploader waits and carries on.
+    context.set_offline(True)
+    page.wait_for_timeout(3000)
+    screenshot(page, "upload-network-dropped")
+    context.set_offline(False)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-overall]')?.dataset.percent || 0) >= 40",
+        timeout=60_000)
+
+    # Then the page is reloaded mid-upload, once S3 holds at least one part (by 40% of the bytes
+    # six parallel parts may all still be in flight): it lands on the sample page, which resumes.
+    for _ in range(300):
+        if stored:
+            break
+        page.wait_for_timeout(100)
+    stored_before_reload = len(stored)
+    assert stored_before_reload >= 1
+    sent_before_reload = len(puts)
+    page.reload()
+    assert re.search(r"/labs/lab-a/samples/[0-9a-f-]+/$", page.url)
+    sample = Sample.objects.get(name="NA12879")
+    assert sample.status == "uploading"
+    offered = [read for read in (1, 2) if page.locator(f"#resume-r{read}").count()]
+    unfinished = [f.read for f in sample.files.all() if f.status != "uploaded"]
+    assert offered == unfinished and offered, "only unfinished files are asked for again"
+    for read in offered:
+        page.set_input_files(f"#resume-r{read}", str(big_fastq_pair[read - 1]))
+    screenshot(page, "upload-resume-form")
+    page.click("text=Resume upload")
+    page.wait_for_selector("[data-sample-status='ready']", timeout=120_000)
+    screenshot(page, "upload-resumed-ready")
+
+    sample.refresh_from_db()
+    total_parts = sum(f.part_count for f in sample.files.all())
+    sent_after_reload = len(puts) - sent_before_reload
+    assert sample.status == "ready"
+    assert sent_after_reload <= total_parts - stored_before_reload, \
+        "parts already stored were not sent again"
+    context.close()
+
+
+def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
+    from tests.fastq_data import write_fastq_pair
+
+    paths = [p for name in ("SHEET1", "SHEET2") for p in write_fastq_pair(tmp_path, name,
+                                                                          reads=5000)]
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("sample_name,identifier,sex,clinical_indication,hpo_terms,r1,r2\n"
+                     "SHEET1,PSN-11,female,Seizures,HP:0001250,SHEET1_R1.fastq.gz,SHEET1_R2.fastq.gz\n"
+                     "SHEET2,PSN-12,male,Hypotonia,,SHEET2_R1.fastq.gz,SHEET2_R2.fastq.gz\n")
+    context, page = signed_in_page(chromium, portal)
+    page.goto(portal.url + "/labs/lab-a/samples/sheet/")
+
+    # A file the sheet does not name: the row problems are listed, nothing is uploaded.
+    page.set_input_files("input[name=sheet]", str(sheet))
+    page.set_input_files("input[name=fastqs]", [str(p) for p in paths[:3]])
+    page.check("input[name=consent]")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-row-errors] li")
+    assert "SHEET2_R2.fastq.gz is not among the chosen files" in page.inner_text("[data-row-errors]")
+    screenshot(page, "sheet-row-errors")
+    assert not Sample.objects.exists()
+
+    page.set_input_files("input[name=fastqs]", [str(p) for p in paths])
+    page.click("button[type=submit]")
+    page.wait_for_function("() => document.querySelectorAll('td .status-ready').length === 2",
+                           timeout=60_000)
+    assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
+                                                                    ("SHEET2", "ready")]
+    screenshot(page, "sheet-uploaded-list")
+    context.close()

@@ -1,0 +1,148 @@
+"""What a clinician brings: a sample's identifiers and its FASTQ pair (jobs.intake)."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Lab
+
+SAMPLE_NAME_RULE = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "Use 1-64 letters, digits, dots, hyphens and underscores, starting with a letter or digit.")
+EXTERNAL_ID_RULE = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$",
+    "Use the lab's pseudonymous identifier: 1-64 letters, digits and . _ : / -")
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class SampleStatus(models.TextChoices):
+    UPLOADING = "uploading", "Uploading"
+    VERIFYING = "verifying", "Verifying"
+    READY = "ready", "Ready"
+    SUBMITTED = "submitted", "Submitted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Sample(models.Model):
+    """What a clinician brings: pseudonymous identifiers and a verified FASTQ pair.
+
+    `job_id` is reserved when the upload starts; raw-data keys carry it (`{lab}/{job}/...`) and the
+    first pipeline job of this sample will use it as its id.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="samples")
+    job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=64, validators=[SAMPLE_NAME_RULE])
+    external_id = models.CharField("sample / patient identifier", max_length=64,
+                                   validators=[EXTERNAL_ID_RULE])
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    clinical_indication = models.TextField(max_length=2000)
+    hpo_terms = models.JSONField(default=list, blank=True)
+    consent_confirmed_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=SampleStatus.choices,
+                              default=SampleStatus.UPLOADING)
+    rejection_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A rejected sample's name may be used again for a fresh attempt.
+            models.UniqueConstraint(fields=["lab", "name"], condition=~Q(status="rejected"),
+                                    name="one_active_sample_name_per_lab"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def latest_job(self):
+        jobs = list(self.jobs.all())
+        return jobs[0] if jobs else None
+
+    @property
+    def turnaround(self):
+        """Received → first sign-out of the latest analysis's report (→ its end until then)."""
+        end = self.signed_out_at or (self.latest_job.finished_at if self.latest_job else None)
+        return end - self.created_at if end else None
+
+    @property
+    def signed_out_at(self):
+        job = self.latest_job
+        signed = [r.signed_at for r in job.reports.all() if r.signed_at] if job else []
+        return min(signed) if signed else None
+
+    def file(self, read: int) -> "SampleFile":
+        return next(f for f in self.files.all() if f.read == read)
+
+    @property
+    def is_uploading(self) -> bool:
+        return self.status == SampleStatus.UPLOADING
+
+
+class FileStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for upload"
+    UPLOADING = "uploading", "Uploading"
+    UPLOADED = "uploaded", "Uploaded"
+    VERIFIED = "verified", "Verified"
+    CORRUPT = "corrupt", "Corrupt"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SampleFile(models.Model):
+    """One FASTQ of a sample's pair, and the state of its upload to the raw-data bucket."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="sample_files")
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="files")
+    read = models.PositiveSmallIntegerField(choices=[(1, "R1"), (2, "R2")])
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    key = models.CharField(max_length=512)
+    status = models.CharField(max_length=12, choices=FileStatus.choices,
+                              default=FileStatus.PENDING)
+    multipart_upload_id = models.CharField(max_length=512, blank=True)
+    part_size = models.BigIntegerField(default=0)
+    client_sha256 = models.CharField(max_length=64, blank=True)
+    sha256 = models.CharField("verified SHA-256", max_length=64, blank=True)
+    read_count = models.BigIntegerField(null=True, blank=True)
+    base_count = models.BigIntegerField(null=True, blank=True)
+    min_length = models.IntegerField(null=True, blank=True)
+    max_length = models.IntegerField(null=True, blank=True)
+    mean_length = models.FloatField(null=True, blank=True)
+    q30_fraction = models.FloatField(null=True, blank=True)
+    uncompressed_bytes = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    upload_started_at = models.DateTimeField(null=True, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["read"]
+        constraints = [models.UniqueConstraint(fields=["sample", "read"], name="one_file_per_read")]
+
+    def __str__(self) -> str:
+        return f"{self.sample.name} R{self.read}"
+
+    @property
+    def label(self) -> str:
+        return f"R{self.read}"
+
+    @property
+    def part_count(self) -> int:
+        return -(-self.size // self.part_size) if self.part_size else 0

@@ -1,0 +1,212 @@
+"""Samples and jobs in the admin: read-only, PHI views audited, legal holds placed and lifted."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.utils import timezone
+
+from jobs.models import Job, Sample
+from tests.helpers import make_user, screenshot
+from tenants import audit_actions
+from tenants.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/jobs/job/"
+
+
+def make_job(lab, name="TEST1", *, finished_days_ago=100, status="succeeded", **fields) -> Job:
+    user = make_user(f"{name.lower()}@lab-a.test")
+    now = timezone.now()
+    sample = Sample.objects.create(lab=lab, name=name, external_id=f"PSN-{name}", sex="male",
+                                   clinical_indication="Cardiomyopathy",
+                                   consent_confirmed_at=now, created_by=user, status="submitted")
+    return Job.objects.create(id=sample.job_id, lab=lab, sample=sample, status=status,
+                              submitted_by=user,
+                              finished_at=now - timedelta(days=finished_days_ago), **fields)
+
+
+@pytest.fixture
+def staff(db):
+    return make_user("admin@portal.test", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def job(lab_a):
+    return make_job(lab_a)
+
+
+def test_it_audits_every_view_of_a_job_or_sample_page_as_phi(client_for, staff, job):
+    client = client_for(staff)
+    page = client.get(f"/admin/jobs/job/{job.pk}/change/")
+    assert page.status_code == 200 and "TEST1" in page.content.decode()
+    assert client.get(f"/admin/jobs/sample/{job.sample.pk}/change/").status_code == 200
+    assert "Cardiomyopathy" in client.get(
+        f"/admin/jobs/sample/{job.sample.pk}/change/").content.decode()
+
+    job_views = AuditEvent.objects.filter(action=audit_actions.JOB_ADMIN_VIEWED)
+    sample_views = AuditEvent.objects.filter(action=audit_actions.SAMPLE_ADMIN_VIEWED)
+    assert job_views.count() == 1 and sample_views.count() == 2
+    event = job_views.get()
+    assert (event.phi_accessed, event.actor_email, event.lab_id, event.resource_id) == (
+        True, "admin@portal.test", job.lab_id, str(job.pk))
+    assert event.details == {"via": "admin"}
+
+
+def test_it_lists_jobs_with_their_dates_and_holds(client_for, staff, lab_a, settings):
+    held = make_job(lab_a, "HELD1", legal_hold=True, legal_hold_reason="Case 2024-117",
+                    legal_hold_by="admin@portal.test", legal_hold_at=timezone.now())
+    archived_at = timezone.now() - timedelta(days=10)
+    make_job(lab_a, "OLD1", status="archived", archived_at=archived_at)
+    page = client_for(staff).get(CHANGELIST).content.decode()
+
+    due = (held.finished_at + timedelta(days=settings.ARCHIVE_AFTER_DAYS)).date()
+    assert f"not while held (due {due:%Y-%m-%d})" in page
+    assert f"archived {archived_at:%Y-%m-%d}" in page
+    assert f"{(archived_at + timedelta(days=7 * 365)).date():%Y-%m-%d}" in page
+    assert "HELD: Case 2024-117" in page
+    make_job(lab_a, "NEW1", finished_days_ago=80)
+    make_job(lab_a, "LATE1", finished_days_ago=95)
+    page = client_for(staff).get(CHANGELIST).content.decode()
+    assert f"due {(timezone.now() + timedelta(days=10)).date():%Y-%m-%d}" in page
+    assert f"overdue since {(timezone.now() - timedelta(days=5)).date():%Y-%m-%d}" in page
+    assert AuditEvent.objects.filter(phi_accessed=True).count() == 0  # the list is not a PHI view
+
+    filtered = client_for(staff).get(CHANGELIST + "?legal_hold__exact=1").content.decode()
+    assert "HELD1" in filtered and "OLD1" not in filtered
+    assert "OLD1" in client_for(staff).get(CHANGELIST + "?q=PSN-OLD1").content.decode()
+
+
+def test_it_places_a_hold_with_a_reason_after_asking_for_one(client_for, staff, job,
+                                                             provisioned_s3):
+    client = client_for(staff)
+    selection = {"action": "place_legal_hold", ACTION_CHECKBOX_NAME: [str(job.pk)]}
+    ask = client.post(CHANGELIST, selection)
+    assert ask.status_code == 200 and "Place a legal hold" in ask.content.decode()
+    assert not Job.objects.get(pk=job.pk).legal_hold
+
+    blank = client.post(CHANGELIST, {**selection, "apply": "1", "reason": "  "})
+    assert "This field is required." in blank.content.decode()
+    assert not Job.objects.get(pk=job.pk).legal_hold
+
+    done = client.post(CHANGELIST, {**selection, "apply": "1", "reason": "Litigation, case 9"},
+                       follow=True)
+    assert "1 job(s) under legal hold: TEST1" in done.content.decode()
+    job.refresh_from_db()
+    assert (job.legal_hold, job.legal_hold_reason, job.legal_hold_by) == (
+        True, "Litigation, case 9", "admin@portal.test")
+    (event,) = AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_PLACED)
+    assert event.details["reason"] == "Litigation, case 9" and event.lab_id == job.lab_id
+
+    again = client.post(CHANGELIST, {**selection, "apply": "1", "reason": "twice"}, follow=True)
+    assert "already under legal hold (Litigation, case 9)" in again.content.decode()
+    assert AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_PLACED).count() == 1
+
+
+def test_a_hold_is_refused_with_the_storage_error_when_storage_is_down(client_for, staff, job,
+                                                                      storage_down):
+    response = client_for(staff).post(CHANGELIST, {
+        "action": "place_legal_hold", "apply": "1", ACTION_CHECKBOX_NAME: [str(job.pk)],
+        "reason": "Litigation, case 9"}, follow=True)
+    page = response.content.decode()
+    assert "Not changed: TEST1: cannot reach the S3 server at " + storage_down in page
+    assert "under legal hold: TEST1" not in page
+    assert not Job.objects.get(pk=job.pk).legal_hold
+
+
+def test_it_lifts_a_hold_and_audits_why(client_for, staff, job, provisioned_s3):
+    from jobs.records.retention import job_hold_place
+
+    job_hold_place(actor=staff, job=job, reason="Case 12")
+    client = client_for(staff)
+    response = client.post(CHANGELIST, {"action": "lift_legal_hold", "apply": "1",
+                                        ACTION_CHECKBOX_NAME: [str(job.pk)],
+                                        "reason": "Case closed"}, follow=True)
+    assert "1 job(s) no longer under legal hold" in response.content.decode()
+    job.refresh_from_db()
+    assert not job.legal_hold and job.legal_hold_reason == ""
+    (event,) = AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_LIFTED)
+    assert event.details["reason"] == "Case closed" and event.details["held_for"] == "Case 12"
+
+
+def test_the_job_page_shows_steps_qc_and_sizes_as_tables(client_for, staff, lab_a):
+    from jobs.models import JobOutput
+
+    job = make_job(lab_a, "READ1", progress=[
+        {"process": "FASTP_QC", "status": "completed", "duration_s": 2.25, "exit_code": 0},
+        {"process": "BWA_ALIGN", "status": "failed", "duration_s": None, "exit_code": 137}],
+        qc={"reads_before_filtering": 123456, "mapped_pct": 98.765,
+            "status": {"mapped_pct": "pass"}})
+    JobOutput.objects.create(lab=lab_a, job=job, path="bam/READ1.bam", bucket_role="intermediate",
+                             key="k", size=5 * 1024 * 1024, sha256="a" * 64,
+                             verified_at=timezone.now())
+    page = client_for(staff).get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert "<tr><td>FASTP_QC</td><td>completed</td><td>2.2 s</td><td>0</td></tr>" in page
+    assert "<tr><td>BWA_ALIGN</td><td>failed</td><td>–</td><td>137</td></tr>" in page
+    assert "<tr><td>Reads before filtering</td><td>123,456 reads</td><td></td></tr>" in page
+    assert "<tr><td>Reads mapped</td><td>98.77%</td><td>pass</td></tr>" in page
+    assert '<span title="5,242,880 bytes">5.0\xa0MB</span>' in page
+    assert '"process": "FASTP_QC"' not in page, "no raw JSON"
+
+
+def test_staff_cannot_add_change_or_delete_jobs_and_samples(client_for, staff, job):
+    client = client_for(staff)
+    assert client.get("/admin/jobs/job/add/").status_code == 403
+    assert client.get("/admin/jobs/sample/add/").status_code == 403
+    assert client.post(f"/admin/jobs/job/{job.pk}/delete/", {"post": "yes"}).status_code == 403
+    page = client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    assert "delete_selected" not in client.get(CHANGELIST).content.decode()
+
+
+def test_staff_without_job_permissions_are_not_offered_holds(client_for, job):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_user("viewer@portal.test", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client = client_for(viewer)
+    page = client.get(CHANGELIST).content.decode()
+    assert "TEST1" in page and "place_legal_hold" not in page
+    client.post(CHANGELIST, {"action": "place_legal_hold", "apply": "1", "reason": "x",
+                             ACTION_CHECKBOX_NAME: [str(job.pk)]})
+    assert not Job.objects.get(pk=job.pk).legal_hold
+
+
+def test_lab_members_cannot_reach_the_job_admin(client_for, manager, job):
+    response = client_for(manager).get(CHANGELIST)
+    assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_job_list_in_chromium(chromium, live_server, lab_a, provisioned_s3):
+    make_user("admin@portal.test", password="correct-horse-battery-staple", is_staff=True,
+              is_superuser=True)
+    make_job(lab_a, "NA12878")
+    make_job(lab_a, "HG002", finished_days_ago=85)
+    make_job(lab_a, "OLD1", status="archived", archived_at=timezone.now() - timedelta(days=40))
+    make_job(lab_a, "HELD1", legal_hold=True, legal_hold_reason="Litigation hold, case 2024-117",
+             legal_hold_by="admin@portal.test", legal_hold_at=timezone.now())
+    page = chromium.new_page(viewport={"width": 1400, "height": 800})
+    page.goto(live_server.url + "/accounts/login/?next=/admin/")
+    page.fill("input[name=login]", "admin@portal.test")
+    page.fill("input[name=password]", "correct-horse-battery-staple")
+    page.click("[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+    page.goto(live_server.url + CHANGELIST)
+    assert page.locator("#result_list tbody tr").count() == 4
+    assert page.get_by_text("HELD: Litigation hold, case 2024-117").is_visible()
+    screenshot(page, "admin-job-list")
+
+    page.locator("#result_list tbody tr", has_text="NA12878").locator("input.action-select").check()
+    page.select_option("select[name=action]", "place_legal_hold")
+    page.click("button[name=index]")
+    page.fill("textarea[name=reason]", "Regulator request R-9")
+    screenshot(page, "admin-job-legal-hold-form")
+    page.click("input[name=apply]")
+    page.get_by_text("1 job(s) under legal hold: NA12878").wait_for()
+    assert page.locator("#result_list tbody tr", has_text="NA12878").get_by_text(
+        "HELD: Regulator request R-9").is_visible()
+    screenshot(page, "admin-job-list-after-hold")
+    page.close()

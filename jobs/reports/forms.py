@@ -1,0 +1,36 @@
+from django import forms
+
+from jobs.reports.services import MEANING
+
+
+class ReauthFields(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                               required=False, label="Your password")
+    code = forms.CharField(required=False, max_length=12, label="or a code from your authenticator app",
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
+                                                         "inputmode": "numeric"}))
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("password") and not data.get("code", "").strip():
+            raise forms.ValidationError("Re-enter your password (or an authenticator code) to sign.")
+        return data
+
+
+class SignOutForm(ReauthFields):
+    confirm = forms.BooleanField(label=f"I confirm the meaning of my signature: “{MEANING}”.")
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                              max_length=2000, label="Comment (optional, printed on the report)")
+    field_order = ["confirm", "comment", "password", "code"]
+
+
+class AmendForm(forms.Form):
+    interpretation = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=10000,
+                                     label="Interpretation (replaces the current one)")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                             label="Reason for the amendment")
+
+
+class DraftForm(forms.Form):
+    interpretation = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False,
+                                     max_length=10000, label="Interpretation")

@@ -1,0 +1,458 @@
+"""A job's variant table in the database: loading the pipeline's `{sample}_Final_.txt` and reading
+it back one filtered, sorted page at a time (the viewer never holds the whole table in memory).
+
+The TSV's columns are written by nextflow/bin/final_table; jobs/tests/test_variants.py runs that
+script and loads its output, so the two cannot drift apart unnoticed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Value, When, Window
+
+from jobs.models import Impact, Variant
+
+COLUMNS = ["variant_id", "sample", "chrom", "pos", "ref", "alt", "genotype", "depth",
+           "allele_depth", "vaf", "qual", "filter", "gene", "transcript", "consequence",
+           "hgvs_p", "hgvs_c", "protein_change", "dna_change"]
+# Elsewhere than PostgreSQL (SQLite in development), one INSERT per batch: large enough that
+# round trips do not dominate, small enough to stay under the bind-parameter limits.
+BATCH_SIZE = 2000
+PER_PAGE = 50
+SUMMARY_CACHE_SECONDS = 3600
+
+_HIGH, _MODERATE, _LOW, _MODIFIER = Impact.HIGH, Impact.MODERATE, Impact.LOW, Impact.MODIFIER
+# Impact class of each consequence term: Ensembl VEP's table of calculated consequences, plus the
+# terms only snpEff or bcftools csq use (csq drops the "_variant" suffix and writes UTRs in lower
+# case; "inframe_altering" is its protein-altering in-frame change).
+IMPACT_OF_TERM = {
+    # VEP
+    "transcript_ablation": _HIGH, "splice_acceptor_variant": _HIGH,
+    "splice_donor_variant": _HIGH, "stop_gained": _HIGH, "frameshift_variant": _HIGH,
+    "stop_lost": _HIGH, "start_lost": _HIGH, "transcript_amplification": _HIGH,
+    "feature_elongation": _HIGH, "feature_truncation": _HIGH,
+    "inframe_insertion": _MODERATE, "inframe_deletion": _MODERATE,
+    "missense_variant": _MODERATE, "protein_altering_variant": _MODERATE,
+    "splice_donor_5th_base_variant": _LOW, "splice_region_variant": _LOW,
+    "splice_donor_region_variant": _LOW, "splice_polypyrimidine_tract_variant": _LOW,
+    "incomplete_terminal_codon_variant": _LOW, "start_retained_variant": _LOW,
+    "stop_retained_variant": _LOW, "synonymous_variant": _LOW,
+    "coding_sequence_variant": _MODIFIER, "mature_miRNA_variant": _MODIFIER,
+    "5_prime_UTR_variant": _MODIFIER, "3_prime_UTR_variant": _MODIFIER,
+    "non_coding_transcript_exon_variant": _MODIFIER, "intron_variant": _MODIFIER,
+    "NMD_transcript_variant": _MODIFIER, "non_coding_transcript_variant": _MODIFIER,
+    "coding_transcript_variant": _MODIFIER, "upstream_gene_variant": _MODIFIER,
+    "downstream_gene_variant": _MODIFIER, "TFBS_ablation": _MODIFIER,
+    "TFBS_amplification": _MODIFIER, "TF_binding_site_variant": _MODIFIER,
+    "regulatory_region_ablation": _MODIFIER, "regulatory_region_amplification": _MODIFIER,
+    "regulatory_region_variant": _MODIFIER, "intergenic_variant": _MODIFIER,
+    "sequence_variant": _MODIFIER,
+    # snpEff
+    "exon_loss_variant": _HIGH, "rare_amino_acid_variant": _HIGH,
+    "chromosome_number_variation": _HIGH, "gene_fusion": _HIGH,
+    "bidirectional_gene_fusion": _HIGH, "structural_interaction_variant": _HIGH,
+    "protein_protein_contact": _HIGH,
+    "disruptive_inframe_insertion": _MODERATE, "disruptive_inframe_deletion": _MODERATE,
+    "conservative_inframe_insertion": _MODERATE, "conservative_inframe_deletion": _MODERATE,
+    "5_prime_UTR_premature_start_codon_gain_variant": _LOW, "initiator_codon_variant": _LOW,
+    "intergenic_region": _MODIFIER, "intragenic_variant": _MODIFIER, "exon_variant": _MODIFIER,
+    "gene_variant": _MODIFIER, "transcript_variant": _MODIFIER,
+    "conserved_intron_variant": _MODIFIER, "conserved_intergenic_variant": _MODIFIER,
+    "sequence_feature": _MODIFIER,
+    # bcftools csq
+    "splice_acceptor": _HIGH, "splice_donor": _HIGH, "frameshift": _HIGH,
+    "missense": _MODERATE, "inframe_altering": _MODERATE,
+    "splice_region": _LOW, "synonymous": _LOW, "stop_retained": _LOW, "start_retained": _LOW,
+    "coding_sequence": _MODIFIER, "5_prime_utr": _MODIFIER, "3_prime_utr": _MODIFIER,
+    "non_coding": _MODIFIER, "intron": _MODIFIER, "intergenic": _MODIFIER,
+}
+IMPACT_ORDER = [_HIGH, _MODERATE, _LOW, _MODIFIER]
+TERM_SEPARATORS = re.compile(r"[&+,]")
+
+
+def consequence_terms(consequence: str) -> list[str]:
+    """The terms of a possibly compound consequence ("missense&splice_region"); bcftools csq marks
+    a consequence found at another record of the haplotype with a leading '*'."""
+    return [t.strip().lstrip("*") for t in TERM_SEPARATORS.split(consequence) if t.strip("* ")]
+
+
+def impact_of(consequence: str) -> str:
+    """The most severe impact among the consequence's terms, or "" when none is a known term.
+    An unknown term is left unclassified rather than guessed as MODIFIER: a guess could bury a
+    severe variant under a filter for high impact."""
+    impacts = {IMPACT_OF_TERM[t] for t in consequence_terms(consequence) if t in IMPACT_OF_TERM}
+    return next((i for i in IMPACT_ORDER if i in impacts), "")
+
+
+# --- loading ---
+
+def _max_lengths() -> dict[str, int]:
+    return {f.name: f.max_length for f in Variant._meta.get_fields()
+            if getattr(f, "max_length", None) and f.name in COLUMNS}
+
+
+def _number(text: str, convert, lineno: int, column: str, what: str):
+    if text in ("", "."):
+        return None
+    try:
+        value = convert(text)
+    except ValueError:
+        raise ValueError(f"line {lineno}: {column} {text!r} is not {what}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"line {lineno}: {column} {text!r} is not {what}")
+    if value < 0:
+        raise ValueError(f"line {lineno}: {column} {text!r} is negative")
+    return value
+
+
+def _parse(lines: Iterable[str | bytes], sample: str):
+    """Yield one dict of Variant fields per data line; ValueError names the first bad line."""
+    limits = _max_lengths()
+    seen: dict[str, int] = {}
+    header_seen = False
+    for lineno, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"line {lineno}: not UTF-8 text") from None
+        line = line.rstrip("\r\n")
+        if not header_seen:
+            header = line.split("\t")
+            if header != COLUMNS:
+                wrong = next((f"column {i + 1} is {got!r}, expected {want!r}"
+                              for i, (got, want) in enumerate(zip(header, COLUMNS)) if got != want),
+                             f"it has {len(header)} columns, expected {len(COLUMNS)}")
+                raise ValueError(f"line {lineno}: not the header of a final variant table "
+                                 f"({wrong}); expected: {' '.join(COLUMNS)}")
+            header_seen = True
+            continue
+        if not line.strip():
+            continue
+        values = line.split("\t")
+        if len(values) != len(COLUMNS):
+            raise ValueError(f"line {lineno}: {len(values)} tab-separated columns, expected "
+                             f"{len(COLUMNS)}")
+        row = dict(zip(COLUMNS, values))
+        for column in ("variant_id", "chrom", "ref", "alt"):
+            if not row[column]:
+                raise ValueError(f"line {lineno}: {column} is empty")
+        if row["sample"] != sample:
+            raise ValueError(f"line {lineno}: the row is for sample {row['sample']!r}, but this "
+                             f"job analysed {sample!r}")
+        for column, limit in limits.items():
+            if len(row[column]) > limit:
+                raise ValueError(f"line {lineno}: {column} is {len(row[column])} characters "
+                                 f"long, the limit is {limit}")
+        if row["variant_id"] in seen:
+            raise ValueError(f"line {lineno}: variant {row['variant_id']} already appears on "
+                             f"line {seen[row['variant_id']]}")
+        seen[row["variant_id"]] = lineno
+        pos = _number(row["pos"], int, lineno, "pos", "a whole number")
+        if not pos:
+            raise ValueError(f"line {lineno}: pos {row['pos']!r} is not a position (1 or more)")
+        vaf = _number(row["vaf"], float, lineno, "vaf", "a number")
+        if vaf is not None and vaf > 1:
+            raise ValueError(f"line {lineno}: vaf {row['vaf']!r} is above 1")
+        del row["sample"]
+        row.update(
+            pos=pos, vaf=vaf,
+            depth=_number(row["depth"], int, lineno, "depth", "a whole number"),
+            qual=_number(row["qual"], float, lineno, "qual", "a number"),
+            impact=impact_of(row["consequence"]))
+        yield row
+    if not header_seen:
+        raise ValueError("line 1: the variant table is empty; expected the header "
+                         f"{' '.join(COLUMNS)}")
+
+
+CHROM_RANK = {**{str(n): n for n in range(1, 23)}, "X": 23, "Y": 24, "M": 25, "MT": 25}
+OTHER_CONTIGS = 26
+
+
+def genomic_order(row: dict) -> tuple:
+    """Chromosomes in karyotype order (1-22, X, Y, M), other contigs after them by name."""
+    rank = CHROM_RANK.get(row["chrom"].removeprefix("chr"), OTHER_CONTIGS)
+    return (rank, row["chrom"] if rank == OTHER_CONTIGS else "", row["pos"])
+
+
+def load_variants(*, job, lines: Iterable[str | bytes]) -> int:
+    """Replace the job's variant rows with the table in `lines` (the final TSV, header first).
+
+    All or nothing: the old rows are deleted and the new ones inserted in one transaction, so
+    loading twice (a republished output, a rerun task) ends with one copy, and a bad line leaves
+    the previous rows in place. A bad header or row raises ValueError naming the line.
+    Rows are stored in genomic order, so the primary key is the position order: sorting by
+    position, and breaking ties of every other sort, then costs the database nothing. To sort
+    them the parsed rows are held in memory (about 55 MB at the peak for 50,000 rows).
+    Not audited: this is the pipeline publishing its own result, not a person reading it.
+    """
+    fields = [f for f in Variant._meta.concrete_fields if not f.primary_key]
+    rows = sorted(_parse(lines, sample=job.sample.name), key=genomic_order)
+    base = {"lab_id": job.lab_id, "job_id": job.pk}
+    with transaction.atomic():
+        job.variants.all().delete()
+        if connection.vendor != "postgresql":
+            Variant.objects.bulk_create((Variant(**base, **row) for row in rows),
+                                        batch_size=BATCH_SIZE)
+            return len(rows)
+        _copy_in(fields, ([base[f.attname] if f.attname in base else row[f.attname]
+                           for f in fields] for row in rows))
+        # Fresh planner statistics now, not when autovacuum gets round to it: without them
+        # PostgreSQL takes the new rows for a handful and sorts the first pages on disk.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Variant._meta.db_table)}")
+    return len(rows)
+
+
+def _copy_in(fields, values) -> None:
+    """PostgreSQL's COPY: about five times faster than INSERTs for 50,000 rows (measured in
+    jobs/tests/test_variants.py)."""
+    quote = connection.ops.quote_name
+    statement = (f"COPY {quote(Variant._meta.db_table)} "
+                 f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+# --- reading ---
+
+GENOTYPES = {
+    "het": ("Heterozygous (0/1)", ["0/1", "0|1", "1|0", "1/0"]),
+    "hom_alt": ("Homozygous alternate (1/1)", ["1/1", "1|1"]),
+    "hemi": ("Hemizygous (1)", ["1"]),
+    "hom_ref": ("Homozygous reference (0/0)", ["0/0", "0|0", "0"]),
+}
+_IMPACT_RANK = Case(*[When(impact=i, then=Value(n)) for n, i in enumerate(IMPACT_ORDER)],
+                    default=Value(len(IMPACT_ORDER)), output_field=IntegerField())
+
+
+# The sortable columns: URL value -> heading. A leading "-" in the URL sorts descending.
+SORTS = {
+    "position": "Position",
+    "gene": "Gene",
+    "consequence": "Consequence",
+    "impact": "Impact",
+    "genotype": "Genotype",
+    "depth": "Depth",
+    "vaf": "VAF",
+    "qual": "Quality",
+}
+DEFAULT_SORT = "position"
+# (column, heading, numeric) as the table shows them
+HEADINGS = [("position", "Position", False), ("change", "Change", False), ("gene", "Gene", False),
+            ("consequence", "Consequence", False), ("impact", "Impact", False),
+            ("hgvs", "HGVS", False), ("genotype", "Genotype", False), ("depth", "Depth", True),
+            ("vaf", "VAF", True), ("qual", "Quality", True), ("filter", "Filter", False)]
+
+
+# A page's rows are dicts of these fields: the template reads dict keys faster than model
+# attributes, and 50 rows x 15 cells is most of the page's rendering time.
+ROW_FIELDS = ["variant_id", "chrom", "pos", "ref", "alt", "genotype", "depth", "allele_depth",
+              "vaf", "qual", "filter", "gene", "transcript", "consequence", "impact", "hgvs_p",
+              "hgvs_c", "protein_change", "dna_change"]
+
+
+@dataclass
+class VariantPage:
+    rows: list[dict]
+    total: int            # rows matching the filters
+    job_total: int        # all rows of the job
+    page: int
+    num_pages: int
+    per_page: int
+    sort: str
+
+    @property
+    def start(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.rows) - 1 if self.rows else 0
+
+    @property
+    def headings(self) -> list[dict]:
+        """The table's column headings in order. A sortable one carries the sort its link asks
+        for (the current column flips direction) and its aria-sort state."""
+        key, descending = self.sort.lstrip("-"), self.sort.startswith("-")
+        out = []
+        for column, label, numeric in HEADINGS:
+            heading = {"key": column, "label": label, "numeric": numeric,
+                       "sortable": column in SORTS}
+            if column in SORTS:
+                active = column == key
+                heading["next"] = f"-{column}" if active and not descending else column
+                heading["aria_sort"] = (("descending" if descending else "ascending")
+                                        if active else "none")
+            out.append(heading)
+        return out
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    total: int
+    terms: list[str]      # consequence terms present, most severe class first
+    consequences: tuple[str, ...] = ()   # the distinct consequence values, compound ones too
+    first_id: int = 0     # the job's rows have ids first_id..last_id (one load, genomic order)
+    last_id: int = 0
+
+
+def variant_table_summary(*, job) -> TableSummary:
+    """How many rows the job has, which consequence terms occur, and the range of its row ids,
+    for the filter form's choices and the page's counts. Every page view needs it and the table
+    only changes when it is loaded again, so it is kept in the shared cache; a reload deletes
+    every row and inserts rows with new ids, so a cached summary whose first and last rows are
+    still there describes the table as it is."""
+    key = f"variants:summary:v1:{job.pk}"  # bump when TableSummary changes
+    cached = cache.get(key)
+    if cached and job.variants.filter(id__in=[cached.first_id, cached.last_id]).count() == \
+            len({cached.first_id, cached.last_id}):
+        return cached
+    summary = _summarise(job)
+    if summary.total:
+        cache.set(key, summary, SUMMARY_CACHE_SECONDS)
+    return summary
+
+
+def _summarise(job) -> TableSummary:
+    """One pass over the job's rows."""
+    groups = list(job.variants.order_by().values_list("consequence")
+                  .annotate(n=Count("id"), first=Min("id"), last=Max("id")))
+    terms = {t for consequence, *_ in groups for t in consequence_terms(consequence)}
+    order = {i: n for n, i in enumerate(IMPACT_ORDER)}
+    return TableSummary(
+        total=sum(n for _, n, _, _ in groups),
+        terms=sorted(terms, key=lambda t: (order.get(IMPACT_OF_TERM.get(t), len(order)), t)),
+        consequences=tuple(sorted(consequence for consequence, *_ in groups)),
+        first_id=min((first for _, _, first, _ in groups), default=0),
+        last_id=max((last for _, _, _, last in groups), default=0))
+
+
+def gene_spellings(symbol: str) -> list[str]:
+    """The ways a symbol the user typed can be written in the table: as typed, upper case (HGNC),
+    upper case with a lower-case "orf" (C1orf112), and capitalised (mouse, MGI: Brca1). Matching
+    these with IN uses the (job, gene) index, where a case-insensitive comparison would read
+    every row of the job."""
+    upper = symbol.upper()
+    return list(dict.fromkeys([symbol, upper, re.sub(r"(?<=\d)ORF(?=\d)", "orf", upper),
+                               symbol.capitalize()]))
+
+
+def _filtered(job, filters: dict, summary: TableSummary):
+    rows = job.variants.all()
+    if filters.get("gene"):
+        rows = rows.filter(gene__in=[g for typed in filters["gene"] for g in gene_spellings(typed)])
+    if filters.get("consequence"):
+        # The compound values that contain the term ("missense" is in "missense&splice_region"),
+        # as an exact IN list: cheaper per row than pattern matching.
+        term = filters["consequence"]
+        rows = rows.filter(consequence__in=[c for c in summary.consequences
+                                            if term in consequence_terms(c)])
+    if filters.get("impact"):
+        rows = rows.filter(impact__in=filters["impact"])
+    if filters.get("genotype"):
+        rows = rows.filter(genotype__in=GENOTYPES[filters["genotype"]][1])
+    if filters.get("min_depth") is not None:
+        rows = rows.filter(depth__gte=filters["min_depth"])
+    if filters.get("min_qual") is not None:
+        rows = rows.filter(qual__gte=filters["min_qual"])
+    if filters.get("pass_only"):
+        rows = rows.filter(filter="PASS")
+    return rows
+
+
+def _ordering(sort: str, *, walk_ids: bool) -> list:
+    """Position is the id (load_variants stores rows in genomic order). Only when the query
+    reads the job's id range straight from the primary key is "id" itself the sort key; otherwise
+    "id + 0" keeps PostgreSQL from walking the primary key through other jobs' rows."""
+    descending, key = sort.startswith("-"), sort.lstrip("-")
+    genomic = F("id") if walk_ids else F("id") + 0
+    if key == "position":
+        return [genomic.desc() if descending else genomic.asc()]
+    # Impact sorts by severity (HIGH first when ascending), not alphabetically.
+    first = _IMPACT_RANK if key == "impact" else F(key)
+    # Missing values (no depth, no quality) go last either way, and ties keep genomic order.
+    return [first.desc(nulls_last=True) if descending else first.asc(nulls_last=True),
+            genomic.asc()]
+
+
+def variant_page(*, job, filters: dict, per_page: int = PER_PAGE,
+                 summary: TableSummary | None = None) -> VariantPage:
+    """One page of the job's variants matching `filters` (a VariantFilterForm's cleaned_data),
+    in the requested order, with the matching and total counts. A page past the end shows the
+    last page. Pass the `summary` the view already has to save a pass over the rows."""
+    summary = summary or variant_table_summary(job=job)
+    sort = filters.get("sort") or DEFAULT_SORT
+    filtered = _filters_active(filters)
+    page = filters.get("page") or 1
+    if not filtered and sort.lstrip("-") == "position":
+        # The whole table in position order (every job's first view) comes straight from the
+        # primary key over the job's id range: no sort and no count, whatever the page.
+        total = summary.total
+        page = min(page, _num_pages(total, per_page))
+        rows = (job.variants.filter(id__range=(summary.first_id, summary.last_id))
+                .order_by(*_ordering(sort, walk_ids=True)).values(*ROW_FIELDS))
+        page_rows = list(rows[(page - 1) * per_page:page * per_page])
+    else:
+        # Sort narrow (id, sort key) rows and count the matches in the same pass, then fetch the
+        # page's 50 full rows by id: half the work of a count plus a sort of full rows.
+        ordered = _filtered(job, filters, summary).order_by(*_ordering(sort, walk_ids=False))
+        if filtered:
+            ordered = ordered.annotate(matching=Window(Count("id")))
+            top = list(ordered.values_list("id", "matching")[(page - 1) * per_page:
+                                                             page * per_page])
+            if not top and page > 1:  # past the end: count, then show the last page
+                page = _num_pages(ordered.count(), per_page)
+                top = list(ordered.values_list("id", "matching")[(page - 1) * per_page:
+                                                                 page * per_page])
+            total = top[0][1] if top else 0
+            ids = [i for i, _ in top]
+        else:
+            total = summary.total
+            page = min(page, _num_pages(total, per_page))
+            ids = list(ordered.values_list("id", flat=True)[(page - 1) * per_page:
+                                                            page * per_page])
+        by_id = {r["id"]: r for r in job.variants.filter(id__in=ids).values("id", *ROW_FIELDS)}
+        page_rows = [by_id[i] for i in ids if i in by_id]  # (unless reloaded meanwhile)
+    return VariantPage(rows=page_rows, total=total, job_total=summary.total, page=page,
+                       num_pages=_num_pages(total, per_page), per_page=per_page, sort=sort)
+
+
+def _num_pages(total: int, per_page: int) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+def _filters_active(filters: dict) -> bool:
+    return any(filters.get(k) not in (None, "", [], False)
+               for k in ("gene", "consequence", "impact", "genotype", "min_depth", "min_qual",
+                         "pass_only"))
+
+
+def filters_for_audit(filters: dict) -> dict:
+    """The filters that were set, as JSON (the audit record of what was looked at)."""
+    return {k: v for k, v in filters.items()
+            if k not in ("page", "sort") and v not in (None, "", [], False)}
+
+
+def reportable_variants(job):
+    """PASS calls with a coding impact (high, then moderate), as the report lists them."""
+    rank = Case(When(impact=Impact.HIGH, then=Value(0)), default=Value(1),
+                output_field=IntegerField())
+    return job.variants.filter(filter="PASS", impact__in=[Impact.HIGH, Impact.MODERATE]) \
+        .order_by(rank, "gene", "chrom", "pos", "variant_id")

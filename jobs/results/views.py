@@ -1,0 +1,119 @@
+"""What came of a sample: its page (timeline, QC, files), the analysis page (progress, outputs, QC),
+the variant table, and the audited download of an output file."""
+
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from jobs.intake import selectors
+from jobs.intake.access import access_sample
+from jobs.intake.views import UPLOADABLE, file_json
+from jobs.models import JobStatus
+from jobs.results import downloads, variants
+from jobs.results.access import access_job_output
+from jobs.results.forms import VariantFilterForm
+from jobs.results.qc import qc_rows
+from jobs.runs.access import access_job
+from storage.s3 import StorageError
+from tenants import audit_actions
+from tenants.access import lab_view
+from tenants.audit import Actor, audit_record
+
+
+@lab_view()
+@require_GET
+def sample_detail(request, sample_id):
+    sample = access_sample(request.membership, sample_id)
+    audit_record(actor=Actor.for_user(request.user), action=audit_actions.SAMPLE_VIEWED,
+                 lab=request.lab, resource_type="sample", resource_id=sample.pk,
+                 phi_accessed=True, request=request, details={"sample": str(sample.pk)})
+    files = list(sample.files.all())
+    to_upload = [f for f in files if f.status in UPLOADABLE]
+    return render(request, "jobs/sample_detail.html", {
+        "sample": sample, "files": files, "files_to_upload": to_upload,
+        "files_json": json.dumps([file_json(request.lab.slug, f) for f in to_upload]),
+        "history": selectors.sample_history(sample),
+        "timeline": selectors.sample_timeline(sample),
+        "qc_figures": qc_rows(sample.latest_job.qc) if sample.latest_job else [],
+    })
+
+
+@lab_view()
+@require_GET
+def job_detail(request, job_id):
+    job = access_job(request.membership, job_id)
+    membership = request.membership
+    context = {"job": job, "outputs": list(job.outputs.all()),
+               "can_download": job.can_download(membership),
+               "released": job.results_released(), "qc_figures": qc_rows(job.qc),
+               "has_report": job.reports.exists(),
+               "can_cancel": job.can_cancel(membership), "can_retry": job.can_retry(membership)}
+    if request.htmx:  # progress polling: states and step times only
+        response = render(request, "jobs/_job_progress.html", context)
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            response["HX-Refresh"] = "true"  # the run ended: the whole page has more to show
+        return response
+    audit_record(actor=Actor.for_user(request.user), action=audit_actions.JOB_VIEWED,
+                 lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
+                 request=request, details={"job": str(job.pk), "sample": str(job.sample_id)})
+    return render(request, "jobs/job_detail.html", context)
+
+
+@lab_view()
+@require_http_methods(["GET", "POST"])
+def output_download(request, job_id, output_id):
+    """Ask why (PHI export), then send the browser to a presigned GET for this one file."""
+    output = access_job_output(request.membership, job_id, output_id)
+    job = output.job
+    if not job.can_download(request.membership):
+        raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
+                               "report out.")
+    context = {"file_label": output.path, "size": output.size, "sha256": output.sha256,
+               "back_url": reverse("jobs:job_detail", args=[request.lab.slug, job.pk]),
+               "back_label": f"Analysis of {job.sample.name}"}
+    if request.method == "GET":
+        return download_reason_page(request, context)
+    try:
+        url = downloads.output_download_url(
+            membership=request.membership, output=output, request=request,
+            reason=request.POST.get("reason", ""), note=request.POST.get("note", ""))
+    except (ValidationError, StorageError) as exc:
+        return download_reason_page(request, context, error=exc)
+    return redirect(url)
+
+
+def download_reason_page(request, context: dict, *, error: Exception | None = None):
+    """The reason form of a PHI export (every download asks why), again with the error when the
+    URL could not be issued."""
+    context = {**context, "reasons": downloads.REASONS}
+    if isinstance(error, ValidationError):
+        context["error"] = " ".join(error.messages)
+    elif error is not None:
+        context["error"] = f"Storage is unavailable: {error}"
+    return render(request, "jobs/download.html", context, status=400 if error else 200)
+
+
+@lab_view(manager_only=True)
+@require_GET
+def job_variants(request, job_id):
+    """The job's variant table, filtered, sorted and paged in the database. Each page shown is
+    one audited access to patient data; htmx requests get only the results block."""
+    job = access_job(request.membership, job_id)
+    summary = variants.variant_table_summary(job=job)
+    form = VariantFilterForm(request.GET, consequences=summary.terms)
+    page = None
+    if form.is_valid():
+        page = variants.variant_page(job=job, filters=form.cleaned_data, summary=summary)
+        audit_record(actor=Actor.for_user(request.user), action=audit_actions.VARIANTS_VIEWED,
+                     lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
+                     request=request,
+                     details={"job": str(job.pk), "sample": str(job.sample_id),
+                              "filters": variants.filters_for_audit(form.cleaned_data),
+                              "sort": page.sort, "page": page.page, "total": page.total})
+    context = {"job": job, "form": form, "page": page, "columns": variants.SORTS}
+    partial = request.htmx and not request.htmx.history_restore_request
+    return render(request, "jobs/_variant_results.html" if partial else "jobs/variants.html",
+                  context, status=200 if page else 400)

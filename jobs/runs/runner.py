@@ -1,0 +1,349 @@
+"""The subprocess boundary to the pipeline: one job run, from lease to verified outputs.
+
+A run (1) claims the job's lease, so no two workers ever run it at once; (2) stages the inputs
+from S3 and checks their SHA-256; (3) runs Nextflow, or the local runner with the same steps
+when Nextflow is absent, in the job's own work directory (`-resume` on later attempts), renewing
+the lease and tailing the trace file for progress; (4) publishes every output to its bucket and
+checks it there, through the `publish` step its caller gives (jobs/results/publishing.py, composed
+in jobs/tasks.py). Only then is the job "succeeded". A worker that dies leaves a lease that runs
+out; the reaper queues the job again and the next attempt resumes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from common.db import for_update
+from common.queue import enqueue
+from jobs.models import Job, JobStatus
+from jobs.runs.reference import ReferenceError, reference_stage
+from jobs.runs.trace import TraceTail, summarise
+from storage import s3
+from storage.buckets import bucket_name
+from storage.checksums import sha256_file as sha256_of
+from tenants import audit_actions
+from tenants.audit import SYSTEM, audit_record
+
+log = logging.getLogger(__name__)
+
+PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
+LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
+STDERR_TAIL_LINES = 20
+
+
+class StagingError(Exception):
+    """The inputs could not be staged: a FASTQ or the reference did not arrive intact."""
+
+
+class PublishError(Exception):
+    """What the pipeline left cannot be published or loaded; `step` names the phase."""
+
+    def __init__(self, step: str, message: str):
+        super().__init__(message)
+        self.step = step
+
+
+# Publishes a finished run's out_dir (every output to its bucket, checked; the tables loaded).
+Publish = Callable[[Job, Path], None]
+
+
+@functools.cache
+def pipeline_steps() -> list[str]:
+    """The processes in pipeline order (the local runner and main.nf share this list)."""
+    steps_file = PIPELINE_DIR / "steps.json"
+    if not steps_file.exists():
+        return []
+    data = json.loads(steps_file.read_text())
+    return [s["process"] if isinstance(s, dict) else s for s in data.get("steps", data)]
+
+
+def choose_runner() -> str:
+    if settings.PIPELINE_RUNNER != "auto":
+        return settings.PIPELINE_RUNNER
+    return "nextflow" if shutil.which("nextflow") and shutil.which("java") else "local"
+
+
+def _claim(job_id, owner: str) -> Job | None:
+    with transaction.atomic():
+        job = for_update(Job.objects).select_related("sample", "lab").get(pk=job_id)
+        if not job.can_start():
+            return None
+        if job.status == JobStatus.RUNNING:  # a dead worker's run: stop what it left behind
+            _stop_leftover_run(job)
+        job.start(owner=owner, lease_seconds=settings.JOB_LEASE_SECONDS)
+        job.runner = choose_runner()
+        job.runner_host, job.runner_pgid = socket.gethostname(), None
+        job.save()
+        audit_record(actor=SYSTEM, action=audit_actions.JOB_STARTED, lab=job.lab, resource_type="job",
+                     resource_id=job.pk,
+                     details={"job": str(job.pk), "sample": str(job.sample_id),
+                              "attempt": job.attempts, "runner": job.runner, "worker": owner,
+                              "on_behalf_of": job.submitted_by.email})
+    return job
+
+
+def _stop_leftover_run(job: Job) -> None:
+    """SIGTERM first, so that the runner stops the step it started (steps run in sessions of their
+    own); SIGKILL if it is still there a few seconds later."""
+    if not (job.runner_pgid and job.runner_host == socket.gethostname()):
+        return
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0)):
+        try:
+            os.killpg(job.runner_pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(job.runner_pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease while the run goes on; stops the run when the lease is lost or the job
+    is cancelled."""
+
+    def __init__(self, job_id, owner: str, on_lost):
+        super().__init__(daemon=True)
+        self.job_id, self.owner, self.on_lost = job_id, owner, on_lost
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(1.0, settings.JOB_LEASE_SECONDS / 4)
+        try:
+            while not self.stopped.wait(interval):
+                if not self.beat():
+                    self.on_lost()
+                    return
+        finally:
+            connection.close()
+
+    def beat(self) -> bool:
+        with transaction.atomic():
+            job = for_update(Job.objects).get(pk=self.job_id)
+            if not job.renew(owner=self.owner, lease_seconds=settings.JOB_LEASE_SECONDS):
+                return False
+            job.save(update_fields=["heartbeat_at", "lease_expires_at"])
+            return True
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    step: str = ""
+    exit_code: int | None = None
+    error: str = ""
+
+
+def job_run(*, job_id, publish: Publish) -> Job | None:
+    """Run the job's pipeline once, if its lease can be taken; `publish` stores what it made."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    job = _claim(job_id, owner)
+    if job is None:
+        return None
+    run = PipelineRun(job, owner, publish)
+    try:
+        outcome = run.execute()
+    except (StagingError, ReferenceError) as exc:
+        outcome = Outcome(False, step="staging inputs", error=str(exc))
+    except PublishError as exc:
+        outcome = Outcome(False, step=exc.step, error=str(exc))
+    except s3.StorageError as exc:
+        outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
+    finished = _finish(job.pk, owner, outcome)
+    if finished.status == JobStatus.SUCCEEDED:
+        # Everything is published and verified; a failed run keeps its work dir for -resume.
+        shutil.rmtree(run.work_dir, ignore_errors=True)
+    return finished
+
+
+def _finish(job_id, owner: str, outcome: Outcome) -> Job:
+    with transaction.atomic():
+        job = for_update(Job.objects).select_related("lab").get(pk=job_id)
+        if job.status != JobStatus.RUNNING or job.lease_owner != owner:
+            return job  # cancelled, or taken over after this worker lost its lease
+        if outcome.ok:
+            job.succeed(owner=owner)
+            action, details = audit_actions.JOB_SUCCEEDED, {"outputs": job.outputs.count()}
+        else:
+            job.fail(owner=owner, step=outcome.step, exit_code=outcome.exit_code,
+                     error=outcome.error)
+            action = audit_actions.JOB_FAILED
+            details = {"step": outcome.step, "exit_code": outcome.exit_code,
+                       "error": outcome.error[-2000:]}
+        job.save()
+        audit_record(actor=SYSTEM, action=action, lab=job.lab, resource_type="job",
+                     resource_id=job.pk, details={"job": str(job.pk), "attempt": job.attempts,
+                                                  **details})
+        if outcome.ok:
+            enqueue("jobs.tasks.draft_report", str(job.pk))
+        else:
+            enqueue("jobs.tasks.send_notification", "job_failed", str(job.pk))
+    return job
+
+
+class PipelineRun:
+    def __init__(self, job: Job, owner: str, publish: Publish):
+        self.job, self.owner, self.publish = job, owner, publish
+        self.work_dir = Path(settings.PIPELINE_WORK_DIR) / str(job.pk)
+        self.out_dir = self.work_dir / "out"
+        self.phase = "staging inputs"
+        self.process: subprocess.Popen | None = None
+        self.stopped_by = ""
+
+    def execute(self) -> Outcome:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        inputs = self.stage_inputs()
+        heartbeat = Heartbeat(self.job.pk, self.owner, on_lost=self.stop_runner)
+        heartbeat.start()
+        try:
+            self.phase = "running the pipeline"
+            outcome = self.run_pipeline(inputs)
+            if not outcome.ok:
+                return outcome
+            self.phase = "publishing outputs"
+            self.publish(self.job, self.out_dir)
+            return Outcome(True)
+        finally:
+            heartbeat.stop()
+
+    def stage_inputs(self) -> dict[str, Path]:
+        input_dir = self.work_dir / "input"
+        input_dir.mkdir(exist_ok=True)
+        staged = {}
+        for f in self.job.sample.files.all():
+            path = input_dir / f"{self.job.sample.name}_R{f.read}.fastq.gz"
+            if not (path.exists() and sha256_of(path) == f.sha256):
+                s3.download_path(bucket_name("raw"), f.key, path)
+                if sha256_of(path) != f.sha256:
+                    raise StagingError(f"{f.label} as read from storage does not match its "
+                                       "verified SHA-256")
+            staged[f"r{f.read}"] = path
+        reference = reference_stage(build=settings.REFERENCE_BUILD,
+                                    cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+        return {**staged, **reference}
+
+    def command(self, inputs: dict[str, Path]) -> list[str]:
+        sample = self.job.sample.name
+        args = ["--sample", sample, "--r1", str(inputs["r1"]), "--r2", str(inputs["r2"]),
+                "--reference", str(inputs["reference"]), "--targets", str(inputs["targets"]),
+                "--annotation", str(inputs["annotation"]), "--outdir", str(self.out_dir)]
+        resume = self.job.attempts > 1
+        if self.job.runner == "nextflow":
+            info = self.out_dir / "pipeline_info"
+            return ["nextflow", "run", str(PIPELINE_DIR / "main.nf"),
+                    "-profile", settings.NEXTFLOW_PROFILE, "-work-dir", str(self.work_dir / "work"),
+                    "-with-trace", str(info / "trace.txt"), "-with-report",
+                    str(info / "report.html"), "-with-timeline", str(info / "timeline.html"),
+                    *(["-resume"] if resume else []), *args]
+        return [sys.executable, str(LOCAL_RUNNER), *args,
+                "--work-dir", str(self.work_dir / "work"), *(["--resume"] if resume else [])]
+
+    def run_pipeline(self, inputs: dict[str, Path]) -> Outcome:
+        logs = self.work_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        stderr_path = logs / f"attempt-{self.job.attempts}.err"
+        trace_path = self.out_dir / "pipeline_info" / "trace.txt"
+        if trace_path.exists():  # the previous attempt's: keep it aside, read only this one's
+            trace_path.rename(logs / f"trace-before-attempt-{self.job.attempts}.txt")
+        trace = TraceTail(trace_path)
+        records = []
+        with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
+                open(stderr_path, "wb") as err:
+            self.process = subprocess.Popen(self.command(inputs), cwd=self.work_dir, stdout=out,
+                                            stderr=err, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
+            Job.objects.filter(pk=self.job.pk).update(runner_pgid=self.process.pid)
+            while self.process.poll() is None:
+                records += self.update_progress(trace, records)
+                if self.cancelled():
+                    self.stop_runner()
+                try:
+                    self.process.wait(timeout=1)  # returns at once when the runner exits
+                except subprocess.TimeoutExpired:
+                    pass
+        records += self.update_progress(trace, records)
+        if self.stopped_by:
+            self.mark_unfinished_steps("stopped")
+            return Outcome(False, step=self.stopped_by, error=self.stopped_by)
+        if self.process.returncode == 0:
+            return Outcome(True)
+        failed = [s for s in summarise(records, pipeline_steps() or None) if s.status == "failed"]
+        step = failed[0].process if failed else "pipeline"
+        exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
+            else self.process.returncode
+        return Outcome(False, step=step, exit_code=exit_code, error=_tail(stderr_path))
+
+    def update_progress(self, trace: TraceTail, seen: list) -> list:
+        new = trace.poll()
+        if new or not seen:
+            steps = [{"process": s.process, "status": s.status, "duration_s": s.duration_s,
+                      "exit_code": s.exit_code}
+                     for s in summarise(seen + new, pipeline_steps() or None)]
+            # A trace row appears when a task ends; while the runner lives, the first step
+            # without one is the one running.
+            if self.process and self.process.poll() is None:
+                for step in steps:
+                    if step["status"] == "pending":
+                        step["status"] = "running"
+                        break
+            Job.objects.filter(pk=self.job.pk).update(progress=steps)
+        return new
+
+    def cancelled(self) -> bool:
+        """Checked every second or so, so that Cancel takes effect at once (the heartbeat alone
+        would notice only at its next beat)."""
+        return Job.objects.filter(pk=self.job.pk, status=JobStatus.CANCELLED).exists()
+
+    def mark_unfinished_steps(self, status: str) -> None:
+        job = Job.objects.get(pk=self.job.pk)
+        steps = [{**step, "status": status} if step["status"] in ("running", "pending") else step
+                 for step in job.progress]
+        Job.objects.filter(pk=self.job.pk).update(progress=steps)
+
+    def stop_runner(self) -> None:
+        self.stopped_by = "cancelled or taken over"
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _die_with_parent() -> None:
+    """In the runner's process: receive SIGTERM if the worker dies (Linux), so a killed worker
+    does not leave a pipeline running without a lease."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass

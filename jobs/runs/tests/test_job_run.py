@@ -1,0 +1,127 @@
+"""A job submitted through the portal runs for real: local runner, the real tools, SeaweedFS,
+the test database. It ends "succeeded" only with every output verified in its bucket."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.models import Job, JobStatus
+from jobs.runs.runner import pipeline_steps
+from storage import s3
+from storage.buckets import bucket_name
+from tenants import audit_actions
+from tenants.models import AuditEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, ready_sample,
+                                                               clinician, pipeline_env):
+    sample = ready_sample(clinician)
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED, (job.failed_step, job.error)
+    assert (job.pk, job.runner, job.attempts) == (sample.job_id, "local", 1)
+    assert [s["process"] for s in job.progress] == pipeline_steps()
+    assert {s["status"] for s in job.progress} == {"completed"}
+
+    outputs = {o.path: o for o in job.outputs.all()}
+    assert {"bam/TEST1.bam", "bam/TEST1.bam.bai", "vcf/TEST1.vcf.gz", "vcf/TEST1.vcf.gz.tbi",
+            "TEST1_Final_.txt", "metadata.json", "pipeline_info/trace.txt",
+            "qc/TEST1.fastp.json"} <= set(outputs)
+    roles = {path: o.bucket_role for path, o in outputs.items()}
+    assert roles["bam/TEST1.bam"] == roles["qc/TEST1.fastp.json"] == "intermediate"
+    assert roles["vcf/TEST1.vcf.gz"] == roles["TEST1_Final_.txt"] == roles["metadata.json"] == \
+        "results"
+    assert roles["pipeline_info/trace.txt"] == "logs"
+    for o in outputs.values():
+        info = s3.object_info(bucket_name(o.bucket_role), o.key)
+        assert info["size"] == o.size and info["metadata"]["sha256"] == o.sha256
+        if o.bucket_role != "logs":
+            assert o.key.startswith(f"{clinician.lab.pk}/{job.pk}/")
+        else:
+            assert f"/{job.pk}/" in o.key
+
+    metadata = json.loads(s3.open_object(bucket_name("results"),
+                                         outputs["metadata.json"].key).read())
+    assert metadata["runner"] == "local"
+    assert {metadata["inputs"]["r1"]["sha256"], metadata["inputs"]["r2"]["sha256"]} == \
+        {f.sha256 for f in sample.files.all()}
+    table = s3.open_object(bucket_name("results"), outputs["TEST1_Final_.txt"].key).read()
+    assert table.startswith(b"variant_id\t") and table.count(b"\nWES-") > 10
+
+    started, finished = (AuditEvent.objects.filter(action=a).get()
+                         for a in (audit_actions.JOB_STARTED, audit_actions.JOB_SUCCEEDED))
+    assert started.actor_id == finished.actor_id == "system"
+    assert started.details["on_behalf_of"] == "clinician@lab-a.test"
+
+    page = client_for(clinician).get(f"/labs/lab-a/jobs/{job.pk}/").content.decode()
+    assert "Succeeded" in page and "FASTP_QC" in page and "TEST1_Final_.txt" in page
+    listing = client_for(clinician).get("/labs/lab-a/samples/").content.decode()
+    assert f"/labs/lab-a/jobs/{job.pk}/" in listing and "status-succeeded" in listing
+    sample.refresh_from_db()
+    assert sample.turnaround is not None and sample.turnaround.total_seconds() > 0
+
+
+def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(
+        client_for, ready_sample, clinician, pipeline_env, settings):
+    settings.REFERENCE_BUILD = "no-such-build"
+    sample = ready_sample(clinician)
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED and job.failed_step == "staging inputs"
+    assert "reference build 'no-such-build' is not in bucket" in job.error
+    assert not job.outputs.exists()
+
+
+def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, ready_sample, clinician,
+                                                     manager, pipeline_env, monkeypatch):
+    sample = ready_sample(clinician)
+    monkeypatch.setenv("WES_LOCAL_FAIL_STEP", "CALL_VARIANTS:3")
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    job = Job.objects.get()
+    assert job.status == JobStatus.FAILED
+    assert (job.failed_step, job.exit_code) == ("CALL_VARIANTS", 3)
+    assert job.error, "the failing step's stderr is kept"
+    steps = {s["process"]: s["status"] for s in job.progress}
+    assert steps["BWA_ALIGN"] == "completed" and steps["CALL_VARIANTS"] == "failed"
+    assert not job.outputs.exists()
+    page = client_for(manager).get(f"/labs/lab-a/jobs/{job.pk}/").content.decode()
+    assert "CALL_VARIANTS</strong> failed with exit code 3" in page
+
+    # A clinician may not retry; the manager may, and the run resumes after the cached steps.
+    assert client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/retry/").status_code == 403
+    monkeypatch.delenv("WES_LOCAL_FAIL_STEP")
+    client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    steps = {s["process"]: s["status"] for s in job.progress}
+    assert steps["FASTP_QC"] == steps["BWA_ALIGN"] == "cached"
+    assert steps["CALL_VARIANTS"] == "completed"
+    assert AuditEvent.objects.filter(action=audit_actions.JOB_RETRIED,
+                                     actor_email="manager@lab-a.test").count() == 1
+
+
+def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manager, outsider,
+                                                   ready_sample, pipeline_env, settings):
+    from tests.helpers import make_user
+    from tenants.services import membership_add
+
+    settings.PIPELINE_RUNNER = "local"
+    sample = ready_sample(clinician)
+    other = membership_add(lab=clinician.lab, user=make_user("other@lab-a.test"),
+                           role="clinician")
+    from jobs.runs.services import job_submit
+
+    job = job_submit(membership=clinician, sample=sample)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, attempts=0)
+    url = f"/labs/lab-a/jobs/{job.pk}/cancel/"
+    assert client_for(outsider).post(url).status_code == 404
+    assert client_for(other).post(url).status_code == 403
+    client_for(clinician).post(url)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert AuditEvent.objects.filter(action=audit_actions.JOB_CANCELLED).count() == 1

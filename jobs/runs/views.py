@@ -1,0 +1,51 @@
+"""Run pages' actions: submit a ready sample for analysis, cancel, retry."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from jobs.intake.access import access_sample
+from jobs.runs import services
+from jobs.runs.access import access_job
+from tenants.access import lab_view
+
+
+@lab_view()
+@require_POST
+def sample_submit(request, sample_id):
+    sample = access_sample(request.membership, sample_id)
+    try:
+        job = services.job_submit(membership=request.membership, sample=sample, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{sample.name} was submitted for analysis.")
+        return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
+    return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
+
+
+@lab_view()
+@require_POST
+def job_cancel(request, job_id):
+    job = access_job(request.membership, job_id)
+    try:
+        services.job_cancel(membership=request.membership, job=job, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The job was cancelled.")
+    return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
+
+
+@lab_view(manager_only=True)
+@require_POST
+def job_retry(request, job_id):
+    job = access_job(request.membership, job_id)
+    try:
+        services.job_retry(membership=request.membership, job=job, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The job was queued again; it resumes where it stopped.")
+    return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)

@@ -1,0 +1,22 @@
+"""Can the portal reach its storage, and does the server have every configured bucket? Shown by
+/healthz and the storage dashboard."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from storage import s3
+from storage.buckets import REGISTRY
+
+
+def check_storage() -> dict:
+    try:
+        present = s3.list_bucket_names()
+    except s3.StorageError as exc:
+        return {"ok": False, "endpoint": settings.MINIO_ENDPOINT, "error": str(exc)}
+    missing = sorted(rule.name for rule in REGISTRY if rule.name not in present)
+    result = {"ok": not missing, "endpoint": settings.MINIO_ENDPOINT}
+    if missing:
+        result["error"] = ("missing bucket(s) " + ", ".join(missing)
+                           + ": run `manage.py setup_storage`")
+    return result
