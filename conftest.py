@@ -30,8 +30,6 @@ def fast_password_hashing():
         yield
 
 
-# --- personas ---
-
 @pytest.fixture
 def lab_a(db):
     from tenants.services import lab_create
@@ -81,8 +79,6 @@ def client_for(client):
 
     return sign_in
 
-
-# --- object storage ---
 
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory):
@@ -153,8 +149,6 @@ def storage_down():
         yield endpoint
 
 
-# --- browser ---
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -181,8 +175,6 @@ def chromium():
         yield browser
         browser.close()
 
-
-# --- generated data ---
 
 @pytest.fixture(scope="session")
 def testdata(tmp_path_factory):

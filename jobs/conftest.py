@@ -53,8 +53,6 @@ def fastq_pair(tmp_path):
     return write_fastq_pair(tmp_path, "S1", reads=2000)
 
 
-# --- the pipeline on generated data ---
-
 @pytest.fixture
 def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
     settings.PIPELINE_WORK_DIR = tmp_path / "work"

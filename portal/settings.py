@@ -74,7 +74,6 @@ TEMPLATES = [
     },
 ]
 
-# --- Database: PostgreSQL in production and CI; SQLite only for a newcomer's first run. ---
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -96,7 +95,6 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and queue: Redis when REDIS_URL is set; the database otherwise (shared between the web
 # and worker processes, which allauth's rate limits and django-q2's statistics need). ---
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -123,7 +121,6 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# --- Authentication: allauth for lab members (email + password, invitation only); the admin
 # login goes through allauth too, so its rate limits cover staff. ---
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -178,7 +175,6 @@ ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 # Where users reach the portal: links in emails sent by the worker (which has no request).
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
-# --- Object storage (S3 API; MinIO in production, SeaweedFS for development and tests). ---
 MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
 MINIO_PUBLIC_ENDPOINT = env_str("MINIO_PUBLIC_ENDPOINT", MINIO_ENDPOINT)
 MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
@@ -200,7 +196,6 @@ UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60
 UPLOAD_MIN_PART_BYTES = env_int("WES_UPLOAD_MIN_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
 FASTQ_MAX_COMPRESSION_RATIO = env_int("WES_FASTQ_MAX_COMPRESSION_RATIO", 25, minimum=2)
-# --- Pipeline runs. ---
 PIPELINE_WORK_DIR = Path(env_str("WES_WORK_DIR", str(VAR_DIR / "work")))
 PIPELINE_RUNNER = env_str("WES_PIPELINE_RUNNER", "auto")       # auto | local | nextflow
 if PIPELINE_RUNNER not in {"auto", "local", "nextflow"}:
@@ -209,7 +204,6 @@ NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
 REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
 JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
-# --- Retention: a succeeded job's hot files are archived (verified tar.gz) after this many days,
 # and the archive is purged this many days after it was written, unless a legal hold stops it. ---
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
 ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)
@@ -250,7 +244,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# --- Static files, i18n, logging. ---
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production runs `collectstatic` into DJANGO_STATIC_ROOT; without it WhiteNoise serves the files

@@ -144,8 +144,6 @@ def _forget_clients(**kwargs) -> None:
 setting_changed.connect(_forget_clients)
 
 
-# --- Bucket operations used by provisioning and health. ---
-
 def list_bucket_names() -> set[str]:
     with translated_errors("list buckets"):
         return {b["Name"] for b in client().list_buckets().get("Buckets", [])}
@@ -267,8 +265,6 @@ def set_cors_rules(name: str, rules: list[dict]) -> None:
         else:
             client().delete_bucket_cors(Bucket=name)
 
-
-# --- Objects and multipart uploads. Keys always come from storage.keys. ---
 
 def start_multipart_upload(bucket: str, key: str, *, content_type: str = "application/gzip") -> str:
     with translated_errors(f"start an upload to {bucket}"):
@@ -438,8 +434,6 @@ def presign_download(bucket: str, key: str, *, file_name: str, expires_in: int) 
             "get_object", ExpiresIn=expires_in,
             Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition})
 
-
-# --- Streaming whole objects (archiving and restore): memory stays at about one part. ---
 
 class ObjectWriter(io.RawIOBase):
     """A write-only stream that becomes one object. Bytes are buffered into parts of `part_size`

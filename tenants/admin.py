@@ -114,10 +114,6 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = ["invited_by", "accepted_by", "accepted_at"]
 
 
-
-
-# --- The audit log: read-only for everyone, superusers included. ---
-
 class ActorFilter(admin.SimpleListFilter):
     """By user. Events keep the actor as "user:<pk>" (never a foreign key), so the choices are the
     portal's users plus the two actors that are not users."""

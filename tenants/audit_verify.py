@@ -11,6 +11,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.mail import mail_admins
 
+from common.queue import enqueue
 from tenants import audit_actions
 from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent
@@ -46,11 +47,9 @@ def audit_chain_verify(*, requested_by: int | None = None, via: str = "schedule"
 
 def audit_chain_verify_request(*, user, request=None) -> None:
     """Queue a check for the worker; the request itself is audited with where it came from."""
-    from django_q.tasks import async_task
-
     audit_record(actor=Actor.for_user(user), action=audit_actions.AUDIT_VERIFY_REQUESTED,
                  resource_type="audit_log", request=request, details={"via": "admin"})
-    async_task(VERIFY_TASK, requested_by=user.pk, via="admin")
+    enqueue(VERIFY_TASK, requested_by=user.pk, via="admin")
 
 
 def latest_verification() -> AuditEvent | None:

@@ -34,8 +34,6 @@ BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b00030000000000000000
 Variant = tuple[Path, Path, str]
 
 
-# --- valid pairs ---
-
 def write_fastq_pair(directory: Path, sample: str = "S1", *, reads: int = 1000, length: int = 100,
                      seed: int | None = None, casava: bool = True) -> tuple[Path, Path]:
     """Write `{sample}_R1.fastq.gz` and `{sample}_R2.fastq.gz` holding `reads` valid pairs. The
@@ -148,8 +146,6 @@ def _pair_paths(directory: Path, sample: str) -> tuple[Path, Path]:
     return directory / f"{sample}_R1.fastq.gz", directory / f"{sample}_R2.fastq.gz"
 
 
-# --- building blocks for variants ---
-
 Records = list[list[bytes]]   # each record as its four lines, without newlines
 
 
@@ -218,8 +214,6 @@ def _write_records(directory: Path, name: str, r1: Records, r2: Records,
 def _name_of(header: bytes) -> str:
     return header.split()[0][1:].decode()
 
-
-# --- variants: each returns (R1, R2, expected reason); "" means the pair must pass ---
 
 VARIANTS: dict[str, Callable[[Path], Variant]] = {}
 

@@ -108,8 +108,6 @@ def validate_pair(r1: BinaryIO, r2: BinaryIO, *, limits: Limits = Limits(),
     return PairReport(False, problem.reason, problem.problem_file, f1.stats(), f2.stats())
 
 
-# --- the pair ---
-
 def _read_in_lockstep(f1: _FastqFile, f2: _FastqFile) -> None:
     """Read from whichever file is behind, so that records are paired as they arrive and neither
     file's unpaired names pile up in memory. The longer file is read to its end regardless."""
@@ -195,8 +193,6 @@ def _check_not_swapped(header1: bytes, header2: bytes) -> None:
     if read_number(header1) == b"2" and read_number(header2) == b"1":
         raise _Invalid("pair", "R1 and R2 look swapped: R1's reads are marked as read 2")
 
-
-# --- one file ---
 
 class _FastqFile:
     """The records of one FASTQ.gz file, checked a batch at a time.
@@ -540,8 +536,6 @@ class _Prefetch:
         return False
 
 
-# --- repeated read names ---
-
 class _NameFilter:
     """A blocked Bloom filter over read names: each name sets 4 bits in each of two 64-bit words.
 
@@ -616,8 +610,6 @@ def _confirm_duplicates(reopen: Callable[[str], BinaryIO], candidates: set[int],
         if close:
             close()
 
-
-# --- wording ---
 
 def _name(name: bytes) -> str:
     """A read name as found in a header, without its "@"."""

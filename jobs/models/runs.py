@@ -97,8 +97,6 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"{self.sample.name} ({self.status})"
 
-    # --- rules about one row ---
-
     def lease_is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return bool(self.lease_owner and self.lease_expires_at and self.lease_expires_at > now)
@@ -115,8 +113,6 @@ class Job(models.Model):
 
     def _retryable(self) -> bool:
         return self.status == JobStatus.FAILED
-
-    # --- who may do what: the one rule each that services, views and templates ask ---
 
     def may_cancel(self, membership) -> bool:
         """A lab manager, or the clinician who submitted the job."""
@@ -137,8 +133,6 @@ class Job(models.Model):
     def can_download(self, membership) -> bool:
         """Managers review results before sign-out; clinicians receive them once released."""
         return membership.is_manager or self.results_released()
-
-    # --- transitions ---
 
     def _require(self, allowed: bool, action: str) -> None:
         if not allowed:
@@ -199,8 +193,6 @@ class Job(models.Model):
         self._require(self._retryable(), "retry")
         self.status, self.finished_at = JobStatus.QUEUED, None
         self.max_attempts = max(self.max_attempts, self.attempts + 1)
-
-    # --- retention: archive, purge, legal hold (storage.archiving and storage.retention) ---
 
     def archive_due_on(self) -> date | None:
         """When a succeeded job's hot files are archived: the results period

@@ -86,8 +86,6 @@ def _exclusive(job_id):
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, object_id])
 
 
-# --- what goes into the archive ---
-
 def _member_path(job: Job, key: str) -> str:
     prefix = keys.job_prefix(job.lab, job.pk)
     return key.removeprefix(prefix) if key.startswith(prefix) else f"report/{key.rsplit('/', 1)[-1]}"
@@ -151,8 +149,6 @@ def hot_members(job: Job) -> tuple[list[dict], list[dict]]:
     return members, expired
 
 
-# --- writing ---
-
 def _tar_info(name: str, size: int, mtime) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = size, 0o640, int(mtime.timestamp())
@@ -202,8 +198,6 @@ def _add_member(tar: tarfile.TarFile, member: dict, mtime) -> None:
                            f"SHA-256 ({body.sha256} != {member['sha256']}); nothing was "
                            "archived or deleted")
 
-
-# --- reading back ---
 
 def _read_archive(bucket: str, key: str, members: list[dict], on_member=None) -> tuple[int, str]:
     """Stream the archive, check its manifest and every member's size and SHA-256; `on_member`
@@ -267,8 +261,6 @@ def verify_archive(job: Job) -> None:
             f"bytes with SHA-256 {digest}, but {job.archive_size:,} bytes with "
             f"{job.archive_sha256} were written")
 
-
-# --- the archive service ---
 
 def _locked(job_id) -> Job:
     return for_update(Job.objects).select_related("lab", "sample").get(pk=job_id)
@@ -405,8 +397,6 @@ def _remove_hot_files(job_id, *, now) -> Job:
         return job
 
 
-# --- restore ---
-
 def restore_key(job: Job, member: dict) -> str:
     """Where a member comes back in the results bucket: a result or report at its own key, an
     intermediate or log under the job's prefix by its published path."""
@@ -491,8 +481,6 @@ def job_restore(*, job_id, actor=SYSTEM, request=None) -> dict:
             [e["path"] for e, _ in kept], "left_in_logs": [e["path"] for e in skipped]}
 
 
-# --- purge ---
-
 def job_purge(*, job_id, now=None) -> Job:
     """Delete an archived job's archive (every version) once the archive period has passed, and
     whatever of it was restored; the job row stays, purged, as the record that it existed."""
@@ -525,8 +513,6 @@ def job_purge(*, job_id, now=None) -> Job:
                               "archived_at": job.archived_at})
         return job
 
-
-# --- the scheduled passes ---
 
 def _pass(due, service, *, now, dry_run: bool) -> dict:
     result: dict = {"done": [], "held": [], "failed": {}}

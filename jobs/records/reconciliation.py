@@ -125,8 +125,6 @@ class Reconciliation:
         self.tallies: dict[tuple, Tally] = {}
         self.requests = 0
 
-    # --- reading both sides ---
-
     def pages(self, bucket: str, prefix: str = "", *, delimiter: str = "") -> Iterable[dict]:
         for page in s3.list_pages(bucket, prefix, delimiter=delimiter):
             self.requests += 1
@@ -148,8 +146,6 @@ class Reconciliation:
         if found is None:
             found = self.tallies[(lab_id, rule.name)] = Tally(lab_id, rule)
         return found
-
-    # --- comparing ---
 
     def compare(self, rule: BucketRule, pages: Iterable[dict], ledger: dict[str, LedgerEntry],
                 owner: Callable[[str], object]) -> None:
@@ -194,8 +190,6 @@ class Reconciliation:
             StoredObject.objects.filter(pk__in=pks[start:start + CLOSE_BATCH],
                                         deleted_at__isnull=True) \
                 .update(deleted_at=F("created_at") + timedelta(days=rule.expire_days))
-
-    # --- what is listed where ---
 
     def scan_lab_bucket(self, rule: BucketRule) -> None:
         """Each lab's prefix, then whatever lies outside every lab's prefix."""
@@ -285,8 +279,6 @@ def storage_reconcile(*, trigger: str) -> ReconciliationRun:
         return run
     return reconciliation.save()
 
-
-# --- reads for the dashboard ---
 
 def latest_run(*, completed: bool = True) -> ReconciliationRun | None:
     runs = ReconciliationRun.objects.order_by("-started_at")

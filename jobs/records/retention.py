@@ -1,5 +1,6 @@
-"""Retention: legal holds on jobs, the dates a job's data moves or goes, and the buckets' rules as
-configured against what the server has (the retention page in the admin reads these)."""
+"""Retention: legal holds on jobs, the jobs held or due for archiving soon, and the buckets' rules
+as configured against what the server has (the retention page in the admin reads these). The
+dates themselves are the job's own (`Job.archive_due_on`, `Job.expires_on`)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,6 @@ from tenants.audit import Actor, audit_record
 def _actor(actor) -> Actor:
     return actor if isinstance(actor, Actor) else Actor.for_user(actor)
 
-
-# --- legal hold ---
 
 def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
     """Put the job under legal hold: archiving and purging refuse it until the hold is lifted, and
@@ -75,8 +74,6 @@ def jobs_archiving_soon(*, within_days: int = 14, now=None):
     return Job.objects.archiving_by(now + timedelta(days=within_days)) \
         .select_related("lab", "sample").order_by("finished_at")
 
-
-# --- bucket rules: configured vs server ---
 
 @dataclass
 class Aspect:

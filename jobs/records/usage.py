@@ -164,8 +164,6 @@ def usage_report(*, month: date, now: datetime | None = None) -> UsageReport:
                        rows=result)
 
 
-# --- CSV for invoicing ---
-
 def csv_header() -> list[str]:
     return ["month", "lab_id", "lab_slug", "lab_name", "samples_submitted", "jobs_succeeded",
             "jobs_failed", "compute_hours", "bytes_uploaded", "bytes_downloaded",

@@ -1,5 +1,5 @@
 """The clinical PDF report: plain data in (ReportContent), PDF bytes out. No ORM access here;
-jobs/report_content.py builds the content from the database rows.
+jobs/reports/content.py builds the content from the database rows.
 
 reportlab, not an HTML-to-PDF engine: it needs no Pango/Cairo system libraries, its tables split
 over pages precisely (with repeated header rows), and with `invariant=1` and a creation date
@@ -149,8 +149,6 @@ class ReportContent:
         return self.signature is None
 
 
-# --- fonts ---
-
 _FONT_DIR = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
 _FONTS = {"WesSans": "Vera.ttf", "WesSans-Bold": "VeraBd.ttf", "WesSans-Italic": "VeraIt.ttf",
           "WesSans-BoldItalic": "VeraBI.ttf"}
@@ -184,8 +182,6 @@ def _date(value: datetime | None, with_time: bool = False) -> str:
         value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
-
-# --- styles ---
 
 def _style(name, size=9, leading=None, font="WesSans", colour=INK, **kw):
     return ParagraphStyle(name, fontName=font, fontSize=size, leading=leading or size * 1.3,
@@ -252,8 +248,6 @@ def _key_values(pairs) -> Table:
     w = CONTENT_WIDTH
     return _grid(rows, [0.165 * w, 0.26 * w, 0.165 * w, 0.41 * w], header=False, zebra=False)
 
-
-# --- sections ---
 
 def _heading(content: ReportContent) -> list:
     parts = [_p(content.title, TITLE),
@@ -395,8 +389,6 @@ def _signature_section(content: ReportContent) -> list:
              Paragraph(escape(sig.approved_sha256), HASH)]
     return [KeepTogether([heading, _boxed(rows, SIGNED_FILL, SIGNED_GREEN)])]
 
-
-# --- page furniture ---
 
 class _FixedTimeStamp:
     """What reportlab's TimeStamp offers, for a fixed moment (the report's generation time)."""

@@ -33,6 +33,8 @@ def review_queue(request):
 def _report_page(request, job, *, status=200, **forms):
     membership = request.membership
     versions = selectors.report_versions(membership, job)
+    for version in versions:
+        version.draft_downloadable = version.can_download(membership, signed=False)
     if not versions and not membership.is_manager:
         raise Http404("No such report")  # clinicians never learn that a draft exists
     current = versions[0] if versions else None

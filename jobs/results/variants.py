@@ -1,8 +1,8 @@
 """A job's variant table in the database: loading the pipeline's `{sample}_Final_.txt` and reading
 it back one filtered, sorted page at a time (the viewer never holds the whole table in memory).
 
-The TSV's columns are written by nextflow/bin/final_table; jobs/tests/test_variants.py runs that
-script and loads its output, so the two cannot drift apart unnoticed.
+The TSV's columns are written by nextflow/bin/final_table; jobs/results/tests/test_variants.py
+runs that script and loads its output, so the two cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
@@ -89,8 +89,6 @@ def impact_of(consequence: str) -> str:
     impacts = {IMPACT_OF_TERM[t] for t in consequence_terms(consequence) if t in IMPACT_OF_TERM}
     return next((i for i in IMPACT_ORDER if i in impacts), "")
 
-
-# --- loading ---
 
 def _max_lengths() -> dict[str, int]:
     return {f.name: f.max_length for f in Variant._meta.get_fields()
@@ -213,7 +211,7 @@ def load_variants(*, job, lines: Iterable[str | bytes]) -> int:
 
 def _copy_in(fields, values) -> None:
     """PostgreSQL's COPY: about five times faster than INSERTs for 50,000 rows (measured in
-    jobs/tests/test_variants.py)."""
+    jobs/results/tests/test_variants.py)."""
     quote = connection.ops.quote_name
     statement = (f"COPY {quote(Variant._meta.db_table)} "
                  f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN")
@@ -221,8 +219,6 @@ def _copy_in(fields, values) -> None:
         for row in values:
             copy.write_row(row)
 
-
-# --- reading ---
 
 GENOTYPES = {
     "het": ("Heterozygous (0/1)", ["0/1", "0|1", "1|0", "1/0"]),

@@ -51,8 +51,6 @@ def mutate(rng, s, rate):
     return "".join(out)
 
 
-# ---------------------------------------------------------------- genes
-
 def make_gene(rng, gid, name, strand):
     """Return (pre-mRNA in transcript orientation, exon spans, cds span, repeat tracts), all in
     transcript coordinates (0-based, half-open)."""
@@ -176,8 +174,6 @@ def gff_lines(chrom, g0, gene, serial):
     return ["\t".join(r) for r in rows_gene] + ["\t".join(r) for _, r in rows]
 
 
-# ---------------------------------------------------------------- variants
-
 def normalise(seq, pos, ref, alt):
     """Left-align and trim one biallelic variant (0-based pos)."""
     while True:
@@ -295,8 +291,6 @@ def to_hap(pos, marks, shifts):
     return pos + (shifts[k] if k >= 0 else 0)
 
 
-# ---------------------------------------------------------------- reads
-
 def quality_profiles(rng, n):
     profiles = []
     for _ in range(n):
@@ -363,8 +357,6 @@ def write_fastq_pair(rng, frags, path1, path2):
                                                     mtime=0, compresslevel=6) as gz:
             gz.write("".join(lines).encode())
 
-
-# ---------------------------------------------------------------- main
 
 def build(outdir, seed, sample, depth):
     rng = random.Random(seed)

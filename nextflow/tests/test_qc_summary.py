@@ -95,8 +95,6 @@ def fails(d, *extra, **replace):
     return res.stderr
 
 
-# --- hand-checked numbers ---
-
 def test_it_measures_known_depths_on_a_hand_made_bam(tiny):
     qc, res = summarise(tiny)
     assert qc["schema"] == "wes-portal/qc/1" and qc["sample"] == S
@@ -176,8 +174,6 @@ def test_it_warns_about_targets_on_contigs_the_bam_does_not_have(tiny):
     assert "2 target(s) on chrZ, which is not in the BAM" in res.stderr
 
 
-# --- the generated sample ---
-
 def test_it_summarises_the_generated_sample(ok, testdata):
     d = ok("qc_summary")
     qc = json.loads((d / f"{S}.qc.json").read_text())
@@ -210,8 +206,6 @@ def test_it_summarises_the_generated_sample(ok, testdata):
         "pct_targets_ge_20x", "pct_target_bases_ge_20x"}
     print(json.dumps({k: v for k, v in qc.items() if not isinstance(v, dict)}))
 
-
-# --- bad inputs: clear message, exit 2, no output ---
 
 def test_it_rejects_missing_and_empty_inputs(tiny):
     err = fails(tiny, **{"fastp-json": tiny / "no.json"})

@@ -17,8 +17,6 @@ def samtools(*args, cwd=None):
     return run(["samtools", *args], cwd=cwd, check=True).stdout
 
 
-# --- every step ---
-
 @pytest.mark.parametrize("script", [s["script"] for s in steps()] + ["run-local"])
 def test_it_documents_every_step_with_help(script):
     res = run([BIN / script, "--help"])
@@ -43,8 +41,6 @@ def test_it_requires_its_arguments(script):
     assert res.returncode != 0
     assert "required" in res.stderr
 
-
-# --- what each step makes ---
 
 def test_it_trims_reads_and_reports_qc_with_fastp(ok):
     d = ok("fastp_qc")
@@ -210,8 +206,6 @@ def test_it_writes_metadata_with_versions_and_checksums(ok, testdata):
         (testdata / f"{S}_R1.fastq.gz").read_bytes()).hexdigest()
     assert set(meta["outputs"]) == {"vcf", "table"}
 
-
-# --- bad inputs: clear message, non-zero exit ---
 
 def test_it_rejects_missing_input_files(tmp_path):
     cases = {

@@ -52,8 +52,6 @@ def test_it_explains_wrong_storage_credentials(client, db, real_s3):
     assert "rejected the credentials" in body["checks"]["storage"]["error"]
 
 
-# --- with a real worker process ---
-
 def child_env(**extra) -> dict:
     env = {**os.environ, "DATABASE_URL": child_database_url(),
            "DJANGO_SETTINGS_MODULE": "portal.settings"}
@@ -99,7 +97,6 @@ def run_worker_and_check(env) -> dict:
 def test_it_sees_a_running_worker_on_the_database_broker():
     report = run_worker_and_check(child_env(REDIS_URL=""))
     assert report["ok"] is True and report["broker"] == "orm" and report["clusters"] == 1
-
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,8 +20,6 @@ def remove_url(member_id, slug="lab-a"):
     return reverse("tenants:member_remove", args=[slug, member_id])
 
 
-# --- listing ---
-
 def test_it_lists_members_to_any_member(client_for, clinician):
     page = client_for(clinician).get(members_url()).content.decode()
     assert "manager@lab-a.test" in page and "clinician@lab-a.test" in page
@@ -38,8 +36,6 @@ def test_it_hides_members_from_an_outsider(client_for, outsider, clinician):
     assert response.status_code == 404
     assert "clinician@lab-a.test" not in response.content.decode()
 
-
-# --- inviting ---
 
 def test_it_invites_a_person_by_email_with_a_role(client_for, manager,
                                                   django_capture_on_commit_callbacks):
@@ -111,8 +107,6 @@ def test_it_answers_404_to_an_outsider_inviting(client_for, outsider, manager):
     assert not Invitation.objects.exists()
 
 
-# --- removing ---
-
 def test_it_lets_a_manager_remove_a_member(client_for, manager, clinician):
     response = client_for(manager).post(remove_url(clinician.pk))
     assert response.status_code == 302
@@ -142,8 +136,6 @@ def test_it_answers_404_to_an_outsider_removing(client_for, outsider, clinician)
     assert client.post(remove_url(uuid.uuid4(), slug="lab-b")).status_code == 404
     assert Membership.objects.filter(pk=clinician.pk).exists()
 
-
-# --- revoking ---
 
 def test_it_lets_a_manager_revoke_an_invitation(client_for, manager):
     client = client_for(manager)

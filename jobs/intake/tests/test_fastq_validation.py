@@ -49,8 +49,6 @@ def q30_fraction(path):
     return sum(q >= ord("?") for q in quals) / len(quals)
 
 
-# --- a valid pair ---
-
 def test_it_passes_a_valid_pair_with_exact_stats(tmp_path):
     r1, r2 = fastq_data.write_fastq_pair(tmp_path, reads=1000, length=100)
     report = check(r1, r2)
@@ -96,8 +94,6 @@ def test_it_passes_plus_lines_that_repeat_the_header(variants):
 def test_it_passes_zero_padding_after_the_gzip_stream(variants):
     assert_variant_passes(variants, "zero_padding")
 
-
-# --- gzip ---
 
 def test_it_rejects_an_empty_file(variants):
     rejected_variant(variants, "empty", "R2", "R2 is empty")
@@ -156,8 +152,6 @@ def test_it_reads_streams_in_bounded_chunks(tmp_path):
     with open(r1, "rb") as f1, open(r2, "rb") as f2:
         assert validate_pair(Stream(f1), Stream(f2)).ok
 
-
-# --- FASTQ records ---
 
 def test_it_rejects_a_record_without_at_sign(variants):
     rejected_variant(variants, "missing_at", "R1",
@@ -232,8 +226,6 @@ def test_it_rejects_a_file_without_reads(variants):
     rejected_variant(variants, "no_reads", "R1", "R1 contains no reads")
 
 
-# --- pairing ---
-
 def test_it_rejects_different_read_counts_with_both_counts(variants):
     rejected_variant(variants, "count_mismatch", "pair", "R2 has 1,001 reads but R1 has 1,000")
 
@@ -257,8 +249,6 @@ def test_it_rejects_swapped_files_by_slash_suffix(variants):
 def test_it_rejects_the_same_file_twice(variants):
     rejected_variant(variants, "same_file", "pair", "R1 and R2 are the same file")
 
-
-# --- repeated read names ---
 
 def test_it_rejects_adjacent_duplicate_names_without_a_second_pass(variants):
     reopened = []
@@ -297,8 +287,6 @@ def test_it_still_finds_a_real_duplicate_with_a_saturated_filter(variants):
                      limits=Limits(duplicate_filter_bytes=8))
 
 
-# --- the generator ---
-
 def test_it_lists_variants_whose_expected_reasons_match(variants):
     for name, (r1, r2, expected) in variants.items():
         report = check(r1, r2)
@@ -324,8 +312,6 @@ def test_it_writes_a_pair_of_at_least_the_asked_size(tmp_path):
     assert report.ok, report.reason
     assert report.r1.read_count == report.r2.read_count > 10_000
 
-
-# --- memory ---
 
 def test_it_keeps_memory_bounded_on_a_large_pair(tmp_path):
     """Peak traced memory, less the Bloom filter, stays under 64 MiB while 2 x ~80 MB is read.

@@ -94,8 +94,6 @@ def test_it_lets_another_lab_use_the_same_sample_name(client_for, clinician, out
     assert response.status_code == 201
 
 
-# --- without JavaScript ---
-
 def gz_upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/gzip")
 

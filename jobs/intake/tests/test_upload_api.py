@@ -92,8 +92,6 @@ def test_it_cancels_an_upload_and_can_start_it_again(uploader_for, clinician, bi
     assert status == 200
 
 
-# --- bad requests: each answers a clear sentence, never a server error, and loses nothing ---
-
 def errors_of(answer) -> str:
     return " ".join(m for messages in answer["errors"].values() for m in messages)
 

@@ -173,8 +173,6 @@ def test_the_command_says_when_storage_matches(provisioned_s3, lab_a, capsys):
     assert "storage matches the ledger" in capsys.readouterr().out
 
 
-# --- a real upload, pipeline run and reference load, all recorded ---
-
 class ClientPortal:
     """The scripted uploader's view of the portal through Django's test client."""
 
@@ -243,8 +241,6 @@ def fastq_files(tmp_path):
 
     return write_fastq_pair(tmp_path, "S1", reads=200)
 
-
-# --- the storage dashboard ---
 
 @pytest.fixture
 def staff(db):

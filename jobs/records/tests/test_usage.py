@@ -235,8 +235,6 @@ def test_it_puts_the_file_size_in_the_download_event(seeded):
     assert list(sizes) == [700] * 4
 
 
-# --- the admin page and its CSV ---
-
 @pytest.fixture
 def staff(db):
     return make_user("ops@wes.test", is_staff=True, is_superuser=True)

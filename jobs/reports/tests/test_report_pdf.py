@@ -204,8 +204,6 @@ def test_it_renders_draft_and_signed_pages_to_images(tmp_path):
         assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 20_000
 
 
-# --- from the database rows ---
-
 @pytest.fixture
 def finished_job(manager):
     sample = Sample.objects.create(
@@ -263,7 +261,7 @@ def test_it_builds_the_content_from_the_job_rows_and_metadata(finished_job):
     assert (built.runner, built.reference_build) == ("local", "wes-mini")
     assert built.tools == {"fastp": "0.23.2", "bwa": "0.7.17-r1188", "gatk": None}
     assert built.parameters == {"caller": "bcftools", "min_qual": 20}
-    # The figures, labels and units of jobs/qc.py (as on the job page), in its order.
+    # The figures, labels and units of jobs/results/qc.py (as on the job page), in its order.
     assert list(built.qc) == [
         QCFigure("Reads before filtering", "2,000,000 reads"),
         QCFigure("Reads after filtering", "1,987,654 reads"),

@@ -53,7 +53,6 @@ def download(page, reason="clinical_care"):
 
 
 def test_upload_run_review_sign_out_and_download(chromium, portal, pipeline_env):
-    # --- clinician: upload and submit ---
     clinician_ctx, page = sign_in(chromium, portal, "clinician@lab-a.test")
     page.goto(portal.url + "/labs/lab-a/samples/new/")
     page.fill("input[name=name]", "TEST1")
@@ -79,7 +78,6 @@ def test_upload_run_review_sign_out_and_download(chromium, portal, pipeline_env)
     screenshot(page, "e2e-2-clinician-sample-timeline")
     assert page.goto(portal.url + f"/labs/lab-a/jobs/{job.pk}/report/").status == 404
 
-    # --- manager: review queue, variants, draft, sign-out ---
     manager_ctx, mpage = sign_in(chromium, portal, "manager@lab-a.test")
     mpage.click("text=Reviews")
     mpage.wait_for_selector("[data-review-queue]")
@@ -120,7 +118,6 @@ def test_upload_run_review_sign_out_and_download(chromium, portal, pipeline_env)
     report.refresh_from_db()
     assert report.status == "signed_out"
 
-    # --- clinician: report and downloads ---
     page.goto(portal.url + f"/labs/lab-a/jobs/{job.pk}/report/")
     screenshot(page, "e2e-7-clinician-report")
     page.click("[data-download=signed]")

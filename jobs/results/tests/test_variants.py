@@ -79,8 +79,6 @@ def viewed_events():
     return list(AuditEvent.objects.filter(action=audit_actions.VARIANTS_VIEWED).order_by("id"))
 
 
-# --- loading ---
-
 def test_it_loads_every_row_with_its_impact(job):
     rows = {v.variant_id: v for v in job.variants.all()}
     assert len(rows) == 10
@@ -181,8 +179,6 @@ def test_it_names_the_line_of_a_bad_row_and_loads_nothing(job, bad_line, message
     assert sorted(job.variants.values_list("variant_id", flat=True)) == sorted(POSITION_ORDER)
 
 
-# --- filters and sorting, through the page ---
-
 @pytest.mark.parametrize("query,expected", [
     ("", POSITION_ORDER),
     ("gene=BRCA1", ["V01", "V02"]),
@@ -264,8 +260,6 @@ def test_the_selector_pages_in_the_database(job):
     assert (past_the_end.page, past_the_end.num_pages, past_the_end.total) == (2, 2, 3)
     assert [v["variant_id"] for v in past_the_end.rows] == ["V03"]
 
-
-# --- who may look ---
 
 def test_a_manager_sees_the_table(client_for, manager, job):
     response = client_for(manager).get(url_of(job))
@@ -350,8 +344,6 @@ def test_it_says_when_there_is_nothing_to_show(client_for, manager):
     html = client_for(manager).get(url_of(job)).content.decode()
     assert "No variants are loaded for this analysis yet" in html
 
-
-# --- 50,000 rows ---
 
 GENES = [f"GENE{n}" for n in range(1, 1801)] + ["BRCA1", "BRCA2", "TP53", "CFTR", "DMD", "TTN"]
 CONSEQUENCES = [  # roughly an exome's spread, most severe rare
@@ -451,8 +443,6 @@ def test_a_filtered_page_of_50000_variants_answers_in_under_200_ms(client_for, m
     for name, figures in cases.items():
         assert figures["median_ms"] < 200, f"{name}: {figures}; {report}"
 
-
-# --- in the browser ---
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)

@@ -30,8 +30,6 @@ def row(task_id, name, status, exit_code="0", submit="2026-11-23 23:21:31.316", 
             f"{duration}\t1s\t50.0%\t1 MB\t2 MB\t3 KB\t0\n")
 
 
-# --- trace files --------------------------------------------------------------------------------
-
 def test_it_parses_every_field_of_a_success_row():
     records = trace("success")
     assert [r.task_id for r in records] == [1, 2, 3, 4]
@@ -129,8 +127,6 @@ def test_it_rejects_a_file_that_is_not_a_trace():
         parse_trace("hello\tworld\n1\t2\n")
 
 
-# --- malformed rows -----------------------------------------------------------------------------
-
 MALFORMED = (HEADER + row(1, "INDEX", "COMPLETED")
              + "garbage that is not a row\n"                              # line 3
              + row(2, "FASTP (S1)", "COMPLETED").replace("\t1 MB", "")   # line 4: a missing column
@@ -153,8 +149,6 @@ def test_it_raises_on_the_first_malformed_row_in_strict_mode(text, message):
     with pytest.raises(ValueError, match=message):
         parse_trace(text, strict=True)
 
-
-# --- durations and sizes ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text, seconds", [
     ("424ms", 0.424), ("0ms", 0.0), ("999ms", 0.999), ("3.5s", 3.5), ("3s", 3.0), ("60s", 60.0),
@@ -186,8 +180,6 @@ def test_it_rejects_bad_sizes(text):
     with pytest.raises(ValueError, match="not a Nextflow size"):
         parse_size(text)
 
-
-# --- summaries ----------------------------------------------------------------------------------
 
 def test_it_summarises_a_successful_run():
     assert summarise(trace("success"), STEPS) == [
@@ -230,8 +222,6 @@ def test_it_lets_the_latest_attempt_of_a_process_win():
         StepState("ALIGN", "running", 1.0, None), StepState("CALL", "completed", 1.0, 0),
         StepState("EXTRA", "failed", 1.0, None)]         # unexpected processes are appended
 
-
-# --- TraceTail ----------------------------------------------------------------------------------
 
 def test_it_tails_a_file_written_in_pieces(tmp_path):
     path = tmp_path / "trace.txt"
