@@ -149,16 +149,22 @@ def list_bucket_names() -> set[str]:
         return {b["Name"] for b in client().list_buckets().get("Buckets", [])}
 
 
-def bucket_exists(name: str) -> bool:
+def _unless_missing(action: str, call):
+    """What `call()` answers, or None when the bucket, object or upload it names does not exist;
+    any other failure is a StorageError that says what was being done."""
     try:
-        client().head_bucket(Bucket=name)
-        return True
+        return call()
     except ClientError as exc:
         if is_not_found(exc):
-            return False
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up bucket {name}") from exc
+            return None
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
     except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up bucket {name}") from exc
+        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
+
+
+def bucket_exists(name: str) -> bool:
+    return _unless_missing(f"look up bucket {name}",
+                           lambda: client().head_bucket(Bucket=name)) is not None
 
 
 def create_bucket(name: str, *, object_lock: bool = False) -> None:
@@ -305,13 +311,9 @@ def complete_multipart_upload(bucket: str, key: str, upload_id: str, parts: list
 
 
 def abort_multipart_upload(bucket: str, key: str, upload_id: str) -> None:
-    try:
-        client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action="abort an upload") from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action="abort an upload") from exc
+    """Abort an upload; one already gone is fine."""
+    _unless_missing("abort an upload", lambda: client().abort_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id))
 
 
 def list_unfinished_uploads(bucket: str) -> list[dict]:
@@ -346,14 +348,8 @@ def list_pages(bucket: str, prefix: str = "", *, delimiter: str = ""):
 
 def object_size(bucket: str, key: str) -> int | None:
     """The object's size in bytes, or None when there is no such object."""
-    try:
-        return client().head_object(Bucket=bucket, Key=key)["ContentLength"]
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+    info = object_info(bucket, key)
+    return info["size"] if info else None
 
 
 def open_object(bucket: str, key: str):
@@ -415,14 +411,9 @@ def download_path(bucket: str, key: str, path) -> None:
 
 def object_info(bucket: str, key: str) -> dict | None:
     """{"size", "metadata"} of an object, or None when there is none."""
-    try:
-        head = client().head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=f"look up {key}") from exc
+    head = _unless_missing(f"look up {key}", lambda: client().head_object(Bucket=bucket, Key=key))
+    if head is None:
+        return None
     return {"size": head["ContentLength"], "metadata": head.get("Metadata", {})}
 
 

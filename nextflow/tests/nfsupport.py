@@ -54,6 +54,18 @@ def parse_trace(path):
     return rows
 
 
+def fasta_sequences(path) -> dict[str, str]:
+    """{name: sequence} of a FASTA file."""
+    seqs, name = {}, None
+    for line in open(path).read().splitlines():
+        if line.startswith(">"):
+            name = line[1:]
+            seqs[name] = []
+        else:
+            seqs[name].append(line)
+    return {k: "".join(v) for k, v in seqs.items()}
+
+
 def vcf_records(path):
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt") as fh:

@@ -4,7 +4,7 @@ import gzip
 import hashlib
 import json
 
-from nfsupport import PIPELINE, SAMPLE, run, vcf_records
+from nfsupport import PIPELINE, SAMPLE, fasta_sequences, run, vcf_records
 
 FILES = ["ref.fa", "genes.gff3", "targets.bed", "truth.vcf", f"{SAMPLE}_R1.fastq.gz",
          f"{SAMPLE}_R2.fastq.gz", "manifest.json"]
@@ -27,14 +27,7 @@ def test_it_generates_different_data_for_another_seed(testdata, tmp_path):
 
 
 def test_it_writes_a_reference_of_a_few_hundred_kb(testdata):
-    seqs, name = {}, None
-    for line in (testdata / "ref.fa").read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-            seqs[name] = []
-        else:
-            seqs[name].append(line)
-    seqs = {k: "".join(v) for k, v in seqs.items()}
+    seqs = fasta_sequences(testdata / "ref.fa")
     total = sum(map(len, seqs.values()))
     assert 2 <= len(seqs) <= 3 and 200_000 <= total <= 500_000
     gc = sum(s.count("G") + s.count("C") for s in seqs.values()) / total
@@ -72,14 +65,7 @@ def test_it_plants_variants_of_every_kind_inside_the_targets(testdata):
     for r in truth:
         assert any(c == r["chrom"] and int(s) < r["pos"] <= int(e) for c, s, e, _ in targets)
     # indels are left-aligned, and many sit in homopolymers/microsatellites
-    seqs, name = {}, None
-    for line in (testdata / "ref.fa").read_text().splitlines():
-        if line.startswith(">"):
-            name = line[1:]
-            seqs[name] = []
-        else:
-            seqs[name].append(line)
-    seqs = {k: "".join(v) for k, v in seqs.items()}
+    seqs = fasta_sequences(testdata / "ref.fa")
     in_repeat = 0
     for r in indels:
         anchor, changed = r["ref"][0], (r["ref"][1:] or r["alt"][1:])
