@@ -27,7 +27,9 @@ def run_job(job_id: str) -> str:
 
 
 def reap_jobs() -> dict:
-    return reaper.job_reap()
+    """Every minute: complete what a lost task, a dead worker or an outage left behind."""
+    return {**reaper.job_reap(), "verifications": verification.verifications_resume(),
+            "drafts": reports.report_drafts_resume()}
 
 
 def draft_report(job_id: str) -> str:

@@ -108,8 +108,11 @@ QUEUE_TASK_TIMEOUT = env_int("WES_QUEUE_TIMEOUT", 6 * 3600, minimum=60)
 Q_CLUSTER = {
     "name": env_str("WES_QUEUE_NAME", "wes"),
     "workers": env_int("WES_QUEUE_WORKERS", 2, minimum=1),
+    # The longest task is a pipeline run, so the timeout is the longest run allowed; django-q2
+    # requires retry > timeout, or a long task is handed to a second worker. A crashed cluster's
+    # fetched tasks come back only after `retry`, so nothing waits for it: the reaper re-queues
+    # runs, verifications and draft reports after the waits above (docs/operations.md).
     "timeout": QUEUE_TASK_TIMEOUT,
-    # django-q2 requires retry > timeout, or a long task is handed to a second worker.
     "retry": QUEUE_TASK_TIMEOUT + 600,
     "max_attempts": 3,
     "catch_up": False,
@@ -204,6 +207,11 @@ NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
 REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
 JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# The reaper (every minute) completes what a lost or held task left: a queued job no worker took,
+# a verification that stalled, a succeeded job without its draft report. These are its waits.
+REQUEUE_AFTER_SECONDS = env_int("WES_REQUEUE_AFTER_SECONDS", 300, minimum=60)
+VERIFY_REQUEUE_AFTER_SECONDS = env_int("WES_VERIFY_REQUEUE_AFTER_SECONDS", 300, minimum=60)
+DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimum=30)
 # and the archive is purged this many days after it was written, unless a legal hold stops it. ---
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
 ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)

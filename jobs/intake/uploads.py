@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from common.db import for_update
 from jobs.intake.services import audit_file
-from jobs.intake.verification import (STALE_VERIFICATION_AGE, enqueue_verification,
-                                      start_verification_when_both_uploaded)
-from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
+from jobs.intake.verification import (start_verification_when_both_uploaded,
+                                      verifications_resume)
+from jobs.models import FileStatus, SampleFile, SampleStatus
 from storage import ledger, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
@@ -198,9 +198,4 @@ def intake_sweep(*, now=None) -> dict:
                 f.error = "The upload was left unfinished for a day and was cleaned up."
                 f.save()
                 audit_file(None, audit_actions.UPLOAD_ABANDONED, f, None)
-    stale = list(Sample.objects.filter(status=SampleStatus.VERIFYING,
-                                       updated_at__lt=now - STALE_VERIFICATION_AGE)
-                 .values_list("pk", flat=True))
-    for sample_id in stale:
-        enqueue_verification(sample_id)
-    return {"aborted_uploads": aborted, "requeued_verifications": len(stale)}
+    return {"aborted_uploads": aborted, "requeued_verifications": verifications_resume(now=now)}

@@ -60,6 +60,7 @@ class Job(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      related_name="+")
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    queued_at = models.DateTimeField(default=timezone.now)   # last handed to the queue
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     runner = models.CharField(max_length=12, blank=True)          # "nextflow" or "local"
@@ -189,9 +190,25 @@ class Job(models.Model):
                       "when the workers are healthy.")
         self.lease_owner, self.lease_expires_at = "", None
 
-    def retry(self) -> None:
+    def needs_requeue(self, now=None) -> bool:
+        """A queued job no worker took within the wait, or a run whose worker died (its lease ran
+        out): queued again at once, then once per wait until a worker takes it."""
+        now = now or timezone.now()
+        waited = self.queued_at < now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+        if self.status == JobStatus.QUEUED:
+            return waited
+        return (self.status == JobStatus.RUNNING and not self.lease_is_live(now)
+                and (waited or bool(self.lease_expires_at
+                                    and self.queued_at <= self.lease_expires_at)))
+
+    def requeue(self, now=None) -> None:
+        self._require(self.needs_requeue(now) and not self.can_give_up(now), "queue again")
+        self.queued_at = now or timezone.now()
+
+    def retry(self, now=None) -> None:
         self._require(self._retryable(), "retry")
         self.status, self.finished_at = JobStatus.QUEUED, None
+        self.queued_at = now or timezone.now()
         self.max_attempts = max(self.max_attempts, self.attempts + 1)
 
     def archive_due_on(self) -> date | None:

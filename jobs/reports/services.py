@@ -19,6 +19,9 @@ import hashlib
 import json
 import logging
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +37,11 @@ from tenants.audit import SYSTEM, Actor, audit_record
 log = logging.getLogger(__name__)
 
 MEANING = "Reviewed and approved"
+
+
+class DraftChanged(ValidationError):
+    """The draft was rewritten after the signer opened it: they must read the new one first."""
+DRAFT_TASK = "jobs.tasks.draft_report"
 
 
 def job_metadata(job: Job) -> dict:
@@ -102,6 +110,21 @@ def report_draft_create(*, job_id) -> Report | None:
     return report
 
 
+def report_drafts_resume(*, now=None, limit: int = 100) -> int:
+    """Queue the draft again for succeeded jobs still without a report some time after they
+    finished: the task queued at success was lost (a worker cluster that died, a Redis that
+    restarted) or failed (storage down). The reaper calls this every minute, so no succeeded job
+    stays out of the review queue; the draft itself is safe to write twice."""
+    now = now or timezone.now()
+    ended_before = now - timedelta(seconds=settings.DRAFT_RETRY_AFTER_SECONDS)
+    missing = list(Job.objects.filter(status=JobStatus.SUCCEEDED, finished_at__lt=ended_before,
+                                      reports__isnull=True)
+                   .order_by("finished_at").values_list("pk", flat=True)[:limit])
+    for job_id in missing:
+        enqueue(DRAFT_TASK, str(job_id))
+    return len(missing)
+
+
 def report_draft_update(*, membership, report: Report, interpretation: str,
                         request=None) -> Report:
     """A manager writes the interpretation into a pending draft: a new draft PDF, new key."""
@@ -152,6 +175,14 @@ def _require_manager(membership, report: Report) -> None:
         raise PermissionDenied("Only a lab manager can review and sign reports.")
 
 
+def _require_same_draft(report: Report, draft_sha256: str) -> None:
+    if report.draft_sha256 != draft_sha256:
+        raise DraftChanged(
+            f"The draft of version {report.version} changed while you were reading it, so "
+            f"nothing was signed. Read the new draft (SHA-256 {report.draft_sha256[:16]}…) and "
+            "sign again.")
+
+
 def _sign(report: Report, membership, comment: str, metadata: dict) -> None:
     from jobs.reports.pdf import Signature
 
@@ -167,13 +198,16 @@ def _sign(report: Report, membership, comment: str, metadata: dict) -> None:
     report.meaning, report.comment = MEANING, comment
 
 
-def report_sign_out(*, membership, report: Report, comment: str = "", password: str = "",
-                    code: str = "", request=None) -> Report:
-    """A manager approves a pending version: re-authenticated, signed PDF stored, audited. Signing
-    an amendment also marks the version it amends superseded, in the same transaction."""
+def report_sign_out(*, membership, report: Report, draft_sha256: str, comment: str = "",
+                    password: str = "", code: str = "", request=None) -> Report:
+    """A manager approves the draft they read, named by its SHA-256: re-authenticated, signed PDF
+    stored, audited. A draft rewritten meanwhile (another manager saved a new interpretation) is
+    refused, checked again under the row lock. Signing an amendment also marks the version it
+    amends superseded, in the same transaction."""
     _require_manager(membership, report)
     if report.status != ReportStatus.PENDING_REVIEW:
         raise ValidationError("This report is not pending review.")
+    _require_same_draft(report, draft_sha256)
     reauthenticate(membership=membership, password=password, code=code, request=request)
     metadata = job_metadata(report.job)
     with transaction.atomic():
@@ -181,6 +215,7 @@ def report_sign_out(*, membership, report: Report, comment: str = "", password: 
             .get(pk=report.pk)
         if report.status != ReportStatus.PENDING_REVIEW:
             raise ValidationError("Someone signed this report out meanwhile.")
+        _require_same_draft(report, draft_sha256)
         _sign(report, membership, comment.strip(), metadata)
         report.save()
         details = {"job": str(report.job_id), "sample": str(report.job.sample_id),

@@ -43,7 +43,8 @@ def _report_page(request, job, *, status=200, **forms):
     context = {"job": job, "versions": versions, "current": current, "page_errors": page_errors,
                "variant_summary": reportable[:50] if current else [],
                "reportable_count": reportable.count() if current else 0,
-               "sign_form": forms.get("sign_form") or SignOutForm(),
+               "sign_form": forms.get("sign_form") or SignOutForm(
+                   initial={"draft_sha256": current.draft_sha256 if current else ""}),
                "amend_form": forms.get("amend_form") or AmendForm(
                    initial={"interpretation": current.interpretation if current else ""}),
                "draft_form": forms.get("draft_form") or DraftForm(
@@ -86,9 +87,13 @@ def report_sign(request, job_id, report_id):
         return _report_page(request, report.job, status=400, sign_form=form)
     try:
         services.report_sign_out(
-            membership=request.membership, report=report, comment=form.cleaned_data["comment"],
+            membership=request.membership, report=report,
+            draft_sha256=form.cleaned_data["draft_sha256"], comment=form.cleaned_data["comment"],
             password=form.cleaned_data["password"], code=form.cleaned_data["code"],
             request=request)
+    except services.DraftChanged as exc:
+        messages.error(request, exc.messages[0])     # the page again, with the new draft
+        return redirect("jobs:report_detail", lab_slug=request.lab.slug, job_id=report.job_id)
     except (ValidationError, StorageError) as exc:
         return _refused(request, report, form, "sign_form", exc)
     return _to_report(request, report, f"Report version {report.version} was signed out.")

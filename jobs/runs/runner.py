@@ -199,7 +199,7 @@ def _finish(job_id, owner: str, outcome: Outcome) -> Job:
                      resource_id=job.pk, details={"job": str(job.pk), "attempt": job.attempts,
                                                   **details})
         if outcome.ok:
-            enqueue("jobs.tasks.draft_report", str(job.pk))
+            enqueue("jobs.tasks.draft_report", str(job.pk))   # report_drafts_resume if lost
         else:
             enqueue("jobs.tasks.send_notification", "job_failed", str(job.pk))
     return job

@@ -4,8 +4,10 @@ audited PDF downloads and notifications (against the real S3 server)."""
 import hashlib
 import io
 import json
+import re
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -42,9 +44,9 @@ METADATA = {"schema": "wes-portal/metadata/1", "sample": "REP1", "runner": "loca
 
 
 @pytest.fixture
-def finished_job(provisioned_s3, sync_tasks, clinician, manager):
+def succeeded_job(provisioned_s3, sync_tasks, clinician, manager):
     """A succeeded job of lab A as the pipeline leaves it: metadata.json in the results bucket,
-    variants loaded, QC recorded. Its draft report is written by the task, as after a run."""
+    variants loaded, QC recorded; no report yet."""
     lab = clinician.lab
     sample = Sample.objects.create(lab=lab, name="REP1", external_id="PSEUDO-0042", sex="female",
                                    clinical_indication="Suspected cardiomyopathy",
@@ -63,10 +65,27 @@ def finished_job(provisioned_s3, sync_tasks, clinician, manager):
                              verified_at=timezone.now())
     load_variants(job=job, lines=[HEADER, *ROWS])
     mail.outbox.clear()
-    from jobs.reports.services import report_draft_create
-
-    report_draft_create(job_id=job.pk)
     return job
+
+
+@pytest.fixture
+def finished_job(succeeded_job):
+    """The same job with its draft report written, as after a run."""
+    reports.report_draft_create(job_id=succeeded_job.pk)
+    return succeeded_job
+
+
+def test_a_succeeded_job_whose_draft_task_was_lost_still_reaches_review(succeeded_job, settings):
+    # The task queued at success never ran: the worker cluster died with it, or Redis lost it.
+    settings.DRAFT_RETRY_AFTER_SECONDS = 120
+    assert reports.report_drafts_resume() == 0, "a job that just finished gets a moment first"
+    Job.objects.filter(pk=succeeded_job.pk).update(finished_at=timezone.now() - timedelta(minutes=3))
+
+    assert reports.report_drafts_resume() == 1     # the reaper's minute: queued again, and run
+    report = succeeded_job.reports.get()
+    assert (report.version, report.status) == (1, "pending_review") and report.draft_sha256
+    assert [m.to for m in mail.outbox] == [["manager@lab-a.test"]]
+    assert reports.report_drafts_resume() == 0, "a job with its draft is left alone"
 
 
 def report_url(job, slug="lab-a"):
@@ -74,8 +93,11 @@ def report_url(job, slug="lab-a"):
 
 
 def sign(client, report, password=PASSWORD, **extra):
+    """Sign as the page would: naming the draft currently on screen (the one stored now)."""
+    shown = Report.objects.get(pk=report.pk).draft_sha256
     return client.post(f"/labs/lab-a/jobs/{report.job_id}/report/{report.pk}/sign/",
-                       {"confirm": "on", "password": password, "comment": "Agreed.", **extra})
+                       {"confirm": "on", "password": password, "comment": "Agreed.",
+                        "draft_sha256": shown, **extra})
 
 
 def fetch_pdf(client, report, kind="signed"):
@@ -329,6 +351,40 @@ def test_each_results_endpoint_writes_exactly_one_audit_event(client_for, manage
         new = list(AuditEvent.objects.filter(id__gt=last, actor_email=manager.user.email))
         assert [e.action for e in new] == [action], (action, [e.action for e in new])
         assert (new[0].phi_accessed, new[0].data_exported) == flags, action
+
+
+def test_sign_out_signs_only_the_draft_that_was_read(client_for, manager, finished_job):
+    from tenants.services import membership_add
+    from tests.helpers import make_user
+
+    report = finished_job.reports.get()
+    reader = client_for(manager)
+    page = reader.get(report_url(finished_job)).content.decode()
+    on_screen = re.search(r'name="draft_sha256" value="([0-9a-f]{64})"', page).group(1)
+    assert on_screen == report.draft_sha256
+
+    # While the first manager reads, a second one saves a new interpretation.
+    colleague = make_user("second-manager@lab-a.test")
+    membership_add(lab=finished_job.lab, user=colleague, role="manager")
+    assert client_for(colleague.memberships.get()).post(
+        report_url(finished_job) + f"{report.pk}/draft/",
+        {"interpretation": "A conclusion the first manager never saw."}).status_code == 302
+
+    refused = sign(reader, report, draft_sha256=on_screen)
+    assert refused.status_code == 302
+    page = reader.get(refused["Location"]).content.decode()
+    assert "changed while you were reading it, so nothing was signed" in page
+    report.refresh_from_db()
+    assert (report.status, report.signed_key, report.signed_at) == ("pending_review", "", None)
+    assert not AuditEvent.objects.filter(action=audit_actions.REPORT_SIGNED_OUT).exists()
+
+    now_on_screen = re.search(r'name="draft_sha256" value="([0-9a-f]{64})"', page).group(1)
+    assert now_on_screen == report.draft_sha256 != on_screen
+    assert sign(reader, report, draft_sha256=now_on_screen).status_code == 302
+    report.refresh_from_db()
+    assert report.status == "signed_out"
+    signed = AuditEvent.objects.get(action=audit_actions.REPORT_SIGNED_OUT)
+    assert signed.details["approved_sha256"] == now_on_screen
 
 
 def test_a_report_of_another_job_is_not_found(client_for, manager, finished_job):
