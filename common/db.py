@@ -1,8 +1,15 @@
-"""Row locks that lock only what they name."""
+"""Row locks that lock only what they name, and riding out a database that briefly does not answer."""
 
 from __future__ import annotations
 
+import logging
+import time
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import QuerySet
+
+log = logging.getLogger(__name__)
 
 
 def for_update(queryset: QuerySet) -> QuerySet:
@@ -16,3 +23,22 @@ def for_update(queryset: QuerySet) -> QuerySet:
     row locks altogether.
     """
     return queryset.select_for_update(no_key=True, of=("self",))
+
+
+def patiently(call, *, patience: float | None = None):
+    """`call()`, again after a growing wait (1, 2, 4 ... 30 s) while the database does not
+    answer (restarted, failed over, a network blip), for up to `patience` seconds in all
+    (WES_DB_PATIENCE_SECONDS); then the error is raised. `call` must be safe to repeat: a whole
+    transaction, or a read."""
+    deadline = time.monotonic() + (settings.DB_PATIENCE_SECONDS if patience is None else patience)
+    wait = 1.0
+    while True:
+        try:
+            return call()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + wait > deadline:
+                raise
+            log.warning("database did not answer (%s); trying again in %.0f s", exc, wait)
+            connection.close()   # the next query opens a fresh connection
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)

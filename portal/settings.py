@@ -74,6 +74,7 @@ TEMPLATES = [
     },
 ]
 
+# Database: PostgreSQL in production and CI; SQLite only for a newcomer's first run.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -95,11 +96,13 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# and worker processes, which allauth's rate limits and django-q2's statistics need). ---
+# Cache and queue: Redis when REDIS_URL is set; the database otherwise (shared between the web
+# and worker processes, which allauth's rate limits and django-q2's statistics need).
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    # Short socket timeouts, so a Redis that hangs is noticed quickly and the cache falls back.
+    CACHES = {"default": {"BACKEND": "common.cache.RedisCacheWithFallback", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                           "LOCATION": "wes_cache"}}
@@ -124,7 +127,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# login goes through allauth too, so its rate limits cover staff. ---
+# Authentication: allauth for lab members (email + password, invitation only); the admin
+# login goes through allauth too, so its rate limits cover staff.
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -178,6 +182,7 @@ ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 # Where users reach the portal: links in emails sent by the worker (which has no request).
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
+# Object storage (S3 API; MinIO in production, SeaweedFS for development and tests).
 MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
 MINIO_PUBLIC_ENDPOINT = env_str("MINIO_PUBLIC_ENDPOINT", MINIO_ENDPOINT)
 MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
@@ -191,6 +196,7 @@ MINIO_BUCKET_ARCHIVES = env_str("MINIO_BUCKET_ARCHIVES", "wes-archives")
 MINIO_BUCKET_REFERENCE = env_str("MINIO_BUCKET_REFERENCE", "wes-reference")
 MINIO_BUCKET_LOGS = env_str("MINIO_BUCKET_LOGS", "wes-logs")
 STORAGE_PRESIGNED_EXPIRY_SECONDS = env_int("WES_PRESIGNED_EXPIRY_SECONDS", 300, minimum=30)
+HEALTH_TIMEOUT_SECONDS = env_int("WES_HEALTH_TIMEOUT_SECONDS", 2, minimum=1)
 STORAGE_TIMEOUT_SECONDS = env_int("WES_STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
 # Origins (scheme://host:port) whose pages upload straight to the raw-data bucket.
 STORAGE_UPLOAD_ORIGINS = env_list("WES_UPLOAD_ORIGINS",
@@ -199,6 +205,7 @@ UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60
 UPLOAD_MIN_PART_BYTES = env_int("WES_UPLOAD_MIN_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
 FASTQ_MAX_COMPRESSION_RATIO = env_int("WES_FASTQ_MAX_COMPRESSION_RATIO", 25, minimum=2)
+# Pipeline runs.
 PIPELINE_WORK_DIR = Path(env_str("WES_WORK_DIR", str(VAR_DIR / "work")))
 PIPELINE_RUNNER = env_str("WES_PIPELINE_RUNNER", "auto")       # auto | local | nextflow
 if PIPELINE_RUNNER not in {"auto", "local", "nextflow"}:
@@ -207,12 +214,15 @@ NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
 REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
 JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
+# How long a worker waits for a database that does not answer before it gives up the step.
+DB_PATIENCE_SECONDS = env_int("WES_DB_PATIENCE_SECONDS", 300, minimum=0)
 # The reaper (every minute) completes what a lost or held task left: a queued job no worker took,
 # a verification that stalled, a succeeded job without its draft report. These are its waits.
 REQUEUE_AFTER_SECONDS = env_int("WES_REQUEUE_AFTER_SECONDS", 300, minimum=60)
 VERIFY_REQUEUE_AFTER_SECONDS = env_int("WES_VERIFY_REQUEUE_AFTER_SECONDS", 300, minimum=60)
 DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimum=30)
-# and the archive is purged this many days after it was written, unless a legal hold stops it. ---
+# Retention: a succeeded job's hot files are archived (verified tar.gz) after this many days,
+# and the archive is purged this many days after it was written, unless a legal hold stops it.
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
 ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)
 ARCHIVE_PART_BYTES = env_int("WES_ARCHIVE_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
@@ -252,6 +262,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Static files, i18n, logging.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production runs `collectstatic` into DJANGO_STATIC_ROOT; without it WhiteNoise serves the files

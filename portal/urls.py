@@ -14,6 +14,8 @@ admin.site.site_header = "WES Portal administration"
 admin.site.site_title = "WES Portal admin"
 admin.site.enable_nav_sidebar = False  # the audit list needs the width
 
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

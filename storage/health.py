@@ -11,7 +11,7 @@ from storage.buckets import REGISTRY
 
 def check_storage() -> dict:
     try:
-        present = s3.list_bucket_names()
+        present = s3.list_bucket_names(probe=True)
     except s3.StorageError as exc:
         return {"ok": False, "endpoint": settings.MINIO_ENDPOINT, "error": str(exc)}
     missing = sorted(rule.name for rule in REGISTRY if rule.name not in present)

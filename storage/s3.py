@@ -100,18 +100,19 @@ def translated_errors(action: str, *, endpoint: str | None = None):
         raise explain(exc, endpoint=endpoint or settings.MINIO_ENDPOINT, action=action) from exc
 
 
-def _config() -> Config:
+def _config(timeout: int, attempts: int) -> Config:
     return Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
-        connect_timeout=min(settings.STORAGE_TIMEOUT_SECONDS, 5),
-        read_timeout=settings.STORAGE_TIMEOUT_SECONDS,
-        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=min(timeout, 5),
+        read_timeout=timeout,
+        retries={"max_attempts": attempts, "mode": "standard"},
     )
 
 
-@lru_cache(maxsize=4)
-def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure: bool):
+@lru_cache(maxsize=8)
+def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure: bool,
+            timeout: int, attempts: int = 2):
     return boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint or None,
@@ -119,34 +120,44 @@ def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure
         aws_secret_access_key=secret_key,
         region_name=region,
         use_ssl=secure,
-        config=_config(),
+        config=_config(timeout, attempts),
     )
 
 
 def client():
     """The S3 client for server-side work (provisioning, verifying, publishing)."""
     return _client(settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
-                   settings.MINIO_REGION, settings.MINIO_SECURE)
+                   settings.MINIO_REGION, settings.MINIO_SECURE, settings.STORAGE_TIMEOUT_SECONDS)
+
+
+def probe_client():
+    """For health checks: one attempt, short timeouts, so a server that hangs is reported in
+    seconds (WES_HEALTH_TIMEOUT_SECONDS) instead of holding /healthz for half a minute."""
+    return _client(settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
+                   settings.MINIO_REGION, settings.MINIO_SECURE, settings.HEALTH_TIMEOUT_SECONDS,
+                   attempts=1)
 
 
 def public_client():
     """Signs URLs for browsers: the signature covers the host, so it must be the public one."""
     return _client(settings.MINIO_PUBLIC_ENDPOINT, settings.MINIO_ACCESS_KEY,
                    settings.MINIO_SECRET_KEY, settings.MINIO_REGION,
-                   settings.MINIO_PUBLIC_ENDPOINT.startswith("https://"))
+                   settings.MINIO_PUBLIC_ENDPOINT.startswith("https://"),
+                   settings.STORAGE_TIMEOUT_SECONDS)
 
 
 def _forget_clients(**kwargs) -> None:
-    if kwargs.get("setting", "").startswith(("MINIO_", "STORAGE_")):
+    if kwargs.get("setting", "").startswith(("MINIO_", "STORAGE_", "HEALTH_")):
         _client.cache_clear()
 
 
 setting_changed.connect(_forget_clients)
 
 
-def list_bucket_names() -> set[str]:
+def list_bucket_names(*, probe: bool = False) -> set[str]:
     with translated_errors("list buckets"):
-        return {b["Name"] for b in client().list_buckets().get("Buckets", [])}
+        s3 = probe_client() if probe else client()
+        return {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
 
 
 def _unless_missing(action: str, call):

@@ -57,8 +57,13 @@ def audited_download_url(*, membership, action: str, lab, resource_type: str, re
                  key: str, file_name: str, reason: str, note: str, details: dict,
                  request) -> str:
     """The one place a presigned GET is issued: its audit event (PHI accessed and exported, the
-    reason, the size for usage) is written in the same transaction, and the URL is not logged."""
+    reason, the size for usage) is written in the same transaction, and the URL is not logged.
+    Storage is asked first whether the object is there, so a download the browser could not
+    fetch (storage down, the object gone) is neither audited nor counted."""
     expires_in = settings.STORAGE_PRESIGNED_EXPIRY_SECONDS
+    if s3.object_info(bucket, key) is None:
+        raise ValidationError(f"{file_name} is no longer in storage; nothing was exported. Ask "
+                              "an administrator to restore it.")
     with transaction.atomic():
         audit_record(actor=Actor.for_user(membership.user), action=action, lab=lab,
                      resource_type=resource_type, resource_id=resource_id, phi_accessed=True,

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
-from common.db import for_update
+from common.db import for_update, patiently
 from common.queue import enqueue
 from jobs.models import Job, JobStatus
 from jobs.runs.reference import ReferenceError, reference_stage
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
 STDERR_TAIL_LINES = 20
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class StagingError(Exception):
@@ -132,7 +133,16 @@ class Heartbeat(threading.Thread):
         interval = max(1.0, settings.JOB_LEASE_SECONDS / 4)
         try:
             while not self.stopped.wait(interval):
-                if not self.beat():
+                try:
+                    held = self.beat()
+                except DATABASE_DOWN as exc:
+                    # Nobody can take the lease over while the database is down either; the
+                    # next beat that reaches it renews the lease, or learns it was lost.
+                    log.warning("heartbeat of job %s: database did not answer (%s)",
+                                self.job_id, exc)
+                    connection.close()
+                    continue
+                if not held:
                     self.on_lost()
                     return
         finally:
@@ -173,7 +183,7 @@ def job_run(*, job_id, publish: Publish) -> Job | None:
         outcome = Outcome(False, step=exc.step, error=str(exc))
     except s3.StorageError as exc:
         outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
-    finished = _finish(job.pk, owner, outcome)
+    finished = patiently(lambda: _finish(job.pk, owner, outcome))
     if finished.status == JobStatus.SUCCEEDED:
         # Everything is published and verified; a failed run keeps its work dir for -resume.
         shutil.rmtree(run.work_dir, ignore_errors=True)
@@ -225,7 +235,7 @@ class PipelineRun:
             if not outcome.ok:
                 return outcome
             self.phase = "publishing outputs"
-            self.publish(self.job, self.out_dir)
+            patiently(lambda: self.publish(self.job, self.out_dir))
             return Outcome(True)
         finally:
             heartbeat.stop()
@@ -276,18 +286,22 @@ class PipelineRun:
             self.process = subprocess.Popen(self.command(inputs), cwd=self.work_dir, stdout=out,
                                             stderr=err, start_new_session=True,
                                             preexec_fn=_die_with_parent)
-            Job.objects.filter(pk=self.job.pk).update(runner_pgid=self.process.pid)
+            patiently(lambda: Job.objects.filter(pk=self.job.pk)
+                      .update(runner_pgid=self.process.pid))
             while self.process.poll() is None:
-                records += self.update_progress(trace, records)
-                if self.cancelled():
-                    self.stop_runner()
+                try:
+                    self.update_progress(trace, records)
+                    if self.cancelled():
+                        self.stop_runner()
+                except DATABASE_DOWN:
+                    connection.close()   # the pipeline goes on; checked again at the next tick
                 try:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
                     pass
-        records += self.update_progress(trace, records)
+        patiently(lambda: self.update_progress(trace, records, final=True))
         if self.stopped_by:
-            self.mark_unfinished_steps("stopped")
+            patiently(lambda: self.mark_unfinished_steps("stopped"))
             return Outcome(False, step=self.stopped_by, error=self.stopped_by)
         if self.process.returncode == 0:
             return Outcome(True)
@@ -297,12 +311,14 @@ class PipelineRun:
             else self.process.returncode
         return Outcome(False, step=step, exit_code=exit_code, error=_tail(stderr_path))
 
-    def update_progress(self, trace: TraceTail, seen: list) -> list:
+    def update_progress(self, trace: TraceTail, records: list, *, final: bool = False) -> None:
+        """Add the trace's new rows to `records` and write the steps' states onto the job."""
         new = trace.poll()
-        if new or not seen:
+        records += new
+        if new or final or len(records) == 0:
             steps = [{"process": s.process, "status": s.status, "duration_s": s.duration_s,
                       "exit_code": s.exit_code}
-                     for s in summarise(seen + new, pipeline_steps() or None)]
+                     for s in summarise(records, pipeline_steps() or None)]
             # A trace row appears when a task ends; while the runner lives, the first step
             # without one is the one running.
             if self.process and self.process.poll() is None:
@@ -311,7 +327,6 @@ class PipelineRun:
                         step["status"] = "running"
                         break
             Job.objects.filter(pk=self.job.pk).update(progress=steps)
-        return new
 
     def cancelled(self) -> bool:
         """Checked every second or so, so that Cancel takes effect at once (the heartbeat alone

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from common.db import for_update
-from common.queue import enqueue
+from common.queue import Sending, enqueue
 from jobs.models import InvalidTransition, Job, Sample, SampleStatus
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
@@ -40,14 +40,15 @@ def job_submit(*, membership, sample: Sample, request=None) -> Job:
                      request=request,
                      details={"sample": str(sample.pk), "job": str(job.pk),
                               "digests": {f.label: f.sha256 for f in sample.files.all()}})
-        enqueue_run(job.pk)
+        sending = enqueue_run(job.pk)
+    job.queue_error = sending.error   # the run is queued again by the reaper if this failed
     return job
 
 
-def enqueue_run(job_id) -> None:
+def enqueue_run(job_id) -> Sending:
     """Queue a run of the job once the transaction commits (the lease, not the queue, keeps two
     runs of one job from overlapping)."""
-    enqueue(RUN_TASK, str(job_id), task_name=f"run-{job_id}")
+    return enqueue(RUN_TASK, str(job_id), task_name=f"run-{job_id}")
 
 
 def job_cancel(*, membership, job: Job, request=None) -> Job:

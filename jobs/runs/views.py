@@ -1,5 +1,6 @@
 """Run pages' actions: submit a ready sample for analysis, cancel, retry."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
@@ -20,7 +21,13 @@ def sample_submit(request, sample_id):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{sample.name} was submitted for analysis.")
+        if job.queue_error:
+            messages.warning(request, f"{sample.name} was submitted, but the task queue did not "
+                             f"answer ({job.queue_error}). The analysis starts by itself once it "
+                             f"answers, within {settings.REQUEUE_AFTER_SECONDS // 60} minutes; "
+                             "nothing needs to be submitted again.")
+        else:
+            messages.success(request, f"{sample.name} was submitted for analysis.")
         return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
     return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
 

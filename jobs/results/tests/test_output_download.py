@@ -129,3 +129,26 @@ def test_presigned_gets_are_issued_only_by_the_audited_download_helper():
     source = (root / "jobs/results/downloads.py").read_text()
     helper = source[source.index("def audited_download_url"):]
     assert helper.index("audit_record(") < helper.index("presign_download(")
+
+
+def test_no_download_is_audited_or_counted_while_storage_is_down(client_for, manager, outputs,
+                                                                 storage_down):
+    table = outputs["TEST1_Final_.txt"]
+    response = client_for(manager).post(url_for(table), {"reason": "clinical_care"})
+    assert response.status_code == 400
+    assert f"Storage is unavailable: cannot reach the S3 server at {storage_down}" in \
+        response.content.decode()
+    assert not AuditEvent.objects.filter(action=audit_actions.OUTPUT_DOWNLOADED).exists()
+
+
+def test_a_file_gone_from_storage_is_explained_not_issued(client_for, manager, outputs):
+    from storage import s3
+    from storage.buckets import bucket_name
+
+    table = outputs["TEST1_Final_.txt"]
+    s3.delete_object_versions(bucket_name(table.bucket_role), table.key)
+    response = client_for(manager).post(url_for(table), {"reason": "clinical_care"})
+    assert response.status_code == 400
+    assert "TEST1_Final_.txt is no longer in storage; nothing was exported" in \
+        response.content.decode()
+    assert not AuditEvent.objects.filter(action=audit_actions.OUTPUT_DOWNLOADED).exists()

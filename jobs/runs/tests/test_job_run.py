@@ -125,3 +125,51 @@ def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manage
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert AuditEvent.objects.filter(action=audit_actions.JOB_CANCELLED).count() == 1
+
+
+def test_a_database_outage_during_a_run_costs_no_attempt(client_for, ready_sample, clinician,
+                                                         pipeline_env):
+    """For 8 s after the run starts, the database drops every connection of the test database as
+    soon as it is made (pg_terminate_backend, as a restart or a failover does); the run rides it
+    out, reconnecting, and succeeds on its first attempt."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database server to lose")
+    params = connection.get_connection_params()
+    database = params.pop("dbname")
+    sample = ready_sample(clinician)
+    dropped, stop = [], threading.Event()
+
+    def outage():
+        with psycopg.connect(**params, dbname=database, autocommit=True) as watcher:
+            while not stop.wait(0.2):
+                if watcher.execute("SELECT 1 FROM jobs_job WHERE status = 'running'").fetchone():
+                    break
+        with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
+            until = time.monotonic() + 8
+            while time.monotonic() < until and not stop.is_set():
+                dropped.extend(row[0] for row in admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                    "AND pid <> pg_backend_pid()", [database]).fetchall())
+                time.sleep(0.1)
+
+    killer = threading.Thread(target=outage, daemon=True)
+    killer.start()
+    client = client_for(clinician)
+    client.raise_request_exception = False
+    try:
+        client.post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    finally:
+        stop.set()
+        killer.join(30)
+    connection.close()
+
+    job = Job.objects.get()
+    assert sum(dropped) >= 1, "the outage happened while the job ran"
+    assert job.status == JobStatus.SUCCEEDED, (job.failed_step, job.error)
+    assert job.attempts == 1 and job.outputs.count() >= 10
