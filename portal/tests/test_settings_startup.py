@@ -68,7 +68,7 @@ def test_it_picks_the_queue_broker_from_redis_url(tmp_path, redis_url, broker):
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [broker, "RedisCache" if redis_url else "DatabaseCache"]
+    assert result.stdout.split() == [broker, "RedisCacheWithFallback" if redis_url else "DatabaseCache"]
 
 
 def test_it_uses_postgresql_from_database_url(tmp_path):

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Permission
 from jobs.results.downloads import output_download_url
 from jobs.models import Job, JobOutput, Sample, SampleFile
 from tests.helpers import browser_page_as, make_user, screenshot
-from storage import keys, ledger
+from storage import keys, ledger, s3
 from storage.buckets import bucket_name
 from storage.models import StoredObject
 from jobs.models import JobUsage
@@ -86,6 +86,10 @@ class Seed:
                 ledger.record_delete(bucket=bucket_name(role), key=key)
 
     def download(self, output, moment):
+        bucket = bucket_name(output.bucket_role)   # the file is there to be downloaded
+        if not s3.bucket_exists(bucket):
+            s3.create_bucket(bucket)
+        s3.put_bytes(bucket, output.key, b"x" * output.size, content_type="text/plain")
         with frozen(moment):
             output_download_url(membership=self.manager, output=output, reason="clinical_care")
 
@@ -157,7 +161,7 @@ class Seed:
 
 
 @pytest.fixture
-def seeded(lab_a, lab_b, manager, outsider, tmp_path):
+def seeded(lab_a, lab_b, manager, outsider, tmp_path, moto_s3):
     Seed(lab_a, lab_b, manager, outsider, tmp_path).seed()
     return {"a": lab_a, "b": lab_b}
 
@@ -307,7 +311,7 @@ def test_it_links_the_operations_pages_from_the_admin_index(client_for, staff):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_usage_page_in_a_browser(chromium, live_server, client, lab_a, lab_b, manager,
-                                     outsider, tmp_path):
+                                     outsider, tmp_path, moto_s3):
     Seed(lab_a, lab_b, manager, outsider, tmp_path).seed()
     staff = make_user("ops@wes.test", is_staff=True, is_superuser=True)
     page = browser_page_as(chromium, live_server, client, staff)

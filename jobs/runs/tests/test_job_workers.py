@@ -79,9 +79,11 @@ def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician,
                     reason="no Redis on 127.0.0.1:6379")
 def test_two_workers_on_redis_run_ten_jobs_exactly_once(clinician, ready_sample, pipeline_env,
                                                          tmp_path, monkeypatch):
+    from common.queue import Sending
     from jobs.runs import services as runs
 
-    monkeypatch.setattr(runs, "enqueue_run", lambda job_id: None)  # enqueued below, on Redis
+    monkeypatch.setattr(runs, "enqueue_run",   # enqueued below, on Redis
+                        lambda job_id: Sending("jobs.tasks.run_job", sent=True))
     jobs = [job_submit(membership=clinician,
                        sample=ready_sample(clinician, name=f"R{n}"))
             for n in range(10)]
