@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +33,10 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from common.db import for_update, patiently
 from common.queue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.runs.processes import run_end
 from jobs.runs.reference import ReferenceError, reference_stage
 from jobs.runs.trace import TraceTail, summarise
-from storage import s3
+from storage import ledger, s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_file as sha256_of
 from tenants import audit_actions
@@ -102,22 +102,14 @@ def _claim(job_id, owner: str) -> Job | None:
 
 
 def _stop_leftover_run(job: Job) -> None:
-    """SIGTERM first, so that the runner stops the step it started (steps run in sessions of their
-    own); SIGKILL if it is still there a few seconds later."""
-    if not (job.runner_pgid and job.runner_host == socket.gethostname()):
-        return
-    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0)):
-        try:
-            os.killpg(job.runner_pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(job.runner_pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
+    """A dead worker's run on this machine: its runner and every step still working in the
+    job's work directory are stopped before the next attempt starts there."""
+    if job.runner_host == socket.gethostname():
+        run_end(work_dir=work_dir_of(job), runner_pgid=job.runner_pgid)
+
+
+def work_dir_of(job: Job) -> Path:
+    return Path(settings.PIPELINE_WORK_DIR) / str(job.pk)
 
 
 class Heartbeat(threading.Thread):
@@ -184,10 +176,29 @@ def job_run(*, job_id, publish: Publish) -> Job | None:
     except s3.StorageError as exc:
         outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
     finished = patiently(lambda: _finish(job.pk, owner, outcome))
-    if finished.status == JobStatus.SUCCEEDED:
-        # Everything is published and verified; a failed run keeps its work dir for -resume.
+    if finished.status == JobStatus.CANCELLED:
+        patiently(lambda: _discard_outputs(finished))
+    if finished.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
+        # Published and verified, or not wanted; a failed run keeps its work dir for -resume.
         shutil.rmtree(run.work_dir, ignore_errors=True)
     return finished
+
+
+def _discard_outputs(job: Job) -> None:
+    """A job cancelled while its outputs were being published keeps none of them: the objects,
+    their rows and ledger entries, the variant table and QC go (its compute stays counted)."""
+    outputs = list(job.outputs.all())
+    for output in outputs:
+        try:
+            s3.delete_object_versions(bucket_name(output.bucket_role), output.key)
+        except s3.StorageError as exc:   # the nightly reconciliation reports it as unrecorded
+            log.error("cancelled job %s: %s could not be deleted: %s", job.pk, output.key, exc)
+    with transaction.atomic():
+        for output in outputs:
+            ledger.record_delete(bucket=bucket_name(output.bucket_role), key=output.key)
+        job.outputs.all().delete()
+        job.variants.all().delete()
+        Job.objects.filter(pk=job.pk).update(qc={})
 
 
 def _finish(job_id, owner: str, outcome: Outcome) -> Job:
@@ -218,7 +229,7 @@ def _finish(job_id, owner: str, outcome: Outcome) -> Job:
 class PipelineRun:
     def __init__(self, job: Job, owner: str, publish: Publish):
         self.job, self.owner, self.publish = job, owner, publish
-        self.work_dir = Path(settings.PIPELINE_WORK_DIR) / str(job.pk)
+        self.work_dir = work_dir_of(job)
         self.out_dir = self.work_dir / "out"
         self.phase = "staging inputs"
         self.process: subprocess.Popen | None = None
@@ -299,6 +310,8 @@ class PipelineRun:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
                     pass
+        # A runner that was killed (or cancelled) may leave steps behind: none outlives the run.
+        run_end(work_dir=self.work_dir / "work")
         patiently(lambda: self.update_progress(trace, records, final=True))
         if self.stopped_by:
             patiently(lambda: self.mark_unfinished_steps("stopped"))
@@ -309,7 +322,12 @@ class PipelineRun:
         step = failed[0].process if failed else "pipeline"
         exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
             else self.process.returncode
-        return Outcome(False, step=step, exit_code=exit_code, error=_tail(stderr_path))
+        error = _tail(stderr_path)
+        if self.process.returncode < 0 and not failed:
+            killed_by = signal.Signals(-self.process.returncode).name
+            error = (f"The pipeline runner was stopped by {killed_by}; its steps were stopped "
+                     f"too. Retry to resume.\n{error}").strip()
+        return Outcome(False, step=step, exit_code=exit_code, error=error)
 
     def update_progress(self, trace: TraceTail, records: list, *, final: bool = False) -> None:
         """Add the trace's new rows to `records` and write the steps' states onto the job."""

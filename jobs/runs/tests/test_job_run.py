@@ -173,3 +173,45 @@ def test_a_database_outage_during_a_run_costs_no_attempt(client_for, ready_sampl
     assert sum(dropped) >= 1, "the outage happened while the job ran"
     assert job.status == JobStatus.SUCCEEDED, (job.failed_step, job.error)
     assert job.attempts == 1 and job.outputs.count() >= 10
+
+
+def test_no_step_outlives_a_runner_killed_with_sigkill(client_for, ready_sample, clinician,
+                                                      manager, pipeline_env, settings):
+    """The runner is SIGKILLed while a step runs (the OOM killer, an operator): its step, in a
+    session of its own, is ended with the run instead of going on next to the next attempt."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from jobs.runs.processes import processes_in
+
+    sample = ready_sample(clinician)
+    work = Path(settings.PIPELINE_WORK_DIR) / str(sample.job_id)
+    seen = {}
+
+    def kill_the_runner_mid_step():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "runner" not in seen:
+            steps = processes_in(work / "work")
+            runners = [pid for pid in processes_in(work) if pid not in steps and
+                       b"run-local" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            if steps and runners:
+                seen.update(runner=runners[0], steps=steps)
+                os.kill(runners[0], signal.SIGKILL)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_runner_mid_step, daemon=True)
+    killer.start()
+    client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
+    killer.join(10)
+
+    assert seen.get("steps"), "the runner was killed while a step ran"
+    assert processes_in(work) == [], "no process of the run is left in its work directory"
+    job = Job.objects.get()
+    assert (job.status, job.exit_code) == (JobStatus.FAILED, -signal.SIGKILL)
+    assert job.error.startswith("The pipeline runner was stopped by SIGKILL")
+
+    client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
