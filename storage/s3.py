@@ -363,10 +363,36 @@ def object_size(bucket: str, key: str) -> int | None:
     return info["size"] if info else None
 
 
-def open_object(bucket: str, key: str):
+def open_object(bucket: str, key: str) -> "ObjectBody":
     """A streaming, file-like body of the object (read it in chunks; close it when done)."""
-    with translated_errors(f"read {key} from {bucket}"):
-        return client().get_object(Bucket=bucket, Key=key)["Body"]
+    action = f"read {key} from {bucket}"
+    with translated_errors(action):
+        return ObjectBody(client().get_object(Bucket=bucket, Key=key)["Body"], action)
+
+
+class ObjectBody(io.RawIOBase):
+    """An object's streaming body whose reads fail as StorageError too: a server that stops
+    answering halfway through an object is an outage like any other, not a driver error."""
+
+    def __init__(self, body, action: str):
+        super().__init__()
+        self.body, self.action = body, action
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with translated_errors(self.action):
+            return self.body.read(size if size is not None and size >= 0 else None)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()
 
 
 def set_object_tags(bucket: str, key: str, tags: dict[str, str]) -> None:
@@ -510,16 +536,11 @@ class ObjectWriter(io.RawIOBase):
 
 
 class HashingReader(HashingStream):
-    """Reads an object's streaming body through, counting and hashing every byte; a storage
-    failure mid-read is a StorageError like any other."""
-
-    def read(self, size: int = -1) -> bytes:
-        with translated_errors("read an object's bytes"):
-            return super().read(size)
+    """Reads an object's body (`open_object`) through, counting and hashing every byte."""
 
     def close(self) -> None:
+        super().close()       # flushes through to the body first, so the body closes last
         self.stream.close()
-        super().close()
 
 
 def list_versions(bucket: str, prefix: str):

@@ -36,18 +36,41 @@ def start_verification_when_both_uploaded(sample: Sample) -> None:
         _reject(sample, corrupt.error, actor=SYSTEM)
 
 
+def retry_wait(retries: int) -> timedelta:
+    """How long a verification waits before it is tried again: 1, 2, 4 minutes ... after storage
+    did not answer, up to WES_VERIFY_REQUEUE_AFTER_SECONDS, which is also the wait for a task
+    that was lost (no retry recorded)."""
+    longest = settings.VERIFY_REQUEUE_AFTER_SECONDS
+    return timedelta(seconds=min(60 * 2 ** (retries - 1), longest) if retries else longest)
+
+
 def verifications_resume(*, now=None) -> int:
-    """Queue the verification again for samples left verifying longer than the wait (a worker
+    """Queue the verification again for samples left verifying longer than their wait (a worker
     that died, a task the broker lost, storage that did not answer); the reaper calls this every
     minute. Verifying a sample twice writes one outcome."""
     now = now or timezone.now()
-    stalled = list(Sample.objects.filter(
-        status=SampleStatus.VERIFYING,
-        updated_at__lt=now - timedelta(seconds=settings.VERIFY_REQUEUE_AFTER_SECONDS))
-        .values_list("pk", flat=True))
-    for sample_id in stalled:
+    verifying = Sample.objects.filter(status=SampleStatus.VERIFYING,
+                                      updated_at__lt=now - retry_wait(1))
+    due = [sample_id for sample_id, updated, retries
+           in verifying.values_list("pk", "updated_at", "verification_retries")
+           if updated < now - retry_wait(retries)]
+    for sample_id in due:
         enqueue_verification(sample_id)
-    return len(stalled)
+    return len(due)
+
+
+def _wait_for_storage(sample: Sample, error: Exception) -> Sample:
+    """Storage did not answer: say so on the sample, and let the reaper try again later."""
+    retries = sample.verification_retries + 1
+    note = (f"Storage is unavailable, so the files could not be checked yet ({error}). "
+            f"Retrying by itself in {retry_wait(retries).seconds // 60} minute(s); "
+            "nothing needs to be uploaded again.")
+    Sample.objects.filter(pk=sample.pk, status=SampleStatus.VERIFYING).update(
+        verification_note=note, verification_retries=retries, updated_at=timezone.now())
+    log.warning("verification of sample %s waits for storage (try %d): %s", sample.pk, retries,
+                error)
+    sample.refresh_from_db()
+    return sample
 
 
 def enqueue_verification(sample_id) -> None:
@@ -73,12 +96,15 @@ def sample_verify(*, sample_id) -> Sample | None:
         return s3.open_object(raw, streams[which])
 
     limits = Limits(max_compression_ratio=float(settings.FASTQ_MAX_COMPRESSION_RATIO))
-    r1, r2 = reopen("R1"), reopen("R2")
     try:
-        report = validate_pair(r1, r2, limits=limits, reopen=reopen)
-    finally:
-        r1.close()
-        r2.close()
+        r1, r2 = reopen("R1"), reopen("R2")
+        try:
+            report = validate_pair(r1, r2, limits=limits, reopen=reopen)
+        finally:
+            r1.close()
+            r2.close()
+    except s3.StorageError as exc:
+        return _wait_for_storage(sample, exc)
 
     with transaction.atomic():
         sample = for_update(Sample.objects).get(pk=sample_id)
@@ -104,7 +130,9 @@ def sample_verify(*, sample_id) -> Sample | None:
             _reject(sample, problem, actor=SYSTEM)
         else:
             sample.status = SampleStatus.READY
-            sample.save(update_fields=["status", "updated_at"])
+            sample.verification_note, sample.verification_retries = "", 0
+            sample.save(update_fields=["status", "verification_note", "verification_retries",
+                                       "updated_at"])
             audit_record(actor=SYSTEM, action=audit_actions.SAMPLE_VERIFIED, lab=sample.lab,
                          resource_type="sample", resource_id=sample.pk,
                          details={"sample": str(sample.pk), "R1_sha256": f1.sha256,

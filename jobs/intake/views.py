@@ -182,6 +182,7 @@ def sample_status(request, sample_id):
         return render(request, "jobs/_sample_status.html", {"sample": sample, "files": files})
     return JsonResponse({
         "status": sample.status, "reason": sample.rejection_reason,
+        "note": sample.verification_note,
         "files": [{"read": f.read, "status": f.status, "size": f.size,
                    "read_count": f.read_count, "error": f.error} for f in files]})
 

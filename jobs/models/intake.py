@@ -53,6 +53,10 @@ class Sample(models.Model):
     status = models.CharField(max_length=12, choices=SampleStatus.choices,
                               default=SampleStatus.UPLOADING)
     rejection_reason = models.TextField(blank=True)
+    # Why verification is waiting (storage unreachable), and how often it was tried: each retry
+    # waits longer (jobs.intake.verification.verifications_resume).
+    verification_note = models.TextField(blank=True)
+    verification_retries = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -169,3 +169,41 @@ def test_the_same_reads_under_a_second_sample_are_refused(uploader_for, clinicia
     assert refused.status == "rejected"
     assert "byte-identical to R1 of sample FIRST" in refused.rejection_reason
     assert "submit that sample again" in refused.rejection_reason
+
+
+def test_a_storage_outage_during_verification_says_so_and_heals_by_itself(
+        uploader_for, clinician, client_for, fastq_pair, django_capture_on_commit_callbacks,
+        settings):
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from jobs.intake.verification import verifications_resume
+    from storage.seaweed import free_port
+
+    uploader = uploader_for(clinician)
+    created = uploader.create_sample(sample_fields("S1"), *fastq_pair)
+    with django_capture_on_commit_callbacks(execute=False):  # the worker has not run yet
+        for info, path in zip(created["files"], fastq_pair):
+            assert uploader.upload(info, path)[0] == 200
+    sample = Sample.objects.get()
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    with override_settings(MINIO_ENDPOINT=dead, STORAGE_TIMEOUT_SECONDS=1):
+        assert sample_verify(sample_id=sample.pk).status == SampleStatus.VERIFYING   # no crash
+    sample.refresh_from_db()
+    assert sample.verification_retries == 1
+    assert sample.verification_note.startswith("Storage is unavailable, so the files could not "
+                                                "be checked yet (cannot reach the S3 server")
+    status = client_for(clinician).get(f"/labs/lab-a/samples/{sample.pk}/status/").json()
+    assert status["status"] == "verifying" and "Retrying by itself in 1 minute" in status["note"]
+
+    # Storage is back: the reaper's next pass after the wait verifies it, and the note goes.
+    settings.VERIFY_REQUEUE_AFTER_SECONDS = 300
+    assert verifications_resume(now=timezone.now()) == 0, "not before its wait"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert verifications_resume(now=timezone.now() + timedelta(seconds=61)) == 1
+    sample.refresh_from_db()
+    assert (sample.status, sample.verification_note, sample.verification_retries) == (
+        SampleStatus.READY, "", 0)
