@@ -17,6 +17,22 @@ def check_database() -> dict:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:300]}
 
 
+def check_work_disk() -> dict:
+    """Free space where this machine's runs work (WES_WORK_DIR), against the margin a run needs."""
+    from jobs.runs.workspace import free_bytes, work_root
+
+    try:
+        free = free_bytes()
+    except OSError as exc:
+        return {"ok": False, "path": str(work_root()), "error": str(exc)}
+    result = {"ok": free >= settings.WORK_MIN_FREE_BYTES, "path": str(work_root()),
+              "free_bytes": free}
+    if not result["ok"]:
+        result["error"] = (f"the worker's disk is full: {free} bytes free, at least "
+                           f"{settings.WORK_MIN_FREE_BYTES} (WES_WORK_MIN_FREE_BYTES) wanted")
+    return result
+
+
 def check_queue() -> dict:
     """The broker must answer, and at least one worker cluster must be running.
 
@@ -41,6 +57,7 @@ def check_queue() -> dict:
 
 
 def run_checks() -> dict:
-    checks = {"database": check_database(), "storage": check_storage(), "queue": check_queue()}
+    checks = {"database": check_database(), "storage": check_storage(), "queue": check_queue(),
+              "work_disk": check_work_disk()}
     return {"status": "ok" if all(c["ok"] for c in checks.values()) else "error",
             "checks": checks}

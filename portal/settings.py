@@ -211,6 +211,10 @@ PIPELINE_RUNNER = env_str("WES_PIPELINE_RUNNER", "auto")       # auto | local | 
 if PIPELINE_RUNNER not in {"auto", "local", "nextflow"}:
     raise ImproperlyConfigured(f"WES_PIPELINE_RUNNER={PIPELINE_RUNNER!r}: use auto, local or nextflow")
 NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
+# A run starts only with this much free space in WES_WORK_DIR beyond three times its reads;
+# failed runs' folders (what -resume needs) are kept this many days.
+WORK_MIN_FREE_BYTES = env_int("WES_WORK_MIN_FREE_BYTES", 2 * 1024**3, minimum=0)
+KEEP_FAILED_WORK_DAYS = env_int("WES_KEEP_FAILED_WORK_DAYS", 7, minimum=0)
 REFERENCE_BUILD = env_str("WES_REFERENCE_BUILD", "wes-mini")
 JOB_LEASE_SECONDS = env_int("WES_JOB_LEASE_SECONDS", 120, minimum=10)
 JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)

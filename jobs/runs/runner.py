@@ -12,6 +12,7 @@ out; the reaper queues the job again and the next attempt resumes.
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import json
 import logging
@@ -36,6 +37,7 @@ from jobs.models import Job, JobStatus
 from jobs.runs.processes import run_end
 from jobs.runs.reference import ReferenceError, reference_stage
 from jobs.runs.trace import TraceTail, summarise
+from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
 from storage import ledger, s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_file as sha256_of
@@ -108,8 +110,6 @@ def _stop_leftover_run(job: Job) -> None:
         run_end(work_dir=work_dir_of(job), runner_pgid=job.runner_pgid)
 
 
-def work_dir_of(job: Job) -> Path:
-    return Path(settings.PIPELINE_WORK_DIR) / str(job.pk)
 
 
 class Heartbeat(threading.Thread):
@@ -169,8 +169,12 @@ def job_run(*, job_id, publish: Publish) -> Job | None:
     run = PipelineRun(job, owner, publish)
     try:
         outcome = run.execute()
-    except (StagingError, ReferenceError) as exc:
+    except (StagingError, ReferenceError, WorkDiskFull) as exc:
         outcome = Outcome(False, step="staging inputs", error=str(exc))
+    except OSError as exc:
+        if disk_full_error(exc) is None:
+            raise
+        outcome = Outcome(False, step=run.phase, error=disk_full_error(exc))
     except PublishError as exc:
         outcome = Outcome(False, step=exc.step, error=str(exc))
     except s3.StorageError as exc:
@@ -236,6 +240,7 @@ class PipelineRun:
         self.stopped_by = ""
 
     def execute(self) -> Outcome:
+        require_space(self.job)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         inputs = self.stage_inputs()
         heartbeat = Heartbeat(self.job.pk, self.owner, on_lost=self.stop_runner)
@@ -323,7 +328,9 @@ class PipelineRun:
         exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
             else self.process.returncode
         error = _tail(stderr_path)
-        if self.process.returncode < 0 and not failed:
+        if "No space left on device" in error:
+            error = disk_full_error(OSError(errno.ENOSPC, "No space left on device")) + "\n" + error
+        elif self.process.returncode < 0 and not failed:
             killed_by = signal.Signals(-self.process.returncode).name
             error = (f"The pipeline runner was stopped by {killed_by}; its steps were stopped "
                      f"too. Retry to resume.\n{error}").strip()
