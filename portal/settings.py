@@ -222,9 +222,9 @@ JOB_MAX_ATTEMPTS = env_int("WES_JOB_MAX_ATTEMPTS", 3, minimum=1)
 DB_PATIENCE_SECONDS = env_int("WES_DB_PATIENCE_SECONDS", 300, minimum=0)
 # The reaper (every minute) completes what a lost or held task left: a queued job no worker took,
 # a verification that stalled, a succeeded job without its draft report. These are its waits.
-REQUEUE_AFTER_SECONDS = env_int("WES_REQUEUE_AFTER_SECONDS", 300, minimum=60)
-VERIFY_REQUEUE_AFTER_SECONDS = env_int("WES_VERIFY_REQUEUE_AFTER_SECONDS", 300, minimum=60)
-DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimum=30)
+REQUEUE_AFTER_SECONDS = env_int("WES_REQUEUE_AFTER_SECONDS", 300, minimum=10)
+VERIFY_REQUEUE_AFTER_SECONDS = env_int("WES_VERIFY_REQUEUE_AFTER_SECONDS", 300, minimum=10)
+DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimum=10)
 # Retention: a succeeded job's hot files are archived (verified tar.gz) after this many days,
 # and the archive is purged this many days after it was written, unless a legal hold stops it.
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
