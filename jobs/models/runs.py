@@ -122,9 +122,12 @@ class Job(models.Model):
     def can_cancel(self, membership) -> bool:
         return self._cancellable() and self.may_cancel(membership)
 
-    def can_retry(self, membership) -> bool:
+    def may_retry(self, membership) -> bool:
         """Lab managers retry a failed job (the run resumes where it stopped)."""
-        return self._retryable() and membership.is_manager
+        return membership.is_manager
+
+    def can_retry(self, membership) -> bool:
+        return self._retryable() and self.may_retry(membership)
 
     def results_released(self) -> bool:
         """Results reach clinicians once a manager has signed a report of the job out (a

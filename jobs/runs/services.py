@@ -73,7 +73,7 @@ def job_cancel(*, membership, job: Job, request=None) -> Job:
 
 def job_retry(*, membership, job: Job, request=None) -> Job:
     """A manager runs a failed job again; the pipeline resumes from the steps that finished."""
-    if not membership.is_manager:
+    if not job.may_retry(membership):
         raise PermissionDenied("Only a lab manager can retry a job.")
     with transaction.atomic():
         job = for_update(Job.objects).get(pk=job.pk, lab=membership.lab)
