@@ -53,16 +53,23 @@ def fastq_pair(tmp_path):
     return write_fastq_pair(tmp_path, "S1", reads=2000)
 
 
+@pytest.fixture(scope="session")
+def reference_built(tmp_path_factory):
+    """Where load_reference keeps what it builds (.fai, bwa index, snpEff database), shared by the
+    session's tests: the first load builds them, later loads of the same files find them."""
+    return tmp_path_factory.mktemp("reference-built")
+
+
 @pytest.fixture
-def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata):
+def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata, reference_built):
+    from tests.reference_bundle import copy_bundle
+
     settings.PIPELINE_WORK_DIR = tmp_path / "work"
     settings.REFERENCE_BUILD = "wes-mini"
     settings.PIPELINE_RUNNER = "local"
-    reference = tmp_path / "reference"
-    reference.mkdir()
-    for name in ("ref.fa", "targets.bed", "genes.gff3"):
-        (reference / name).write_bytes((testdata / name).read_bytes())
-    call_command("load_reference", "wes-mini", str(reference))
+    reference = copy_bundle(testdata, tmp_path / "reference")
+    call_command("load_reference", "wes-mini", str(reference), "--scratch", str(reference_built),
+                 verbosity=0)
     return testdata
 
 

@@ -35,7 +35,7 @@ from common.db import for_update, patiently
 from common.queue import enqueue
 from jobs.models import Job, JobStatus
 from jobs.runs.processes import run_end
-from jobs.runs.reference import ReferenceError, reference_stage
+from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
 from jobs.runs.trace import TraceTail, summarise
 from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
 from storage import ledger, s3
@@ -242,12 +242,12 @@ class PipelineRun:
     def execute(self) -> Outcome:
         require_space(self.job)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        inputs = self.stage_inputs()
+        reads, reference = self.stage_inputs()
         heartbeat = Heartbeat(self.job.pk, self.owner, on_lost=self.stop_runner)
         heartbeat.start()
         try:
             self.phase = "running the pipeline"
-            outcome = self.run_pipeline(inputs)
+            outcome = self.run_pipeline(reads, reference)
             if not outcome.ok:
                 return outcome
             self.phase = "publishing outputs"
@@ -256,7 +256,9 @@ class PipelineRun:
         finally:
             heartbeat.stop()
 
-    def stage_inputs(self) -> dict[str, Path]:
+    def stage_inputs(self) -> tuple[dict[str, Path], StagedReference]:
+        """The read pair in the job's work directory and the reference bundle in the worker's
+        cache, every file checked against its SHA-256."""
         input_dir = self.work_dir / "input"
         input_dir.mkdir(exist_ok=True)
         staged = {}
@@ -270,13 +272,15 @@ class PipelineRun:
             staged[f"r{f.read}"] = path
         reference = reference_stage(build=settings.REFERENCE_BUILD,
                                     cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
-        return {**staged, **reference}
+        return staged, reference
 
-    def command(self, inputs: dict[str, Path]) -> list[str]:
+    def command(self, reads: dict[str, Path], reference: StagedReference) -> list[str]:
         sample = self.job.sample.name
-        args = ["--sample", sample, "--r1", str(inputs["r1"]), "--r2", str(inputs["r2"]),
-                "--reference", str(inputs["reference"]), "--targets", str(inputs["targets"]),
-                "--annotation", str(inputs["annotation"]), "--outdir", str(self.out_dir)]
+        files = reference.paths
+        args = ["--sample", sample, "--r1", str(reads["r1"]), "--r2", str(reads["r2"]),
+                "--reference", str(files["reference"]), "--targets", str(files["targets"]),
+                "--annotation", str(files["annotation"]), *_bundle_args(reference),
+                "--outdir", str(self.out_dir)]
         resume = self.job.attempts > 1
         if self.job.runner == "nextflow":
             info = self.out_dir / "pipeline_info"
@@ -288,7 +292,7 @@ class PipelineRun:
         return [sys.executable, str(LOCAL_RUNNER), *args,
                 "--work-dir", str(self.work_dir / "work"), *(["--resume"] if resume else [])]
 
-    def run_pipeline(self, inputs: dict[str, Path]) -> Outcome:
+    def run_pipeline(self, reads: dict[str, Path], reference: StagedReference) -> Outcome:
         logs = self.work_dir / "logs"
         logs.mkdir(exist_ok=True)
         stderr_path = logs / f"attempt-{self.job.attempts}.err"
@@ -299,7 +303,7 @@ class PipelineRun:
         records = []
         with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
                 open(stderr_path, "wb") as err:
-            self.process = subprocess.Popen(self.command(inputs), cwd=self.work_dir, stdout=out,
+            self.process = subprocess.Popen(self.command(reads, reference), cwd=self.work_dir, stdout=out,
                                             stderr=err, start_new_session=True,
                                             preexec_fn=_die_with_parent)
             patiently(lambda: Job.objects.filter(pk=self.job.pk)
@@ -371,6 +375,20 @@ class PipelineRun:
                 os.killpg(self.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+def _bundle_args(reference: StagedReference) -> list[str]:
+    """The pipeline's parameters for the bundle's optional parts, only for those the build has:
+    a build without ClinVar runs without ClinVar (the `.fai`, bwa index and `.tbi` files need no
+    parameter: the pipeline finds them beside their files)."""
+    files, args = reference.paths, []
+    for role, param in (("snpeff_db", "--snpeff_db"), ("canonical_transcripts", "--canonical"),
+                        ("gnomad", "--gnomad"), ("clinvar", "--clinvar")):
+        if role in files:
+            args += [param, str(files[role])]
+            if role in ("gnomad", "clinvar") and reference.version(role):
+                args += [f"{param}_version", reference.version(role)]
+    return args
 
 
 def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:

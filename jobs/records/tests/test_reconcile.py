@@ -211,7 +211,8 @@ def test_the_portal_records_every_object_it_writes(client_for, clinician, provis
     raw = live.filter(bucket=bucket_name("raw"), lab=clinician.lab, job_id=job.pk)
     assert sorted(raw.values_list("size", flat=True)) == sorted(
         (testdata / f"TEST1_R{n}.fastq.gz").stat().st_size for n in (1, 2))
-    assert live.filter(bucket=bucket_name("reference"), lab=None).count() == 4   # 3 + manifest
+    # 3 files, the .fai and bwa index built at load (5 files), the manifest
+    assert live.filter(bucket=bucket_name("reference"), lab=None).count() == 10
     for output in job.outputs.all():
         row = live.get(bucket=bucket_name(output.bucket_role), key=output.key)
         assert (row.size, row.sha256, row.job_id) == (output.size, output.sha256, job.pk)
