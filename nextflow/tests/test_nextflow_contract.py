@@ -130,7 +130,6 @@ def test_it_describes_every_param_in_the_schema():
         "sample", "r1", "r2", "reference", "targets", "annotation", "outdir"]
     assert props["markdup"]["enum"] == ["samtools", "picard"]
     assert props["caller"]["enum"] == ["bcftools", "gatk"]
-    assert props["annotator"]["enum"] == ["csq", "snpeff"]
     params = config_params()
     assert set(props) == set(params)
     for name, spec in props.items():
@@ -143,13 +142,12 @@ def test_it_describes_every_param_in_the_schema():
 def test_it_accepts_the_pipeline_params_in_the_local_runner():
     schema = json.loads((PIPELINE / "nextflow_schema.json").read_text())
     usage = run([BIN / "run-local", "--help"]).stdout
-    for group in ("input_output_options", "pipeline_options"):
+    for group in ("input_output_options", "pipeline_options", "annotation_options"):
         for name, spec in schema["definitions"][group]["properties"].items():
             assert f"--{name}" in usage, name
     runner = (BIN / "run-local").read_text()
     params = config_params()
-    for name in ("markdup", "caller", "annotator", "min_qual", "min_depth", "min_mapq",
-                 "min_baseq"):
+    for name in ("markdup", "caller", "min_qual", "min_depth", "min_mapq", "min_baseq"):
         m = re.search(rf'"--{name}".*default=([^,)]+)', runner)
         assert m, name
         assert str(params[name]).strip("'") == m.group(1).strip('"'), name
