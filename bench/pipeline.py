@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.pipeline [--depth 300]
 
-Bare: `nextflow/bin/run-local` on local files. Portal: the same sample uploaded and verified,
-then submitted; timed from the submit request to the job's "succeeded" (queue pick-up, staging
+Bare: `nextflow/bin/run-local` on local files, with the bundle's index and snpEff database as
+`load_reference` built them (as the portal's worker gets them). Portal: the same sample uploaded
+and verified, then submitted; timed from the submit request to the job's "succeeded" (queue pick-up, staging
 and checking inputs from S3, the same run, publishing and verifying every output). Goal: ratio
 portal/bare <= 1.2. Results are printed and written to bench/out/pipeline.json.
 """
@@ -24,12 +25,31 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def run_bare(data: Path, work: Path) -> float:
+def bundle_args(reference: Path) -> list[str]:
+    """The bundle's pipeline parameters as the portal's runner gives them (jobs/runs/runner.py),
+    for a bundle loaded with its built files beside it (`--scratch` = the bundle's folder)."""
+    data = json.loads((reference / "bundle.json").read_text())
+    args = ["--reference", str(reference / data["reference"]),
+            "--targets", str(reference / data["targets"]),
+            "--annotation", str(reference / data["annotation"]),
+            "--snpeff_db", str(reference / "snpEffectPredictor.bin")]
+    if "canonical_transcripts" in data:
+        args += ["--canonical", str(reference / data["canonical_transcripts"])]
+    for name in ("gnomad", "clinvar"):
+        if name in data.get("sources", {}):
+            source = data["sources"][name]
+            args += [f"--{name}", str(reference / source["file"]),
+                     f"--{name}_version", source["version"]]
+    return args
+
+
+def run_bare(data: Path, reference: Path, work: Path) -> float:
+    """The same run on local files, with the same bundle: the index and snpEff database that
+    load_reference built, as the portal's worker gets them."""
     started = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "nextflow/bin/run-local"), "--sample", "BENCH",
                     "--r1", str(data / "BENCH_R1.fastq.gz"), "--r2", str(data / "BENCH_R2.fastq.gz"),
-                    "--reference", str(data / "ref.fa"), "--targets", str(data / "targets.bed"),
-                    "--annotation", str(data / "genes.gff3"), "--outdir", str(work / "out"),
+                    *bundle_args(reference), "--outdir", str(work / "out"),
                     "--work-dir", str(work / "work")], check=True, capture_output=True)
     return time.perf_counter() - started
 
@@ -49,6 +69,7 @@ def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--depth", type=int, default=300, help="mean depth over targets")
     args = parser.parse_args()
+    from tests.reference_bundle import copy_bundle
     from tests.upload_client import DirectUploader, sample_fields
 
     portal = BenchPortal()
@@ -57,14 +78,11 @@ def main() -> dict:
         subprocess.run([sys.executable, str(ROOT / "nextflow/testdata/make_testdata.py"),
                         str(data), "--sample", "BENCH", "--depth", str(args.depth)], check=True,
                        capture_output=True)
-        bare = run_bare(data, portal.work_dir / "bare")
-
         credentials = portal.start()
-        reference = portal.work_dir / "reference"
-        reference.mkdir()
-        for name in ("ref.fa", "targets.bed", "genes.gff3"):
-            (reference / name).write_bytes((data / name).read_bytes())
-        portal.manage("load_reference", "bench-ref", str(reference))
+        reference = copy_bundle(data, portal.work_dir / "reference")
+        # Built files beside the bundle's, where the bare run finds them too.
+        portal.manage("load_reference", "bench-ref", str(reference), "--scratch", str(reference))
+        bare = run_bare(data, reference, portal.work_dir / "bare")   # before the worker starts
         portal.start_worker()
         http = HttpPortal(portal.url, *credentials["clinician"])
         created = DirectUploader(http, "demo").upload_sample(

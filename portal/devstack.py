@@ -38,9 +38,10 @@ def upload_origins(port: int) -> str:
 
 
 def prepare_demo_data(var_dir: Path) -> Path:
-    """A small simulated exome (reference, targets, genes, reads), made once."""
+    """A small simulated exome (the reference bundle with its bundle.json, and reads), made once
+    (again for a folder made before bundle.json)."""
     target = var_dir / "demo-data"
-    if not (target / "ref.fa").exists():
+    if not (target / "bundle.json").exists():
         print("==> generating the demo exome data", flush=True)
         subprocess.run([sys.executable, str(BASE_DIR / "nextflow/testdata/make_testdata.py"),
                         str(target), "--sample", "DEMO1"], check=True, stdout=subprocess.DEVNULL)

@@ -188,9 +188,9 @@ def _build(bundle: Bundle, digests: dict[str, str], scratch: Path, say: Say) -> 
         previous = record.get(name, {})
         current = {role: sha256_of(p) if p.is_file() else None for role, p in paths.items()}
         if previous.get("from") == made_from and current == previous.get("files"):
-            say(f"{name:<14} up to date (built from the same inputs)")
+            say(f"{name:<22} up to date (built from the same inputs)")
         else:
-            say(f"{name:<14} building ...")
+            say(f"{name:<22} building ...")
             started = time.monotonic()
             work = scratch / f"{name}.building"
             shutil.rmtree(work, ignore_errors=True)
@@ -205,7 +205,7 @@ def _build(bundle: Bundle, digests: dict[str, str], scratch: Path, say: Say) -> 
             shutil.rmtree(work, ignore_errors=True)
             record[name] = {"from": made_from, "files": current}
             _write_atomically(record_path, json.dumps(record, indent=2, sort_keys=True).encode())
-            say(f"{name:<14} built in {time.monotonic() - started:.1f} s")
+            say(f"{name:<22} built in {time.monotonic() - started:.1f} s")
         digests.update(current)
         built.update(paths)
     return built
@@ -240,7 +240,7 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
     files = dict(bundle.files)
     digests = {}
     for role, path in files.items():
-        say(f"{role:<14} checksumming {path.name} ({path.stat().st_size:,} bytes)")
+        say(f"{role:<22} checksumming {path.name} ({path.stat().st_size:,} bytes)")
         digests[role] = sha256_of(path)
     if bundle.layout == DECLARATION:
         if not BUILD_SNPEFF_DB.exists():
@@ -259,7 +259,7 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
     for role, path in sorted(files.items()):
         size = path.stat().st_size
         uploaded = _upload(bucket, keys.reference_key(build, path.name), path, size, digests[role])
-        say(f"{role:<14} {'uploaded' if uploaded else 'already stored'}: {path.name}")
+        say(f"{role:<22} {'uploaded' if uploaded else 'already stored'}: {path.name}")
         manifest["files"][role] = {"name": path.name, "size": size, "sha256": digests[role]}
     for name, source in sorted(bundle.sources.items()):
         manifest["sources"][name] = {**source, "file": files[name].name, "sha256": digests[name]}
