@@ -3,6 +3,7 @@ from django.urls import path
 from jobs.intake import views as intake
 from jobs.reports import views as reports
 from jobs.results import views as results
+from jobs.review import views as review
 from jobs.runs import views as runs
 
 app_name = "jobs"
@@ -27,7 +28,16 @@ urlpatterns = [
     path(job, results.job_detail, name="job_detail"),
     path(job + "cancel/", runs.job_cancel, name="job_cancel"),
     path(job + "retry/", runs.job_retry, name="job_retry"),
-    path(job + "variants/", results.job_variants, name="variants"),
+    path(job + "variants/", review.job_variants, name="variants"),
+    path(job + "variants/<int:variant_pk>/", review.variant_detail, name="variant_detail"),
+    path(job + "variants/<int:variant_pk>/classify/", review.variant_classify,
+         name="variant_classify"),
+    path(job + "variants/<int:variant_pk>/select/", review.variant_select, name="variant_select"),
+    path("labs/<slug:lab_slug>/panels/", review.panel_list, name="panel_list"),
+    path("labs/<slug:lab_slug>/panels/<uuid:panel_id>/", review.panel_detail, name="panel_detail"),
+    path("labs/<slug:lab_slug>/presets/", review.preset_save, name="preset_save"),
+    path("labs/<slug:lab_slug>/presets/<uuid:preset_id>/delete/", review.preset_delete,
+         name="preset_delete"),
     path(job + "outputs/<uuid:output_id>/download/", results.output_download,
          name="output_download"),
     path("labs/<slug:lab_slug>/samples/", intake.sample_list, name="sample_list"),

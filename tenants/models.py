@@ -16,6 +16,9 @@ class Lab(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[SLUG_RULE])
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    reports_secondary_findings = models.BooleanField(
+        default=False, help_text="The lab's policy allows secondary (incidental) findings in "
+                                 "reports, for patients who consented to them.")
 
     class Meta:
         ordering = ["name"]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from jobs.models.review import GenePanelVersion
 from jobs.models.runs import Job
 from tenants.models import Lab
 
@@ -30,6 +31,12 @@ class Report(models.Model):
     status = models.CharField(max_length=16, choices=ReportStatus.choices,
                               default=ReportStatus.PENDING_REVIEW)
     interpretation = models.TextField(blank=True)
+    result_summary = models.CharField(max_length=500, blank=True)
+    panel_version = models.ForeignKey(GenePanelVersion, on_delete=models.PROTECT, null=True,
+                                      blank=True, related_name="+")
+    # The review decisions (selected variants, their classifications) the draft was made from:
+    # sign-out refuses a draft that no longer shows them.
+    review_digest = models.CharField(max_length=64, blank=True)
     draft_key = models.CharField(max_length=512, blank=True)
     draft_sha256 = models.CharField(max_length=64, blank=True)
     draft_size = models.BigIntegerField(null=True, blank=True)

@@ -1,4 +1,4 @@
-"""What a run leaves: published outputs and the variant table (jobs.results)."""
+"""What a run leaves: published outputs, the variant table and per-gene coverage (jobs.results)."""
 
 import uuid
 
@@ -62,6 +62,11 @@ class Variant(models.Model):
     hgvs_c = models.CharField(max_length=200, blank=True)
     protein_change = models.CharField(max_length=200, blank=True)
     dna_change = models.CharField(max_length=200, blank=True)
+    gnomad_af = models.FloatField(null=True, blank=True)        # population allele frequency
+    gnomad_hom = models.IntegerField(null=True, blank=True)     # homozygotes in the population
+    clinvar_significance = models.CharField(max_length=200, blank=True)  # ClinVar's spelling
+    clinvar_review_status = models.CharField(max_length=200, blank=True)
+    clinvar_id = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["chrom", "pos"]
@@ -71,3 +76,21 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return self.variant_id
+
+
+class GeneCoverage(models.Model):
+    """A gene's coverage in one job (the pipeline's qc/{sample}.gene_coverage.tsv): what a panel's
+    negative result rests on."""
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="gene_coverage")
+    gene = models.CharField(max_length=64)
+    transcript = models.CharField(max_length=64, blank=True)
+    bases = models.PositiveIntegerField()
+    bases_20x = models.PositiveIntegerField()
+    pct_20x = models.FloatField()
+
+    class Meta:
+        ordering = ["gene"]
+        constraints = [models.UniqueConstraint(fields=["job", "gene"],
+                                               name="one_coverage_row_per_gene")]

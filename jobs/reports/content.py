@@ -6,10 +6,11 @@ is decided in one place and the renderer can be tested without a database.
 
 from __future__ import annotations
 
-from jobs.models import Job, Report
-from jobs.reports.pdf import QCFigure, ReportContent, ReportVariant, Signature
+from jobs.models import GeneCoverage, Job, Report
+from jobs.reports.pdf import PanelSummary, QCFigure, ReportContent, ReportVariant, Signature
 from jobs.results.qc import qc_rows
-from jobs.results.variants import reportable_variants
+from jobs.review.acmg import CRITERIA, CLASSES
+from jobs.review.selection import selected_variants
 
 # Run parameters that name input files or machine resources: they do not describe the method.
 NOT_METHOD_PARAMETERS = {"sample", "r1", "r2", "reference", "targets", "annotation", "outdir",
@@ -29,20 +30,65 @@ def _pipeline(metadata: dict) -> str:
     return ""
 
 
-def build_report_content(*, job: Job, report: Report, metadata: dict,
+def _criteria(criteria: dict) -> tuple[str, ...]:
+    """"PVS1", or "PM2 (supporting)" for a criterion applied at another strength than its own."""
+    order = list(CRITERIA)
+    return tuple(code if strength == CRITERIA[code][0] else
+                 f"{code} ({strength.replace('_', ' ')})"
+                 for code, strength in sorted(criteria.items(), key=lambda c: order.index(c[0]) if c[0] in order else 99)
+                 if code in CRITERIA)
+
+
+def _report_variant(v) -> ReportVariant:
+    c = v.classification
+    clinvar = v.clinvar_significance
+    if clinvar and v.clinvar_review_status:
+        clinvar = f"{clinvar} ({v.clinvar_review_status.replace('_', ' ')})"
+    return ReportVariant(
+        variant_id=v.variant_id, chrom=v.chrom, pos=v.pos, ref=v.ref, alt=v.alt, gene=v.gene,
+        transcript=v.transcript, hgvs_c=v.hgvs_c or v.dna_change,
+        hgvs_p=v.hgvs_p or v.protein_change, consequence=v.consequence, impact=v.impact,
+        genotype=v.genotype, depth=v.depth, vaf=v.vaf, category=v.category,
+        gnomad_af=v.gnomad_af, gnomad_hom=v.gnomad_hom, clinvar=clinvar,
+        classification=dict(CLASSES).get(c.final_class, "") if c else "",
+        criteria=_criteria(c.criteria) if c else (), comment=c.comment if c else "")
+
+
+def panel_summary(job: Job, panel_version) -> PanelSummary | None:
+    if panel_version is None:
+        return None
+    rows = list(GeneCoverage.objects.filter(job=job, gene__in=panel_version.genes))
+    bases = sum(r.bases for r in rows)
+    measured = {r.gene: r for r in rows}
+    below = tuple(f"{g} ({measured[g].pct_20x}%)" if g in measured else f"{g} (not measured)"
+                  for g in panel_version.genes
+                  if g not in measured or measured[g].pct_20x < 100) if rows else ()
+    return PanelSummary(
+        name=str(panel_version), genes=len(panel_version.genes),
+        pct_20x=round(100 * sum(r.bases_20x for r in rows) / bases, 1) if bases else None,
+        below_100=below)
+
+
+def _sources(metadata: dict) -> tuple[tuple[str, str, str], ...]:
+    sources = metadata.get("annotation_sources") or {}
+    if not isinstance(sources, dict):
+        return ()
+    return tuple((str(s.get("name") or key), str(s.get("version") or ""),
+                  str(s.get("sha256") or ""))
+                 for key, s in sorted(sources.items()) if isinstance(s, dict))
+
+
+def build_report_content(*, job: Job, report: Report, metadata: dict, rows=None,
                          signature: Signature | None = None) -> ReportContent:
     """The content of one report version. Without a signature it is a draft; with one, the
-    signed version, generated at the moment of signing."""
+    signed version, generated at the moment of signing. `rows` are the job's selected variants
+    (jobs.review.selection.selected_variants) when the caller has them already."""
     sample = job.sample
     reference = metadata.get("reference") or {}
     parameters = {k: v for k, v in (metadata.get("parameters") or {}).items()
                   if k not in NOT_METHOD_PARAMETERS and v not in (None, "")}
-    variants = tuple(
-        ReportVariant(variant_id=v.variant_id, chrom=v.chrom, pos=v.pos, ref=v.ref, alt=v.alt,
-                      gene=v.gene, transcript=v.transcript, hgvs_c=v.hgvs_c, hgvs_p=v.hgvs_p,
-                      consequence=v.consequence, impact=v.impact, genotype=v.genotype,
-                      depth=v.depth, vaf=v.vaf)
-        for v in reportable_variants(job))
+    rows = selected_variants(job) if rows is None else rows
+    variants = tuple(_report_variant(v) for v in rows)
     return ReportContent(
         lab_name=job.lab.name, sample_name=sample.name, external_id=sample.external_id,
         sex=sample.get_sex_display(), clinical_indication=sample.clinical_indication,
@@ -53,6 +99,7 @@ def build_report_content(*, job: Job, report: Report, metadata: dict,
         pipeline_version=_pipeline(metadata), runner=metadata.get("runner") or job.runner,
         reference_build=reference.get("build") or "", tools=dict(metadata.get("tools") or {}),
         parameters=parameters, qc=_qc_table(job.qc), variants=variants,
-        interpretation=report.interpretation,
+        result_summary=report.result_summary, panel=panel_summary(job, report.panel_version),
+        sources=_sources(metadata), interpretation=report.interpretation,
         amends_version=report.amends.version if report.amends_id else None,
         amendment_reason=report.amendment_reason, signature=signature)

@@ -1,5 +1,6 @@
 from django import forms
 
+from jobs.models import GenePanelVersion
 from jobs.reports.services import MEANING
 
 
@@ -34,5 +35,18 @@ class AmendForm(forms.Form):
 
 
 class DraftForm(forms.Form):
+    result_summary = forms.CharField(
+        required=False, max_length=500, label="Result (page 1)",
+        help_text="One line, e.g. “Likely pathogenic variant in SIM3, consistent with the "
+                  "phenotype”. Left empty, it is written from the selected variants.")
+    panel_version = forms.ModelChoiceField(
+        queryset=GenePanelVersion.objects.none(), required=False, label="Gene panel reviewed",
+        empty_label="None (whole exome)",
+        help_text="Named in the report, with its coverage at 20x.")
     interpretation = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False,
                                      max_length=10000, label="Interpretation")
+
+    def __init__(self, *args, panels=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if panels is not None:
+            self.fields["panel_version"].queryset = panels

@@ -35,8 +35,10 @@ from reportlab.platypus import (BaseDocTemplate, Frame, KeepTogether, PageTempla
 DRAFT_BANNER = "DRAFT - not for clinical use"
 AWAITING_SIGN_OUT = "Awaiting sign-out"
 DEFAULT_TITLE = "Whole-exome sequencing report"
-SELECTION_RULE = ("Variants that passed all filters (FILTER = PASS) with a predicted HIGH or "
-                  "MODERATE impact, ordered by impact, then gene.")
+SELECTION_RULE = ("Variants the reviewing scientist selected for reporting after filtering the "
+                  "sample's calls and classifying them by the ACMG/AMP 2015 criteria; primary "
+                  "findings first, then secondary findings.")
+NO_VARIANTS = "No reportable variants were identified"
 DEFAULT_LIMITATIONS = (
     "This test examines the protein-coding regions (exome) targeted by the capture design. "
     "Regions with low or no coverage, including GC-rich, repetitive and homologous regions "
@@ -49,9 +51,12 @@ DEFAULT_LIMITATIONS = (
     "Variants are called and annotated by an automated pipeline; annotation (gene, transcript, "
     "consequence, impact) is computed against the reference annotation and is research grade "
     "until confirmed. Reported variants have not been confirmed by an orthogonal method "
-    "(e.g. Sanger sequencing) unless stated in the interpretation. Classification of "
-    "pathogenicity, phasing of compound heterozygous variants and segregation in the family "
-    "are outside the scope of this report unless stated in the interpretation.\n\n"
+    "(e.g. Sanger sequencing) unless stated in the interpretation. Variants are classified by "
+    "the laboratory with the ACMG/AMP 2015 criteria, using the population frequencies and "
+    "ClinVar records of the annotation sources listed under Methods, at their versions. Phasing "
+    "of compound heterozygous variants and segregation in the family are outside the scope of "
+    "this report unless stated in the interpretation. Only the genes of the stated panel were "
+    "examined when a panel is named.\n\n"
     "Interpretation reflects current knowledge at the date of sign-out and may change as "
     "knowledge improves. This report must be read by a qualified professional together with "
     "the clinical findings.")
@@ -98,10 +103,35 @@ class ReportVariant:
     genotype: str = ""
     depth: int | None = None
     vaf: float | None = None
+    category: str = "primary"         # "primary" or "secondary" finding
+    gnomad_af: float | None = None
+    gnomad_hom: int | None = None
+    clinvar: str = ""                 # significance (review status)
+    classification: str = ""          # the reviewer's final class, as written
+    criteria: tuple[str, ...] = ()    # "PVS1", "PM2 (supporting)"
+    comment: str = ""
+
+    @property
+    def zygosity(self) -> str:
+        return ZYGOSITY.get(self.genotype.replace("|", "/"), self.genotype or "-")
 
     @property
     def location(self) -> str:
         return f"{self.chrom}:{self.pos} {_allele(self.ref)}>{_allele(self.alt)}"
+
+
+ZYGOSITY = {"0/1": "heterozygous", "1/0": "heterozygous", "1/1": "homozygous",
+            "1": "hemizygous"}
+
+
+@dataclass(frozen=True)
+class PanelSummary:
+    """The gene panel the review used and how well the run covered it."""
+
+    name: str                          # "Epilepsy v3"
+    genes: int
+    pct_20x: float | None = None       # of the panel genes' coding bases
+    below_100: tuple[str, ...] = ()    # genes not fully covered at 20x ("SIM3 (92.5%)")
 
 
 @dataclass(frozen=True)
@@ -138,6 +168,9 @@ class ReportContent:
     parameters: dict[str, object] = field(default_factory=dict)
     qc: tuple[QCFigure, ...] = ()
     variants: tuple[ReportVariant, ...] = ()
+    result_summary: str = ""
+    panel: PanelSummary | None = None
+    sources: tuple[tuple[str, str, str], ...] = ()    # annotation (name, version, sha256)
     interpretation: str = ""
     limitations: str = DEFAULT_LIMITATIONS
     amends_version: int | None = None
@@ -284,40 +317,89 @@ def _sample_section(content: ReportContent) -> list:
             _p(f"HPO terms: {hpo}", BODY)]
 
 
-VARIANT_COLUMNS = [("Gene / transcript", 0.20), ("HGVS c. / p.", 0.19),
-                   ("Consequence / impact", 0.21), ("Genotype / depth, VAF", 0.16),
-                   ("Position / variant ID", 0.24)]
+VARIANT_COLUMNS = [("Gene / transcript / position", 0.22), ("HGVS c. / p.", 0.18),
+                   ("Zygosity / depth, VAF", 0.14), ("Population AF", 0.12),
+                   ("ClinVar", 0.14), ("Classification / criteria", 0.20)]
 
 
 def _lines(*markup: str) -> Paragraph:
     return Paragraph("<br/>".join(markup), CELL)
 
 
+def _frequency(v: ReportVariant) -> str:
+    if v.gnomad_af is None:
+        return "absent"
+    hom = f"<br/>{v.gnomad_hom} hom" if v.gnomad_hom is not None else ""
+    return f"{v.gnomad_af:.2e}{hom}"
+
+
 def _variant_row(v: ReportVariant) -> list:
     vaf = f"{v.vaf:.2f}" if v.vaf is not None else "-"
     depth = str(v.depth) if v.depth is not None else "-"
-    # "missense_variant&splice_region_variant" gets spaces so that it can wrap.
-    consequence = (v.consequence or "-").replace("&", " & ")
     return [
-        _lines(f"<b>{_markup(v.gene or '-')}</b>", _markup(v.transcript or "-")),
-        _lines(_markup(v.hgvs_c or "-"), _markup(v.hgvs_p or "-")),
-        _lines(_markup(consequence), f"<b>{_markup(v.impact or '-')}</b>"),
-        _lines(_markup(v.genotype or "-"), f"DP {depth}, VAF {vaf}"),
-        _lines(_markup(v.location), _markup(v.variant_id)),
+        _lines(f"<b>{_markup(v.gene or '-')}</b>", _markup(v.transcript or "-"),
+               f"<font size=6.5>{_markup(v.location)}<br/>{_markup(v.variant_id)}</font>"),
+        _lines(_markup(v.hgvs_c or "-"), _markup(v.hgvs_p or "-"),
+               f"<font size=6.5>{_markup((v.consequence or '-').replace('&', ' & '))} "
+               f"({_markup(v.impact or '-')})</font>"),
+        _lines(_markup(v.zygosity), f"{_markup(v.genotype or '-')}, DP {depth}, VAF {vaf}"),
+        _lines(_frequency(v)),
+        _lines(_markup(v.clinvar.replace("_", " ") or "not listed")),
+        _lines(f"<b>{_markup(v.classification or '-')}</b>",
+               _markup(", ".join(v.criteria) or "no criteria recorded")),
     ]
 
 
-def _variants_section(content: ReportContent) -> list:
-    count = len(content.variants)
-    parts = [_p("Reportable variants", H2), _p(SELECTION_RULE, SMALL_MUTED), Spacer(1, 3)]
-    if not count:
-        parts.append(_boxed([_p("No reportable variants were found.", CELL_BOLD)],
-                            ZEBRA, RULE))
-        return parts
-    parts.append(_p(f"{count} reportable variant{'s' if count != 1 else ''}.", BODY))
+def _variant_table(variants) -> list:
     data = [[Paragraph(label, HEAD_CELL) for label, _ in VARIANT_COLUMNS]]
-    data += [_variant_row(v) for v in content.variants]
-    parts.append(_grid(data, [w * CONTENT_WIDTH for _, w in VARIANT_COLUMNS]))
+    for v in variants:
+        data.append(_variant_row(v))
+    table = _grid(data, [w * CONTENT_WIDTH for _, w in VARIANT_COLUMNS])
+    parts = [table]
+    comments = [(v, v.comment.strip()) for v in variants if v.comment.strip()]
+    for v, comment in comments:
+        parts.append(Paragraph(f"<b>{_markup(v.gene or v.location)} {_markup(v.hgvs_c)}</b>: "
+                               f"{_markup(comment)}", CELL))
+    return parts
+
+
+def _result_section(content: ReportContent) -> list:
+    """Page 1: what was found, in one box."""
+    primary = [v for v in content.variants if v.category == "primary"]
+    secondary = [v for v in content.variants if v.category == "secondary"]
+    scope = f" in the genes of the panel {content.panel.name}" if content.panel else ""
+    if content.result_summary.strip():
+        headline = content.result_summary.strip()
+    elif 0 < len(primary) <= 3:
+        headline = "; ".join(f"{v.classification or 'Unclassified'} variant in "
+                             f"{v.gene or v.location}" for v in primary) + "."
+    elif primary:
+        headline = f"{len(primary)} variants reported: see Reported variants."
+    else:
+        headline = f"{NO_VARIANTS}{scope}."
+    rows = [_p("Result", H3), _p(headline, CELL_BOLD)]
+    if primary or secondary:
+        rows.append(_p(f"{len(primary)} primary finding{'s' if len(primary) != 1 else ''}"
+                       + (f", {len(secondary)} secondary finding"
+                          f"{'s' if len(secondary) != 1 else ''}" if secondary else "")
+                       + f"{scope}.", BODY))
+    return [_boxed(rows, ZEBRA, RULE), Spacer(1, 4)]
+
+
+def _variants_section(content: ReportContent) -> list:
+    parts = [_p("Reported variants", H2), _p(SELECTION_RULE, SMALL_MUTED), Spacer(1, 3)]
+    if not content.variants:
+        scope = f" in the genes of the panel {content.panel.name}" if content.panel else ""
+        parts.append(_boxed([_p(f"{NO_VARIANTS}{scope}.", CELL_BOLD),
+                             _p("A negative result depends on the coverage of the genes "
+                                "examined: see Methods.", CELL)], ZEBRA, RULE))
+        return parts
+    primary = [v for v in content.variants if v.category == "primary"]
+    secondary = [v for v in content.variants if v.category == "secondary"]
+    if primary:
+        parts += [_p("Primary findings", H3)] + _variant_table(primary)
+    if secondary:
+        parts += [Spacer(1, 4), _p("Secondary findings", H3)] + _variant_table(secondary)
     return parts
 
 
@@ -361,6 +443,21 @@ def _methods_section(content: ReportContent) -> list:
     if content.parameters:
         text = ", ".join(f"{k} = {v}" for k, v in sorted(content.parameters.items()))
         parts += [Spacer(1, 4), _p(f"Parameters: {text}", SMALL_MUTED)]
+    if content.sources:
+        data = [[Paragraph(h, HEAD_CELL) for h in ("Annotation source", "Version", "SHA-256")]]
+        data += [[_p(name, CELL), _p(version or "not recorded", CELL),
+                  Paragraph(escape(digest[:16] + "…" if digest else "-"), HASH)]
+                 for name, version, digest in content.sources]
+        parts += [Spacer(1, 4),
+                  _grid(data, [0.35 * CONTENT_WIDTH, 0.3 * CONTENT_WIDTH, 0.35 * CONTENT_WIDTH])]
+    panel = content.panel
+    if panel:
+        coverage = (f"{panel.pct_20x}% of its genes' coding bases were covered at 20x or more"
+                    if panel.pct_20x is not None else "its coverage was not measured")
+        text = (f"Gene panel: {panel.name} ({panel.genes} genes); {coverage}.")
+        if panel.below_100:
+            text += (" Genes not fully covered at 20x: " + ", ".join(panel.below_100) + ".")
+        parts += [Spacer(1, 4), _p(text, BODY)]
     return parts
 
 
@@ -507,8 +604,9 @@ def render_report_pdf(content: ReportContent) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="report", frames=[frame], onPage=_on_page(content))])
-    story = (_heading(content) + _sample_section(content) + _variants_section(content)
-             + _interpretation_section(content) + _qc_section(content)
+    story = (_heading(content) + _result_section(content) + _sample_section(content)
+             + _interpretation_section(content) + _variants_section(content)
+             + _qc_section(content)
              + _methods_section(content) + _limitations_section(content)
              + _signature_section(content))
     doc.build(story, canvasmaker=_canvas_class(content))

@@ -29,6 +29,7 @@ from django.utils import timezone
 from common.db import for_update
 from common.queue import enqueue
 from jobs.models import Job, JobStatus, Report, ReportStatus
+from jobs.review.selection import review_digest, selected_variants
 from storage import keys, ledger, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
@@ -78,10 +79,14 @@ def _store_pdf(report: Report, pdf: bytes, *, signed: bool) -> tuple[str, str, i
 
 
 def _render(report: Report, metadata: dict, signature=None) -> bytes:
+    """The PDF of `report` from the review as it is now; sets `report.review_digest` to the
+    digest of the review decisions the PDF shows."""
     from jobs.reports.content import build_report_content
     from jobs.reports.pdf import render_report_pdf
 
-    return render_report_pdf(build_report_content(job=report.job, report=report,
+    rows = selected_variants(report.job)
+    report.review_digest = review_digest(report.job, rows)
+    return render_report_pdf(build_report_content(job=report.job, report=report, rows=rows,
                                                   metadata=metadata, signature=signature))
 
 
@@ -126,12 +131,17 @@ def report_drafts_resume(*, now=None, limit: int = 100) -> int:
 
 
 def report_draft_update(*, membership, report: Report, interpretation: str,
-                        request=None) -> Report:
-    """A manager writes the interpretation into a pending draft: a new draft PDF, new key."""
+                        result_summary: str = "", panel_version=None, request=None) -> Report:
+    """A manager writes the interpretation, the result line and the panel reviewed into a pending
+    draft, which is written again from the current selection: a new draft PDF, new key."""
     _require_manager(membership, report)
     if report.status != ReportStatus.PENDING_REVIEW:
         raise ValidationError("Only a report pending review can be edited; amend a signed one.")
+    if panel_version is not None and panel_version.panel.lab_id != report.lab_id:
+        raise PermissionDenied("That panel belongs to another lab.")
     report.interpretation = interpretation.strip()
+    report.result_summary = result_summary.strip()
+    report.panel_version = panel_version
     pdf = _render(report, job_metadata(report.job))
     with transaction.atomic():
         locked = for_update(Report.objects).get(pk=report.pk)
@@ -139,12 +149,15 @@ def report_draft_update(*, membership, report: Report, interpretation: str,
             raise ValidationError("The report was signed out meanwhile; reload the page.")
         report.draft_key, report.draft_sha256, report.draft_size = \
             _store_pdf(report, pdf, signed=False)
-        report.save(update_fields=["interpretation", "draft_key", "draft_sha256", "draft_size"])
+        report.save(update_fields=["interpretation", "result_summary", "panel_version",
+                                   "review_digest", "draft_key", "draft_sha256", "draft_size"])
         audit_record(actor=Actor.for_user(membership.user), action=audit_actions.REPORT_DRAFT_UPDATED,
                      lab=report.lab, resource_type="report", resource_id=report.pk,
                      phi_accessed=True, request=request,
                      details={"job": str(report.job_id), "sample": str(report.job.sample_id),
-                              "version": report.version, "sha256": report.draft_sha256})
+                              "version": report.version, "sha256": report.draft_sha256,
+                              "panel": str(panel_version) if panel_version else "",
+                              "review_digest": report.review_digest})
     return report
 
 
@@ -183,6 +196,14 @@ def _require_same_draft(report: Report, draft_sha256: str) -> None:
             "sign again.")
 
 
+def _require_current_review(report: Report) -> None:
+    if review_digest(report.job) != report.review_digest:
+        raise ValidationError(
+            "The selected variants or their classifications changed after this draft was "
+            "written, so nothing was signed. Save the draft again to write it from the current "
+            "review, read it, then sign.")
+
+
 def _sign(report: Report, membership, comment: str, metadata: dict) -> None:
     from jobs.reports.pdf import Signature
 
@@ -208,6 +229,7 @@ def report_sign_out(*, membership, report: Report, draft_sha256: str, comment: s
     if report.status != ReportStatus.PENDING_REVIEW:
         raise ValidationError("This report is not pending review.")
     _require_same_draft(report, draft_sha256)
+    _require_current_review(report)
     reauthenticate(membership=membership, password=password, code=code, request=request)
     metadata = job_metadata(report.job)
     with transaction.atomic():
@@ -216,6 +238,7 @@ def report_sign_out(*, membership, report: Report, draft_sha256: str, comment: s
         if report.status != ReportStatus.PENDING_REVIEW:
             raise ValidationError("Someone signed this report out meanwhile.")
         _require_same_draft(report, draft_sha256)
+        _require_current_review(report)
         _sign(report, membership, comment.strip(), metadata)
         report.save()
         details = {"job": str(report.job_id), "sample": str(report.job.sample_id),
@@ -246,7 +269,8 @@ def report_amend(*, membership, report: Report, interpretation: str, reason: str
         raise ValidationError("Say why the report is amended.")
     metadata = job_metadata(report.job)
     new = Report(lab=report.lab, job=report.job, version=report.version + 1, amends=report,
-                 interpretation=interpretation.strip(), amendment_reason=reason.strip())
+                 interpretation=interpretation.strip(), amendment_reason=reason.strip(),
+                 result_summary=report.result_summary, panel_version=report.panel_version)
     draft = _render(new, metadata)
     with transaction.atomic():
         for_update(Job.objects).get(pk=report.job_id)

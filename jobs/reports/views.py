@@ -11,8 +11,9 @@ from jobs.models import ReportStatus
 from jobs.reports import downloads, selectors, services
 from jobs.reports.access import access_report
 from jobs.reports.forms import AmendForm, DraftForm, SignOutForm
-from jobs.results.variants import reportable_variants
 from jobs.results.views import download_reason_page
+from jobs.review.panels import panel_versions
+from jobs.review.selection import review_digest, selected_variants
 from jobs.runs.access import access_job
 from storage.s3 import StorageError
 from tenants import audit_actions
@@ -38,17 +39,22 @@ def _report_page(request, job, *, status=200, **forms):
     if not versions and not membership.is_manager:
         raise Http404("No such report")  # clinicians never learn that a draft exists
     current = versions[0] if versions else None
-    reportable = reportable_variants(job)
+    selected = selected_variants(job) if membership.is_manager and current else []
     page_errors = [e for form in forms.values() for e in form.non_field_errors()]
     context = {"job": job, "versions": versions, "current": current, "page_errors": page_errors,
-               "variant_summary": reportable[:50] if current else [],
-               "reportable_count": reportable.count() if current else 0,
+               "selected": selected,
+               "review_changed": bool(current and current.status == ReportStatus.PENDING_REVIEW
+                                      and membership.is_manager
+                                      and review_digest(job, selected) != current.review_digest),
                "sign_form": forms.get("sign_form") or SignOutForm(
                    initial={"draft_sha256": current.draft_sha256 if current else ""}),
                "amend_form": forms.get("amend_form") or AmendForm(
                    initial={"interpretation": current.interpretation if current else ""}),
                "draft_form": forms.get("draft_form") or DraftForm(
-                   initial={"interpretation": current.interpretation if current else ""})}
+                   panels=panel_versions(request.lab),
+                   initial={"interpretation": current.interpretation if current else "",
+                            "result_summary": current.result_summary if current else "",
+                            "panel_version": current.panel_version_id if current else None})}
     return render(request, "jobs/report_detail.html", context, status=status)
 
 
@@ -122,13 +128,12 @@ def report_amend(request, job_id, report_id):
 @require_POST
 def report_draft(request, job_id, report_id):
     report = access_report(request.membership, job_id, report_id)
-    form = DraftForm(request.POST)
+    form = DraftForm(request.POST, panels=panel_versions(request.lab))
     if not form.is_valid():
         return _report_page(request, report.job, status=400, draft_form=form)
     try:
         services.report_draft_update(membership=request.membership, report=report,
-                                     interpretation=form.cleaned_data["interpretation"],
-                                     request=request)
+                                     **form.cleaned_data, request=request)
     except (ValidationError, StorageError) as exc:
         return _refused(request, report, form, "draft_form", exc)
     return _to_report(request, report, "The draft was updated.")

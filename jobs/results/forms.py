@@ -5,11 +5,23 @@ import re
 
 from django import forms
 
-from jobs.models import Impact
-from jobs.results.variants import DEFAULT_SORT, GENOTYPES, SORTS
+from jobs.models import GenePanelVersion, Impact
+from jobs.results.variants import CLINVAR_GROUPS, DEFAULT_SORT, GENOTYPES, SORTS
 
 GENE_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_GENES = 100
+
+
+class PanelVersionField(forms.ModelChoiceField):
+    """A panel version of the lab by id: an id that is not one (malformed, another lab's, none)
+    gets the same sentence."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(self.error_messages["invalid_choice"],
+                                        code="invalid_choice") from None
 
 
 class VariantFilterForm(forms.Form):
@@ -40,6 +52,20 @@ class VariantFilterForm(forms.Form):
                         "min_value": "Minimum quality cannot be negative.",
                         "max_value": "Minimum quality must be at most %(limit_value)s."})
     pass_only = forms.BooleanField(label="PASS only", required=False)
+    max_af_pct = forms.FloatField(
+        label="Max. population AF (%)", required=False, min_value=0, max_value=100,
+        error_messages={"invalid": "Maximum population frequency must be a percentage, such as "
+                                   "1 or 0.1.",
+                        "min_value": "Maximum population frequency cannot be negative.",
+                        "max_value": "Maximum population frequency is a percentage: at most 100."})
+    clinvar = forms.MultipleChoiceField(
+        label="ClinVar", required=False, choices=list(CLINVAR_GROUPS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "ClinVar %(value)s is not one of the listed groups."})
+    panel = PanelVersionField(
+        label="Gene panel", required=False, queryset=GenePanelVersion.objects.none(),
+        error_messages={"invalid_choice": "That gene panel version is not one of this lab's."})
+    two_hits = forms.BooleanField(label="Two hits in one gene, or homozygous", required=False)
     sort = forms.ChoiceField(
         required=False,
         choices=[(f"{d}{k}", f"{label} ({'descending' if d else 'ascending'})")
@@ -52,8 +78,10 @@ class VariantFilterForm(forms.Form):
                         "min_value": "Pages are numbered from 1.",
                         "max_value": "There is no such page."})
 
-    def __init__(self, *args, consequences: list[str], **kwargs):
+    def __init__(self, *args, consequences: list[str], panels=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if panels is not None:
+            self.fields["panel"].queryset = panels
         field = self.fields["consequence"]
         field.choices = [("", "Any")] + [(c, c) for c in consequences]
         field.error_messages["invalid_choice"] = ("Consequence %(value)s does not occur in this "

@@ -1,6 +1,6 @@
 """Publishing a finished run: every file the pipeline left goes to its bucket and is checked there
 (size and SHA-256), then recorded (JobOutput rows, the object ledger, the run's compute from its
-trace) in one transaction; QC figures and the variant table are loaded for the pages and the
+trace) in one transaction; QC figures, per-gene coverage and the variant table are loaded for the pages and the
 report. The runner calls `job_outputs_publish` before it marks the job succeeded
 (jobs/runs/runner.py), so a succeeded job always has its outputs.
 """
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobOutput, JobUsage
+from jobs.results.coverage import load_gene_coverage
 from jobs.results.qc import read_qc_summary
 from jobs.results.variants import load_variants
 from jobs.runs.runner import PublishError
@@ -65,12 +66,16 @@ def _load_results(job: Job, out_dir: Path) -> None:
     are already published)."""
     name = job.sample.name
     qc_path = out_dir / "qc" / f"{name}.qc.json"
+    coverage = out_dir / "qc" / f"{name}.gene_coverage.tsv"
     table = out_dir / f"{name}_Final_.txt"
     try:
         qc = read_qc_summary(qc_path) if qc_path.exists() else {}
         with table.open(encoding="utf-8") as lines, transaction.atomic():
             load_variants(job=job, lines=lines)
             Job.objects.filter(pk=job.pk).update(qc=qc)
+            if coverage.exists():
+                with coverage.open(encoding="utf-8") as rows:
+                    load_gene_coverage(job=job, lines=rows)
     except (OSError, ValueError) as exc:
         raise PublishError("loading results", str(exc)) from exc
 

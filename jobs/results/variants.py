@@ -14,13 +14,18 @@ from typing import Iterable
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Value, When, Window
 
 from jobs.models import Impact, Variant
 
-COLUMNS = ["variant_id", "sample", "chrom", "pos", "ref", "alt", "genotype", "depth",
-           "allele_depth", "vaf", "qual", "filter", "gene", "transcript", "consequence",
-           "hgvs_p", "hgvs_c", "protein_change", "dna_change"]
+BASE_COLUMNS = ["variant_id", "sample", "chrom", "pos", "ref", "alt", "genotype", "depth",
+                "allele_depth", "vaf", "qual", "filter", "gene", "transcript", "consequence",
+                "hgvs_p", "hgvs_c", "protein_change", "dna_change"]
+ANNOTATION_COLUMNS = ["gnomad_af", "gnomad_hom", "clinvar_significance",
+                      "clinvar_review_status", "clinvar_id"]
+COLUMNS = BASE_COLUMNS + ANNOTATION_COLUMNS
+# Tables of runs before population and ClinVar annotation (the first 19 columns) still load.
+HEADERS = (COLUMNS, BASE_COLUMNS)
 # Elsewhere than PostgreSQL (SQLite in development), one INSERT per batch: large enough that
 # round trips do not dominate, small enough to stay under the bind-parameter limits.
 BATCH_SIZE = 2000
@@ -123,7 +128,9 @@ def _parse(lines: Iterable[str | bytes], sample: str):
         line = line.rstrip("\r\n")
         if not header_seen:
             header = line.split("\t")
-            if header != COLUMNS:
+            if header in HEADERS:
+                columns = header
+            else:
                 wrong = next((f"column {i + 1} is {got!r}, expected {want!r}"
                               for i, (got, want) in enumerate(zip(header, COLUMNS)) if got != want),
                              f"it has {len(header)} columns, expected {len(COLUMNS)}")
@@ -134,10 +141,10 @@ def _parse(lines: Iterable[str | bytes], sample: str):
         if not line.strip():
             continue
         values = line.split("\t")
-        if len(values) != len(COLUMNS):
+        if len(values) != len(columns):
             raise ValueError(f"line {lineno}: {len(values)} tab-separated columns, expected "
-                             f"{len(COLUMNS)}")
-        row = dict(zip(COLUMNS, values))
+                             f"{len(columns)}")
+        row = dict.fromkeys(ANNOTATION_COLUMNS, "") | dict(zip(columns, values))
         for column in ("variant_id", "chrom", "ref", "alt"):
             if not row[column]:
                 raise ValueError(f"line {lineno}: {column} is empty")
@@ -158,9 +165,13 @@ def _parse(lines: Iterable[str | bytes], sample: str):
         vaf = _number(row["vaf"], float, lineno, "vaf", "a number")
         if vaf is not None and vaf > 1:
             raise ValueError(f"line {lineno}: vaf {row['vaf']!r} is above 1")
+        gnomad_af = _number(row["gnomad_af"], float, lineno, "gnomad_af", "a number")
+        if gnomad_af is not None and gnomad_af > 1:
+            raise ValueError(f"line {lineno}: gnomad_af {row['gnomad_af']!r} is above 1")
         del row["sample"]
         row.update(
-            pos=pos, vaf=vaf,
+            pos=pos, vaf=vaf, gnomad_af=gnomad_af,
+            gnomad_hom=_number(row["gnomad_hom"], int, lineno, "gnomad_hom", "a whole number"),
             depth=_number(row["depth"], int, lineno, "depth", "a whole number"),
             qual=_number(row["qual"], float, lineno, "qual", "a number"),
             impact=impact_of(row["consequence"]))
@@ -226,6 +237,35 @@ GENOTYPES = {
     "hemi": ("Hemizygous (1)", ["1"]),
     "hom_ref": ("Homozygous reference (0/0)", ["0/0", "0|0", "0"]),
 }
+# ClinVar's significance values by the group a reviewer filters on: the first term decides
+# ("Pathogenic|risk_factor" is pathogenic); "none" is a variant ClinVar does not list.
+CLINVAR_GROUPS = {
+    "pathogenic": "Pathogenic or likely pathogenic",
+    "uncertain": "Uncertain significance",
+    "conflicting": "Conflicting classifications",
+    "benign": "Benign or likely benign",
+    "other": "Other (drug response, risk factor, ...)",
+    "none": "Not in ClinVar",
+}
+DEFAULT_MAX_AF_PCT = 1.0
+
+
+def clinvar_group(significance: str) -> str:
+    first = re.split(r"[|,;]", significance.strip().lower(), maxsplit=1)[0]
+    if not first:
+        return "none"
+    if first.startswith("conflicting"):
+        return "conflicting"
+    if first in ("pathogenic", "likely_pathogenic", "pathogenic/likely_pathogenic",
+                 "pathogenic/likely_pathogenic/likely_risk_allele", "likely_pathogenic/likely_risk_allele"):
+        return "pathogenic"
+    if first in ("benign", "likely_benign", "benign/likely_benign"):
+        return "benign"
+    if first.startswith("uncertain"):
+        return "uncertain"
+    return "other"
+
+
 _IMPACT_RANK = Case(*[When(impact=i, then=Value(n)) for n, i in enumerate(IMPACT_ORDER)],
                     default=Value(len(IMPACT_ORDER)), output_field=IntegerField())
 
@@ -240,20 +280,24 @@ SORTS = {
     "depth": "Depth",
     "vaf": "VAF",
     "qual": "Quality",
+    "gnomad_af": "Population AF",
 }
 DEFAULT_SORT = "position"
 # (column, heading, numeric) as the table shows them
 HEADINGS = [("position", "Position", False), ("change", "Change", False), ("gene", "Gene", False),
             ("consequence", "Consequence", False), ("impact", "Impact", False),
-            ("hgvs", "HGVS", False), ("genotype", "Genotype", False), ("depth", "Depth", True),
-            ("vaf", "VAF", True), ("qual", "Quality", True), ("filter", "Filter", False)]
+            ("hgvs", "HGVS", False), ("gnomad_af", "Population AF", True),
+            ("clinvar", "ClinVar", False), ("genotype", "Genotype", False),
+            ("depth", "Depth", True), ("vaf", "VAF", True), ("qual", "Quality", True),
+            ("filter", "Filter", False)]
 
 
 # A page's rows are dicts of these fields: the template reads dict keys faster than model
 # attributes, and 50 rows x 15 cells is most of the page's rendering time.
-ROW_FIELDS = ["variant_id", "chrom", "pos", "ref", "alt", "genotype", "depth", "allele_depth",
-              "vaf", "qual", "filter", "gene", "transcript", "consequence", "impact", "hgvs_p",
-              "hgvs_c", "protein_change", "dna_change"]
+ROW_FIELDS = ["id", "variant_id", "chrom", "pos", "ref", "alt", "genotype", "depth",
+              "allele_depth", "vaf", "qual", "filter", "gene", "transcript", "consequence",
+              "impact", "hgvs_p", "hgvs_c", "protein_change", "dna_change", "gnomad_af",
+              "gnomad_hom", "clinvar_significance", "clinvar_review_status", "clinvar_id"]
 
 
 @dataclass
@@ -307,6 +351,7 @@ class TableSummary:
     consequences: tuple[str, ...] = ()   # the distinct consequence values, compound ones too
     first_id: int = 0     # the job's rows have ids first_id..last_id (one load, genomic order)
     last_id: int = 0
+    clinvar: tuple[str, ...] = ()        # the distinct ClinVar significance values
 
 
 def variant_table_summary(*, job) -> TableSummary:
@@ -315,7 +360,7 @@ def variant_table_summary(*, job) -> TableSummary:
     only changes when it is loaded again, so it is kept in the shared cache; a reload deletes
     every row and inserts rows with new ids, so a cached summary whose first and last rows are
     still there describes the table as it is."""
-    key = f"variants:summary:v1:{job.pk}"  # bump when TableSummary changes
+    key = f"variants:summary:v2:{job.pk}"  # bump when TableSummary changes
     cached = cache.get(key)
     if cached and job.variants.filter(id__in=[cached.first_id, cached.last_id]).count() == \
             len({cached.first_id, cached.last_id}):
@@ -332,7 +377,9 @@ def _summarise(job) -> TableSummary:
                   .annotate(n=Count("id"), first=Min("id"), last=Max("id")))
     terms = {t for consequence, *_ in groups for t in consequence_terms(consequence)}
     order = {i: n for n, i in enumerate(IMPACT_ORDER)}
+    clinvar = job.variants.order_by().values_list("clinvar_significance", flat=True).distinct()
     return TableSummary(
+        clinvar=tuple(sorted(clinvar)),
         total=sum(n for _, n, _, _ in groups),
         terms=sorted(terms, key=lambda t: (order.get(IMPACT_OF_TERM.get(t), len(order)), t)),
         consequences=tuple(sorted(consequence for consequence, *_ in groups)),
@@ -370,6 +417,21 @@ def _filtered(job, filters: dict, summary: TableSummary):
         rows = rows.filter(qual__gte=filters["min_qual"])
     if filters.get("pass_only"):
         rows = rows.filter(filter="PASS")
+    if filters.get("max_af_pct") is not None:
+        # Absent from the population database is as rare as it gets.
+        rows = rows.filter(Q(gnomad_af__lte=filters["max_af_pct"] / 100) |
+                           Q(gnomad_af__isnull=True))
+    if filters.get("clinvar"):
+        rows = rows.filter(clinvar_significance__in=[
+            value for value in summary.clinvar if clinvar_group(value) in filters["clinvar"]])
+    if filters.get("panel"):
+        rows = rows.filter(gene__in=filters["panel"].genes)
+    if filters.get("two_hits"):
+        # Genes with two or more of the rows left (a possible compound heterozygote), or one
+        # homozygous alternate call: the candidates of a recessive disorder.
+        genes = (rows.exclude(gene="").order_by().values("gene")
+                 .annotate(n=Count("id")).filter(n__gte=2).values("gene"))
+        rows = rows.filter(Q(gene__in=genes) | Q(genotype__in=GENOTYPES["hom_alt"][1]))
     return rows
 
 
@@ -436,19 +498,17 @@ def _num_pages(total: int, per_page: int) -> int:
 
 def _filters_active(filters: dict) -> bool:
     return any(filters.get(k) not in (None, "", [], False)
-               for k in ("gene", "consequence", "impact", "genotype", "min_depth", "min_qual",
-                         "pass_only"))
+               for k in FILTER_FIELDS)
+
+
+FILTER_FIELDS = ("gene", "consequence", "impact", "genotype", "min_depth", "min_qual", "pass_only",
+                 "max_af_pct", "clinvar", "panel", "two_hits")
 
 
 def filters_for_audit(filters: dict) -> dict:
     """The filters that were set, as JSON (the audit record of what was looked at)."""
-    return {k: v for k, v in filters.items()
-            if k not in ("page", "sort") and v not in (None, "", [], False)}
-
-
-def reportable_variants(job):
-    """PASS calls with a coding impact (high, then moderate), as the report lists them."""
-    rank = Case(When(impact=Impact.HIGH, then=Value(0)), default=Value(1),
-                output_field=IntegerField())
-    return job.variants.filter(filter="PASS", impact__in=[Impact.HIGH, Impact.MODERATE]) \
-        .order_by(rank, "gene", "chrom", "pos", "variant_id")
+    out = {k: v for k, v in filters.items()
+           if k in FILTER_FIELDS and v not in (None, "", [], False)}
+    if "panel" in out:
+        out["panel"] = str(out["panel"])
+    return out

@@ -1,5 +1,5 @@
 """What came of a sample: its page (timeline, QC, files), the analysis page (progress, outputs, QC),
-the variant table, and the audited download of an output file."""
+and the audited download of an output file. The variant table is a review page (jobs.review)."""
 
 import json
 
@@ -12,9 +12,8 @@ from jobs.intake import selectors
 from jobs.intake.access import access_sample
 from jobs.intake.views import UPLOADABLE, file_json
 from jobs.models import JobStatus
-from jobs.results import downloads, variants
+from jobs.results import downloads
 from jobs.results.access import access_job_output
-from jobs.results.forms import VariantFilterForm
 from jobs.results.qc import qc_rows
 from jobs.runs.access import access_job
 from storage.s3 import StorageError
@@ -94,26 +93,3 @@ def download_reason_page(request, context: dict, *, error: Exception | None = No
     elif error is not None:
         context["error"] = f"Storage is unavailable: {error}"
     return render(request, "jobs/download.html", context, status=400 if error else 200)
-
-
-@lab_view(manager_only=True)
-@require_GET
-def job_variants(request, job_id):
-    """The job's variant table, filtered, sorted and paged in the database. Each page shown is
-    one audited access to patient data; htmx requests get only the results block."""
-    job = access_job(request.membership, job_id)
-    summary = variants.variant_table_summary(job=job)
-    form = VariantFilterForm(request.GET, consequences=summary.terms)
-    page = None
-    if form.is_valid():
-        page = variants.variant_page(job=job, filters=form.cleaned_data, summary=summary)
-        audit_record(actor=Actor.for_user(request.user), action=audit_actions.VARIANTS_VIEWED,
-                     lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
-                     request=request,
-                     details={"job": str(job.pk), "sample": str(job.sample_id),
-                              "filters": variants.filters_for_audit(form.cleaned_data),
-                              "sort": page.sort, "page": page.page, "total": page.total})
-    context = {"job": job, "form": form, "page": page, "columns": variants.SORTS}
-    partial = request.htmx and not request.htmx.history_restore_request
-    return render(request, "jobs/_variant_results.html" if partial else "jobs/variants.html",
-                  context, status=200 if page else 400)

@@ -3,7 +3,7 @@ read (ast, without running them) and an import that runs back up a layer fails t
 the file, the line and the import.
 
 Bottom to top: `common` (shared helpers) < `storage` (S3 core) < `tenants` < `jobs.models` (the
-jobs app's tables) < `jobs.intake` < `jobs.runs` < `jobs.results` < `jobs.reports` <
+jobs app's tables) < `jobs.intake` < `jobs.runs` < `jobs.results` < `jobs.review` < `jobs.reports` <
 `jobs.records` < `jobs` (the app shell: admin, urls, tasks, commands) < `portal` (the composition
 root). A module imports its own layer and the ones below it. `tests` (generators, clients,
 helpers) is for test code only: no module of the portal imports it.
@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 LAYERS = ["common", "storage", "tenants", "jobs.models", "jobs.intake", "jobs.runs",
-          "jobs.results", "jobs.reports", "jobs.records", "jobs", "portal"]
+          "jobs.results", "jobs.review", "jobs.reports", "jobs.records", "jobs", "portal"]
 TEST_ONLY = "tests"
 CHECKED = ["common", "storage", "tenants", "jobs", "portal"]
 

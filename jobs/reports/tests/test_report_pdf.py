@@ -10,15 +10,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pypdf import PdfReader
 
-from jobs.models import Impact, Job, JobStatus, Report, Sample, SampleStatus, Variant
+from jobs.models import (Classification, GeneCoverage, GenePanel, GenePanelVersion, Impact, Job,
+                         JobStatus, Report, Sample, SampleStatus, Variant, VariantSelection)
 from jobs.reports.content import build_report_content
-from jobs.reports.pdf import (DEFAULT_LIMITATIONS, DRAFT_BANNER, QCFigure, ReportContent,
-                             ReportVariant, Signature, render_report_pdf)
+from jobs.reports.pdf import (DEFAULT_LIMITATIONS, DRAFT_BANNER, PanelSummary, QCFigure,
+                             ReportContent, ReportVariant, Signature, render_report_pdf)
 from tests.helpers import ARTIFACTS
 
 GENERATED = datetime(2025, 3, 4, 9, 0, tzinfo=timezone.utc)
 APPROVED_SHA256 = hashlib.sha256(b"the approved draft").hexdigest()
-SECTIONS = ["Sample and request", "Clinical indication", "Reportable variants", "Interpretation",
+SECTIONS = ["Result", "Sample and request", "Clinical indication", "Reported variants", "Interpretation",
             "Quality control", "Methods", "Limitations", "Sign-out"]
 
 
@@ -27,7 +28,9 @@ def variant(i: int, **fields) -> ReportVariant:
         "variant_id": f"WES-{i:06d}", "chrom": "chr7", "pos": 117559590 + i, "ref": "G",
         "alt": "A", "gene": f"GENE{i}", "transcript": "ENST00000003084.11",
         "hgvs_c": f"c.{1000 + i}G>A", "hgvs_p": "p.(Gly542Ter)", "consequence": "stop_gained",
-        "impact": "HIGH", "genotype": "0/1", "depth": 40 + i, "vaf": 0.47, **fields})
+        "impact": "HIGH", "genotype": "0/1", "depth": 40 + i, "vaf": 0.47,
+        "gnomad_af": 0.000012, "gnomad_hom": 0, "clinvar": "Pathogenic (reviewed by expert panel)",
+        "classification": "Pathogenic", "criteria": ("PVS1", "PM2 (supporting)"), **fields})
 
 
 def content(**fields) -> ReportContent:
@@ -75,7 +78,9 @@ def test_it_prints_every_section_the_identifiers_and_the_variants_of_a_draft():
             "HP:0001250, HP:0001263", "2025-03-01", "2025-03-03", "2025-03-04 09:00 UTC",
             "CFTR", "ENST00000003084.11", "c.1001G>A", "p.(Gly542Ter)", "WES-000001",
             "chr7:117559591 G>A", "SCN1A", "p.(Ala1685Asp)", "missense_variant", "MODERATE",
-            "DP 42, VAF 0.47", "2 reportable variants",
+            "heterozygous", "0/1, DP 42, VAF 0.47", "1.20e-05", "0 hom",
+            "Pathogenic (reviewed by expert panel)", "PVS1, PM2 (supporting)",
+            "Pathogenic variant in CFTR; Pathogenic variant in SCN1A.", "2 primary findings",
             "A heterozygous SCN1A variant consistent with the phenotype.",
             "Reads before filtering", "2,000,000 reads",
             "Targets with mean depth ≥ 20× 88.00% ≥ 90.00% WARN",
@@ -129,18 +134,48 @@ def test_it_spreads_300_variants_over_pages_with_the_header_row_on_each():
     assert [f"Page {n} of {total}" in page for n, page in enumerate(pages, 1)] == [True] * total
     with_variants = [page for page in pages if "WES-0" in page]
     assert len(with_variants) >= 8
-    assert all("Gene / transcript" in page and "Position / variant ID" in page
+    assert all("Gene / transcript / position" in page and "Classification / criteria" in page
                for page in with_variants)
     found = re.findall(r"WES-\d{6}", " ".join(pages))
     assert sorted(found) == [f"WES-{i:06d}" for i in range(300)]
-    assert "300 reportable variants" in pages[0]
+    assert "300 variants reported: see Reported variants." in pages[0]
+    assert "300 primary findings" in pages[0]
     assert "Sign-out" in pages[-1]
 
 
 def test_it_says_so_when_there_are_no_reportable_variants():
     text = " ".join(pages_text(render_report_pdf(content(variants=()))))
-    assert "No reportable variants were found." in text
+    assert "Result No reportable variants were identified." in text
+    assert "A negative result depends on the coverage of the genes examined" in text
     assert "Gene / transcript" not in text
+
+
+def test_a_panel_scopes_a_negative_result_and_its_coverage_is_in_the_methods():
+    panel = PanelSummary(name="Epilepsy v2", genes=3, pct_20x=97.4,
+                         below_100=("SCN1A (92.5%)", "KCNQ2 (not measured)"))
+    pages = pages_text(render_report_pdf(content(variants=(), panel=panel)))
+    assert "No reportable variants were identified in the genes of the panel Epilepsy v2." \
+        in pages[0]
+    text = " ".join(pages)
+    assert ("Gene panel: Epilepsy v2 (3 genes); 97.4% of its genes' coding bases were covered "
+            "at 20x or more. Genes not fully covered at 20x: SCN1A (92.5%), KCNQ2 (not "
+            "measured).") in text
+
+
+def test_it_puts_the_result_and_interpretation_on_page_one_and_sources_in_the_methods():
+    many = tuple(variant(i) for i in range(2)) + (
+        variant(9, category="secondary", gene="BRCA2", classification="Likely pathogenic",
+                comment="Reported with the patient's consent to secondary findings."),)
+    pages = pages_text(render_report_pdf(content(
+        variants=many, result_summary="Pathogenic CFTR variant explains the phenotype.",
+        sources=(("gnomAD", "4.1", "ab" * 32), ("ClinVar", "2026-11-30", "cd" * 32)))))
+    assert "Result Pathogenic CFTR variant explains the phenotype." in pages[0]
+    assert "2 primary findings, 1 secondary finding." in pages[0]
+    assert "Interpretation A heterozygous SCN1A variant" in pages[0]
+    text = " ".join(pages)
+    assert text.index("Primary findings") < text.index("Secondary findings")
+    assert "BRCA2 c.1009G>A: Reported with the patient's consent to secondary findings." in text
+    assert "gnomAD 4.1 abababababababab…" in text and "ClinVar 2026-11-30" in text
 
 
 def test_it_states_what_an_amendment_replaces_and_why():
@@ -247,17 +282,46 @@ METADATA = {
 
 @pytest.mark.django_db
 def test_it_builds_the_content_from_the_job_rows_and_metadata(finished_job):
+    lab, user = finished_job.lab, finished_job.submitted_by
+    panel = GenePanel.objects.create(lab=lab, name="Epilepsy")
+    version = GenePanelVersion.objects.create(panel=panel, version=2,
+                                              genes=["CFTR", "KCNQ2", "SCN1A"])
+    GeneCoverage.objects.create(job=finished_job, gene="CFTR", transcript="T1", bases=1000,
+                                bases_20x=1000, pct_20x=100.0)
+    GeneCoverage.objects.create(job=finished_job, gene="SCN1A", transcript="T2", bases=3000,
+                                bases_20x=2775, pct_20x=92.5)
+    by_id = {v.variant_id: v for v in finished_job.variants.all()}
+    for vid, final, category in (("v2", "pathogenic", "primary"), ("v1", "uncertain", "primary"),
+                                 ("v4", "likely_pathogenic", "secondary")):
+        v = by_id[vid]
+        Classification.objects.create(
+            lab=lab, chrom=v.chrom, pos=v.pos, ref=v.ref, alt=v.alt, job=finished_job,
+            criteria={"PVS1": "very_strong", "PM2": "supporting"}, suggested_class=final,
+            final_class=final, comment=f"comment on {vid}", classified_by=user)
+        VariantSelection.objects.create(lab=lab, job=finished_job, variant=v, category=category,
+                                        selected_by=user)
     report = Report.objects.create(lab=finished_job.lab, job=finished_job, version=1,
-                                   interpretation="Likely explains the phenotype.")
-    built = build_report_content(job=finished_job, report=report, metadata=METADATA)
+                                   interpretation="Likely explains the phenotype.",
+                                   panel_version=version)
+    metadata = {**METADATA, "annotation_sources": {
+        "gnomad": {"name": "gnomAD", "version": "4.1", "sha256": "a" * 64},
+        "clinvar": {"name": "ClinVar", "version": "20261130", "sha256": "b" * 64}}}
+    built = build_report_content(job=finished_job, report=report, metadata=metadata)
     assert (built.lab_name, built.sample_name, built.external_id, built.sex) == (
         "Lab A Genomics", "TEST1", "PSN-0042", "Female")
     assert built.hpo_terms == ("HP:0001250",) and built.job_id == str(finished_job.pk)
     assert (built.received_at, built.analysed_at, built.generated_at) == (
         GENERATED - timedelta(days=3), GENERATED - timedelta(days=1), report.created_at)
-    # PASS and HIGH/MODERATE only; HIGH first, then by gene.
-    assert [v.variant_id for v in built.variants] == ["v2", "v7", "v3", "v1"]
+    # Only the selected variants: primary findings first (by gene), then secondary ones.
+    assert [(v.variant_id, v.category, v.classification) for v in built.variants] == [
+        ("v2", "primary", "Pathogenic"), ("v1", "primary", "Uncertain significance"),
+        ("v4", "secondary", "Likely pathogenic")]
     assert built.variants[0].gene == "CFTR" and built.variants[0].location == "chr1:101 C>T"
+    assert built.variants[0].criteria == ("PVS1", "PM2 (supporting)")
+    assert built.variants[0].comment == "comment on v2"
+    assert built.panel == PanelSummary(name="Epilepsy v2", genes=3, pct_20x=94.4,
+                                       below_100=("KCNQ2 (not measured)", "SCN1A (92.5%)"))
+    assert built.sources == (("ClinVar", "20261130", "b" * 64), ("gnomAD", "4.1", "a" * 64))
     assert (built.runner, built.reference_build) == ("local", "wes-mini")
     assert built.tools == {"fastp": "0.23.2", "bwa": "0.7.17-r1188", "gatk": None}
     assert built.parameters == {"caller": "bcftools", "min_qual": 20}
@@ -276,7 +340,8 @@ def test_it_builds_the_content_from_the_job_rows_and_metadata(finished_job):
     assert built.is_draft and built.amends_version is None
     assert built.limitations == DEFAULT_LIMITATIONS
     text = " ".join(pages_text(render_report_pdf(built)))
-    assert "PSN-0042" in text and "Likely explains the phenotype." in text and "v7" in text
+    assert "PSN-0042" in text and "Likely explains the phenotype." in text and "v4" in text
+    assert "v7" not in text and "v3" not in text
     assert "Targets with mean depth ≥ 20× 88.00% ≥ 90.00% WARN" in text
     assert "/work/TEST1_R1.fastq.gz" not in text
 

@@ -122,7 +122,9 @@ def test_it_drafts_version_one_and_tells_the_managers(finished_job, manager):
     assert hashlib.sha256(stored).hexdigest() == report.draft_sha256
     assert report.draft_key.startswith(f"{finished_job.lab_id}/{finished_job.pk}/report/")
     text = pdf_text(stored)
-    assert "PSEUDO-0042" in text and "GENE2" in text and "DRAFT" in text.upper()
+    assert "PSEUDO-0042" in text and "DRAFT" in text.upper()
+    # Nothing is selected yet: the draft says so, and lists no variant.
+    assert "No reportable variants were identified." in text and "GENE2" not in text
     assert [m.to for m in mail.outbox] == [[manager.user.email]]
     assert "awaits review" in mail.outbox[0].subject and "REP1" in mail.outbox[0].subject
     (event,) = AuditEvent.objects.filter(action=audit_actions.REPORT_DRAFTED)
@@ -412,3 +414,47 @@ def test_the_sample_page_shows_qc_and_the_timeline_in_review(client_for, clinici
     assert 'data-qc-key="mapped_pct"' in page and "99.10%" in page
     assert 'data-timeline-step="In review" data-timeline-state="current"' in page
     assert 'data-timeline-step="Signed out" data-timeline-state="pending"' in page
+
+
+def classify_and_select(client, job, variant_id, *, final_class="pathogenic",
+                        category="primary", criteria=("PVS1", "PS3")):
+    variant = job.variants.get(variant_id=variant_id)
+    base = f"/labs/lab-a/jobs/{job.pk}/variants/{variant.pk}/"
+    data = {"final_class": final_class, "comment": "Segregates with disease."}
+    data.update({f"met_{code}": "on" for code in criteria})
+    response = client.post(base + "classify/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    response = client.post(base + "select/", {"category": category})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return variant
+
+
+def test_the_report_lists_what_the_reviewer_selected_and_sign_out_waits_for_a_fresh_draft(
+        client_for, manager, finished_job):
+    client = client_for(manager)
+    report = finished_job.reports.get()
+    classify_and_select(client, finished_job, "WES-0000000000000002")
+    page = client.get(report_url(finished_job)).content.decode()
+    assert 'data-selected-variants="1"' in page and "data-review-changed" in page
+
+    # The draft on screen lists no variant: signing it now would sign the wrong report.
+    response = sign(client, report)
+    assert response.status_code == 400
+    assert "changed after this draft was written" in response.content.decode()
+    assert Report.objects.get(pk=report.pk).status == "pending_review"
+
+    response = client.post(f"/labs/lab-a/jobs/{finished_job.pk}/report/{report.pk}/draft/",
+                           {"interpretation": "GENE2 stop-gain explains the phenotype.",
+                            "result_summary": "Pathogenic variant in GENE2.",
+                            "panel_version": ""})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    draft = pdf_text(fetch_pdf(client, Report.objects.get(pk=report.pk), kind="draft").content)
+    assert "Pathogenic variant in GENE2." in draft and "GENE1" not in draft
+    assert "PVS1, PS3" in draft and "Segregates with disease." in draft
+    assert sign(client, report).status_code == 302
+    signed = pdf_text(fetch_pdf(client, Report.objects.get(pk=report.pk)).content)
+    assert "GENE2" in signed and "p.Gln20Ter" in signed and "Pathogenic" in signed
+    events = AuditEvent.objects.filter(action__in=[audit_actions.VARIANT_CLASSIFIED,
+                                                   audit_actions.VARIANT_SELECTED])
+    assert sorted(e.action for e in events) == [audit_actions.VARIANT_CLASSIFIED,
+                                                audit_actions.VARIANT_SELECTED]

@@ -25,18 +25,19 @@ from tenants.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# Ten hand-made rows; the expectations below were counted by hand from this table.
+# Ten hand-made rows; the expectations below were counted by hand from this table. The last five
+# columns: gnomad_af gnomad_hom clinvar_significance clinvar_review_status clinvar_id.
 SMALL = """\
-V01 S1 chr1 1000 A G 0/1 30 15,15 0.5 50 PASS BRCA1 T1 missense p.Gln10Pro - 10Q>10P 1000A>G
-V02 S1 chr1 2000 C T 1/1 12 0,12 1.0 80 PASS BRCA1 T1 synonymous p.Leu20= - 20L 2000C>T
-V03 S1 chr2 500 G GA 0/1 8 4,4 0.5 20 LowQual TP53 T2 frameshift - - 5R>5RX 500G>GA
-V04 S1 chr10 300 T C 0/1 45 20,25 0.5556 99 PASS TP53 T2 missense&splice_region p.Ser3Pro - 3S>3P 300T>C
-V05 S1 chrX 700 A T 1 20 0,20 1.0 60 PASS DMD T3 stop_gained p.Lys7Ter - 7K>7* 700A>T
-V06 S1 chr2 100 C A 0|1 - - - . . CFTR T4 intron - - - -
-V07 S1 chr1 3000 G A 0/1 25 12,13 0.52 35 PASS brca2 T5 splice_region_variant&intron_variant - c.100+4G>A - -
-V08 S1 chr22 50 A C 1/1 60 0,60 1.0 200 PASS BRCA2 T5 3_prime_utr - - - -
-V09 S1 chr3 10 AT A 0/1 5 3,2 0.4 10 LowQual - - - - - - -
-V10 S1 chr2 900 C G 0/1 33 16,17 0.5152 70 PASS CFTR T4 start_lost p.Met1? - 1M>1R 900C>G
+V01 S1 chr1 1000 A G 0/1 30 15,15 0.5 50 PASS BRCA1 T1 missense p.Gln10Pro - 10Q>10P 1000A>G 0.0001 0 Pathogenic criteria_provided,_multiple_submitters,_no_conflicts 1001
+V02 S1 chr1 2000 C T 1/1 12 0,12 1.0 80 PASS BRCA1 T1 synonymous p.Leu20= - 20L 2000C>T 0.25 1200 Benign reviewed_by_expert_panel 1002
+V03 S1 chr2 500 G GA 0/1 8 4,4 0.5 20 LowQual TP53 T2 frameshift - - 5R>5RX 500G>GA - - - - -
+V04 S1 chr10 300 T C 0/1 45 20,25 0.5556 99 PASS TP53 T2 missense&splice_region p.Ser3Pro - 3S>3P 300T>C 0.008 2 Uncertain_significance criteria_provided,_single_submitter 1004
+V05 S1 chrX 700 A T 1 20 0,20 1.0 60 PASS DMD T3 stop_gained p.Lys7Ter - 7K>7* 700A>T - - Pathogenic/Likely_pathogenic criteria_provided,_single_submitter 1005
+V06 S1 chr2 100 C A 0|1 - - - . . CFTR T4 intron - - - - 0.4 5000 - - -
+V07 S1 chr1 3000 G A 0/1 25 12,13 0.52 35 PASS brca2 T5 splice_region_variant&intron_variant - c.100+4G>A - - 0.02 10 Conflicting_classifications_of_pathogenicity criteria_provided,_conflicting_classifications 1007
+V08 S1 chr22 50 A C 1/1 60 0,60 1.0 200 PASS BRCA2 T5 3_prime_utr - - - - 0.0005 0 Likely_benign criteria_provided,_single_submitter 1008
+V09 S1 chr3 10 AT A 0/1 5 3,2 0.4 10 LowQual - - - - - - - - - - - -
+V10 S1 chr2 900 C G 0/1 33 16,17 0.5152 70 PASS CFTR T4 start_lost p.Met1? - 1M>1R 900C>G 0.00002 0 Likely_pathogenic|risk_factor criteria_provided,_single_submitter 1010
 """
 POSITION_ORDER = ["V01", "V02", "V07", "V06", "V03", "V10", "V09", "V04", "V08", "V05"]
 
@@ -167,11 +168,17 @@ def test_it_refuses_a_table_with_the_wrong_header_and_keeps_the_old_rows(job):
     ("V02 S1 chr1 5 A G 0/1 3 1,1 0.5 5 PASS G T missense - - - -",
      "line 4: variant V02 already appears on line 3"),
     ("V11 S1 chr1 5 A G 0/1 3 1,1 0.5 5 PASS G T missense - -",
-     "line 4: 17 tab-separated columns, expected 19"),
+     "line 4: 22 tab-separated columns, expected 24"),
+    ("V11 S1 chr1 5 A G 0/1 3 1,1 0.5 5 PASS G T missense - - - - 1.2 - - - -",
+     "line 4: gnomad_af '1.2' is above 1"),
+    ("V11 S1 chr1 5 A G 0/1 3 1,1 0.5 5 PASS G T missense - - - - 0.1 many - - -",
+     "line 4: gnomad_hom 'many' is not a whole number"),
     ("V11 S1 chr1 5 A G 0/1 3 1,1 0.5 5 PASS " + "G" * 65 + " T missense - - - -",
      "line 4: gene is 65 characters long, the limit is 64"),
 ])
 def test_it_names_the_line_of_a_bad_row_and_loads_nothing(job, bad_line, message):
+    if len(bad_line.split(" ")) < 24:
+        bad_line += " - - - - -"    # no population frequency, not in ClinVar
     lines = tsv("\n".join(SMALL.splitlines()[:2] + [bad_line] + SMALL.splitlines()[2:]))
     with pytest.raises(ValueError) as raised:
         load_variants(job=job, lines=lines)
@@ -201,7 +208,8 @@ def test_it_names_the_line_of_a_bad_row_and_loads_nothing(job, bad_line, message
     ("gene=TP53&min_depth=10&genotype=het", ["V04"]),
 ])
 def test_each_filter_shows_the_hand_counted_rows(client_for, manager, job, query, expected):
-    response = client_for(manager).get(url_of(job) + "?" + query)
+    # An empty max_af_pct lifts the default population frequency limit (tested below).
+    response = client_for(manager).get(url_of(job) + "?max_af_pct=&" + query)
     assert shown(response) == expected
     if expected:
         assert f'data-variant-count="{len(expected)}"' in response.content.decode()
@@ -219,7 +227,58 @@ def test_each_filter_shows_the_hand_counted_rows(client_for, manager, job, query
     ("-impact", ["V09", "V06", "V08", "V02", "V07", "V01", "V04", "V03", "V10", "V05"]),
 ])
 def test_it_sorts_by_the_chosen_column(client_for, manager, job, sort, expected):
-    assert shown(client_for(manager).get(url_of(job) + "?sort=" + sort)) == expected
+    assert shown(client_for(manager).get(url_of(job) + "?max_af_pct=&sort=" + sort)) == expected
+
+
+@pytest.mark.parametrize("query,expected", [
+    # By default, calls above 1% in the population are left out (V02 25%, V06 40%, V07 2%);
+    # calls absent from the population database stay in.
+    ("", ["V01", "V03", "V10", "V09", "V04", "V08", "V05"]),
+    ("max_af_pct=0.05", ["V01", "V03", "V10", "V09", "V08", "V05"]),
+    ("max_af_pct=30", ["V01", "V02", "V07", "V03", "V10", "V09", "V04", "V08", "V05"]),
+    ("max_af_pct=&clinvar=pathogenic", ["V01", "V10", "V05"]),   # P/LP, LP|risk_factor too
+    ("max_af_pct=&clinvar=benign", ["V02", "V08"]),
+    ("max_af_pct=&clinvar=conflicting&clinvar=uncertain", ["V07", "V04"]),
+    ("max_af_pct=&clinvar=none", ["V06", "V03", "V09"]),
+    ("clinvar=none", ["V03", "V09"]),
+    # Two hits in one gene among the rows left, or a homozygous call: BRCA1 (V01, V02) and
+    # CFTR (V06, V10) have two; V08 is homozygous; TP53 (V03, V04) has two.
+    ("max_af_pct=&two_hits=on", ["V01", "V02", "V06", "V03", "V10", "V04", "V08"]),
+    ("max_af_pct=&two_hits=on&pass_only=on", ["V01", "V02", "V08"]),
+    ("two_hits=on", ["V03", "V04", "V08"]),
+    ("max_af_pct=&sort=gnomad_af", ["V10", "V01", "V08", "V04", "V07", "V02", "V06", "V03",
+                                    "V09", "V05"]),
+])
+def test_population_clinvar_and_inheritance_filters(client_for, manager, job, query, expected):
+    response = client_for(manager).get(url_of(job) + "?" + query)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert shown(response) == expected
+
+
+def test_a_panel_filters_to_its_genes_and_shows_their_coverage(client_for, manager, outsider,
+                                                              job):
+    from jobs.models import GeneCoverage, GenePanel, GenePanelVersion
+
+    panel = GenePanel.objects.create(lab=job.lab, name="Cancer")
+    old = GenePanelVersion.objects.create(panel=panel, version=1, genes=["BRCA1"])
+    new = GenePanelVersion.objects.create(panel=panel, version=2, genes=["BRCA1", "TP53", "PALB2"])
+    GeneCoverage.objects.create(job=job, gene="BRCA1", transcript="T1", bases=5000,
+                                bases_20x=5000, pct_20x=100.0)
+    GeneCoverage.objects.create(job=job, gene="TP53", transcript="T2", bases=1000,
+                                bases_20x=900, pct_20x=90.0)
+    client = client_for(manager)
+    response = client.get(url_of(job) + f"?max_af_pct=&panel={new.pk}")
+    assert shown(response) == ["V01", "V02", "V03", "V04"]
+    html = response.content.decode()
+    assert "Coverage of Cancer v2</strong>: 98.3% of coding bases at ≥20x" in html
+    assert "2 of 3 genes not fully covered" in html
+    assert 'data-coverage-gene="PALB2"><td>PALB2</td><td colspan="3" class="muted">' in html
+    assert shown(client.get(url_of(job) + f"?max_af_pct=&panel={old.pk}")) == ["V01", "V02"]
+    other = GenePanel.objects.create(lab=outsider.lab, name="Theirs")
+    theirs = GenePanelVersion.objects.create(panel=other, version=1, genes=["TP53"])
+    refused = client.get(url_of(job) + f"?panel={theirs.pk}")
+    assert refused.status_code == 400
+    assert "That gene panel version is not one of this lab" in refused.content.decode()
 
 
 def test_headings_link_to_the_other_direction_and_keep_the_filters(client_for, manager, job):
@@ -234,7 +293,7 @@ def test_headings_link_to_the_other_direction_and_keep_the_filters(client_for, m
 def test_it_pages_fifty_rows_at_a_time(client_for, manager):
     job = make_job(manager, "S1")
     body = "\n".join(f"W{n:03d} S1 chr1 {1000 + n} A G 0/1 {n} 1,1 0.5 {n} PASS G{n % 7} T "
-                     "missense - - - -" for n in range(1, 121))
+                     "missense - - - - - - - - -" for n in range(1, 121))
     assert load_variants(job=job, lines=tsv(body)) == 120
     client = client_for(manager)
     first = client.get(url_of(job))
@@ -262,7 +321,7 @@ def test_the_selector_pages_in_the_database(job):
 
 
 def test_a_manager_sees_the_table(client_for, manager, job):
-    response = client_for(manager).get(url_of(job))
+    response = client_for(manager).get(url_of(job) + "?max_af_pct=")
     assert len(shown(response)) == 10
     html = response.content.decode()
     assert "Variants of S1" in html and 'name="gene"' in html and "vendor/htmx.min.js" in html
@@ -292,9 +351,10 @@ def test_each_page_view_writes_one_audit_event(client_for, manager, job):
     assert first.actor_email == "manager@lab-a.test" and first.lab_id == job.lab_id
     assert (first.resource_type, first.resource_id) == ("job", str(job.pk))
     assert first.details == {"job": str(job.pk), "sample": str(job.sample_id),
-                             "filters": {"gene": ["tp53", "dmd"], "impact": ["HIGH"]},
+                             "filters": {"gene": ["tp53", "dmd"], "impact": ["HIGH"],
+                                         "max_af_pct": 1.0},
                              "sort": "-qual", "page": 1, "total": 2}
-    assert second.details["filters"] == {} and second.details["total"] == 10
+    assert second.details["filters"] == {"max_af_pct": 1.0} and second.details["total"] == 7
 
 
 @pytest.mark.parametrize("query,message", [
@@ -309,6 +369,11 @@ def test_each_page_view_writes_one_audit_event(client_for, manager, job):
     ("page=0", "Pages are numbered from 1."),
     ("page=two", "The page must be a whole number."),
     ("gene=BRCA1;+DROP+TABLE", "Gene: “BRCA1; DROP TABLE” is not a gene symbol"),
+    ("max_af_pct=1%25", "Max. population AF (%): Maximum population frequency must be a "
+                        "percentage, such as 1 or 0.1."),
+    ("max_af_pct=120", "Maximum population frequency is a percentage: at most 100."),
+    ("clinvar=harmful", "ClinVar: ClinVar harmful is not one of the listed groups."),
+    ("panel=12", "Gene panel: That gene panel version is not one of this lab"),
 ])
 def test_a_bad_filter_value_is_explained_not_a_server_error(client_for, manager, job, query,
                                                             message):
@@ -382,8 +447,27 @@ def generated_table(n: int, sample: str = "S1", seed: int = 5) -> list[str]:
             str(qual), "PASS" if qual >= 30 and depth >= 10 else "LowQual", gene,
             f"ENST{i % 9000:011d}" if gene else "", consequences[i],
             f"p.{rnd.choice(AMINO)}{rnd.randint(2, 900)}{rnd.choice(AMINO)}"
-            if "missense" in consequences[i] else "", "", "", ""]))
+            if "missense" in consequences[i] else "", "", "", "",
+            *population_and_clinvar(rnd)]))
     return lines
+
+
+CLINVAR_VALUES = [("Pathogenic", 2), ("Likely_pathogenic", 2), ("Uncertain_significance", 6),
+                  ("Conflicting_classifications_of_pathogenicity", 2), ("Likely_benign", 4),
+                  ("Benign", 8)]
+
+
+def population_and_clinvar(rnd) -> list[str]:
+    """An exome's shape: most calls are common in the population (a few percent are absent from
+    it), and about one in ten is in ClinVar."""
+    af = "" if rnd.random() < 0.08 else f"{min(1.0, 10 ** rnd.uniform(-5.5, 0)):.6g}"
+    hom = "" if not af else str(int(float(af) ** 2 * 70_000))
+    if rnd.random() < 0.1:
+        significance = rnd.choices([c for c, _ in CLINVAR_VALUES],
+                                   [w for _, w in CLINVAR_VALUES])[0]
+        return [af, hom, significance, "criteria_provided,_single_submitter",
+                str(rnd.randint(1, 3_000_000))]
+    return [af, hom, "", "", ""]
 
 
 def timed(client, url: str, repeat: int = 21, before=None, **headers) -> dict:
@@ -428,7 +512,7 @@ def test_a_filtered_page_of_50000_variants_answers_in_under_200_ms(client_for, m
         # the first view after a load, before the table summary is in the cache
         "filtered_sorted_summary_not_cached": timed(
             client, filtered, repeat=9,
-            before=lambda: cache.delete(f"variants:summary:v1:{job.pk}")),
+            before=lambda: cache.delete(f"variants:summary:v2:{job.pk}")),
     }
     report = {"rows": 50_000, "load_seconds": round(load_s, 2),
               "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),

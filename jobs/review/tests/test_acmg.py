@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from jobs.results.acmg import (BENIGN, CRITERIA, LIKELY_BENIGN, LIKELY_PATHOGENIC, PATHOGENIC,
+from jobs.review.acmg import (BENIGN, CRITERIA, LIKELY_BENIGN, LIKELY_PATHOGENIC, PATHOGENIC,
                                UNCERTAIN, CriterionError, Met, suggested_class)
 
 PVS, PS, PM, PP = (["PVS1"], ["PS1", "PS2", "PS3", "PS4"], ["PM1", "PM2", "PM3", "PM4", "PM5", "PM6"],

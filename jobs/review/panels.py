@@ -1,0 +1,122 @@
+"""Gene panels: a lab's named gene lists, kept in numbered versions that never change, and the
+panel a sample's HPO terms suggest from the reference bundle's HPO gene file
+(`phenotype_to_genes.txt`)."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from common.db import for_update
+from jobs.models import GenePanel, GenePanelVersion
+from jobs.runs.reference import ReferenceError, reference_file
+from storage.s3 import StorageError
+from tenants import audit_actions
+from tenants.audit import Actor, audit_record
+
+GENE_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_PANEL_GENES = 5000
+
+
+def parse_genes(text: str) -> list[str]:
+    """Symbols separated by commas, spaces or lines; sorted and distinct. Symbols are kept as
+    written (HGNC spells them in upper case)."""
+    genes = [g for g in re.split(r"[\s,;]+", text) if g]
+    bad = [g for g in genes if not GENE_SYMBOL.match(g)]
+    if bad:
+        raise ValidationError(f"Not gene symbols: {', '.join(b[:64] for b in bad[:5])}"
+                              f"{' …' if len(bad) > 5 else ''} (letters, digits, '.', '-', '_').")
+    if not genes:
+        raise ValidationError("List at least one gene.")
+    if len(set(genes)) > MAX_PANEL_GENES:
+        raise ValidationError(f"A panel holds at most {MAX_PANEL_GENES} genes.")
+    return sorted(set(genes))
+
+
+def panel_versions(lab):
+    """Every version of the lab's panels, newest version of each panel first."""
+    return (GenePanelVersion.objects.filter(panel__lab=lab).select_related("panel")
+            .order_by("panel__name", "-version"))
+
+
+def panel_create(*, membership, name: str, genes: str, description: str = "",
+                 request=None) -> GenePanelVersion:
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the panel a name.")
+    symbols = parse_genes(genes)
+    try:
+        with transaction.atomic():
+            panel = GenePanel.objects.create(lab=membership.lab, name=name,
+                                             description=description.strip())
+            version = _add_version(membership, panel, symbols, note="first version",
+                                   request=request, action=audit_actions.PANEL_CREATED)
+    except IntegrityError:
+        raise ValidationError(f"The lab already has a panel named “{name}”.") from None
+    return version
+
+
+def panel_version_add(*, membership, panel: GenePanel, genes: str, note: str,
+                      request=None) -> GenePanelVersion:
+    """A new version of `panel` with these genes; the earlier versions stay as they were."""
+    symbols = parse_genes(genes)
+    if not note.strip():
+        raise ValidationError("Say what changed in this version.")
+    with transaction.atomic():
+        for_update(GenePanel.objects).get(pk=panel.pk)   # versions are numbered one at a time
+        return _add_version(membership, panel, symbols, note=note.strip(), request=request,
+                            action=audit_actions.PANEL_VERSION_CREATED)
+
+
+def _add_version(membership, panel, symbols, *, note, request, action) -> GenePanelVersion:
+    latest = panel.latest_version()
+    if latest is not None and latest.genes == symbols:
+        raise ValidationError(f"Version {latest.version} already has exactly these genes.")
+    version = GenePanelVersion.objects.create(
+        panel=panel, version=(latest.version + 1) if latest else 1, genes=symbols, note=note,
+        created_by=membership.user)
+    added = sorted(set(symbols) - set(latest.genes if latest else []))
+    removed = sorted(set(latest.genes if latest else []) - set(symbols))
+    audit_record(actor=Actor.for_user(membership.user), action=action, lab=membership.lab,
+                 resource_type="gene_panel", resource_id=panel.pk, request=request,
+                 details={"panel": panel.name, "version": version.version,
+                          "genes": len(symbols), "added": added[:200], "removed": removed[:200]})
+    return version
+
+
+@functools.lru_cache(maxsize=2)
+def _hpo_index(path: str, mtime: float) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """HPO term -> gene symbols, and term -> name, from the HPO file (about 1 s for the full
+    file, once per worker process and file)."""
+    genes: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            term, symbol = row.get("hpo_id") or "", row.get("gene_symbol") or ""
+            if term and symbol:
+                genes.setdefault(term, set()).add(symbol)
+                names.setdefault(term, row.get("hpo_name") or "")
+    return genes, names
+
+
+def hpo_suggestion(terms: list[str]) -> dict:
+    """The genes the HPO file links to the sample's terms: {"genes": [...], "terms": [(term,
+    name, n genes)], "unknown": [...]}, or {"error": why} when the bundle has no HPO file."""
+    try:
+        path = reference_file(build=settings.REFERENCE_BUILD, role="hpo",
+                              cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+    except (ReferenceError, StorageError) as exc:
+        return {"error": f"The HPO gene file could not be read: {exc}"}
+    if path is None:
+        return {"error": "The reference bundle has no HPO gene file."}
+    genes_of, names = _hpo_index(str(path), path.stat().st_mtime)
+    found = [t for t in terms if t in genes_of]
+    return {"genes": sorted(set().union(*(genes_of[t] for t in found))),
+            "terms": [(t, names.get(t, ""), len(genes_of[t])) for t in found],
+            "unknown": [t for t in terms if t not in genes_of]}
