@@ -234,7 +234,12 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
     half-loaded bundle is never used. Resumable: files already stored with the same SHA-256 are
     not uploaded again, and products whose inputs did not change are not built again."""
     bundle = bundle_read(directory)
-    keys.reference_key(build, MANIFEST)            # an unusable build name fails before any work
+    for name in (MANIFEST, *(path.name for path in bundle.files.values())):
+        try:                                       # an unusable name fails before any work
+            keys.reference_key(build, name)
+        except keys.UnsafeKeyComponent as exc:
+            raise ReferenceError(f"{exc} (build names and bundle file names: letters, digits, "
+                                 ". _ -)") from exc
     scratch = scratch or directory / SCRATCH
     scratch.mkdir(parents=True, exist_ok=True)
     files = dict(bundle.files)

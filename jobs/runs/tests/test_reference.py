@@ -166,6 +166,12 @@ def test_a_bad_declaration_is_refused(provisioned_s3, bundle, change, message):
         reference_load(build="wes-mini", directory=bundle)
 
 
+def test_an_unusable_build_name_is_refused_before_any_work(provisioned_s3, bundle):
+    with pytest.raises(CommandError, match="'../x' cannot be part of an object key"):
+        call_command("load_reference", "../x", str(bundle))
+    assert not (bundle / ".load_reference").exists()
+
+
 def test_an_undeclared_source_is_simply_absent(provisioned_s3, bundle, settings, tmp_path):
     declare(bundle, sources={"clinvar": None})
     (bundle / "clinvar.vcf.gz").unlink()
