@@ -11,7 +11,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jobs.models import GeneCoverage, VariantSelection
 from jobs.results import variants
 from jobs.results.forms import VariantFilterForm
 from jobs.review import acmg, classification, panels, presets, selection
@@ -38,7 +37,7 @@ def _filter_data(get: QueryDict) -> QueryDict:
 def _panel_coverage(job, panel_version) -> dict | None:
     if panel_version is None:
         return None
-    rows = {c.gene: c for c in GeneCoverage.objects.filter(job=job, gene__in=panel_version.genes)}
+    rows = {c.gene: c for c in job.gene_coverage.filter(gene__in=panel_version.genes)}
     genes = [{"gene": g, "coverage": rows.get(g)} for g in panel_version.genes]
     covered = [r for r in rows.values()]
     bases = sum(r.bases for r in covered)
@@ -61,7 +60,7 @@ def job_variants(request, job_id):
     if form.is_valid():
         page = variants.variant_page(job=job, filters=form.cleaned_data, summary=summary)
         classes = classification.current_classifications(request.lab, page.rows)
-        chosen = dict(VariantSelection.objects.filter(variant_id__in=[r["id"] for r in page.rows])
+        chosen = dict(job.selections.filter(variant_id__in=[r["id"] for r in page.rows])
                       .values_list("variant_id", "category"))
         for row in page.rows:
             found = classes.get(classification.site_key(row))
@@ -97,7 +96,7 @@ def _variant_page(request, variant, *, status=200, classify_form=None, select_fo
         for code, strength in current.criteria.items():
             initial[f"met_{code}"] = True
             initial[f"strength_{code}"] = strength
-    chosen = VariantSelection.objects.filter(variant=variant).first()
+    chosen = variant.job.selections.filter(variant=variant).first()
     return render(request, "jobs/variant_detail.html", {
         "job": variant.job, "variant": variant, "history": history, "current": current,
         "class_labels": CLASS_LABELS,
