@@ -4,9 +4,10 @@
 
 Bare: `nextflow/bin/run-local` on local files, with the bundle's index and snpEff database as
 `load_reference` built them (as the portal's worker gets them). Portal: the same sample uploaded
-and verified, then submitted; timed from the submit request to the job's "succeeded" (queue pick-up, staging
-and checking inputs from S3, the same run, publishing and verifying every output). Goal: ratio
-portal/bare <= 1.2. Results are printed and written to bench/out/pipeline.json.
+and verified, then submitted; timed from the submit request to the job's "succeeded" (queue
+pick-up, staging and checking inputs from S3, the same run, publishing and verifying every
+output). Goal: ratio portal/bare <= 1.2. Results are printed and written to
+bench/out/pipeline.json.
 """
 
 from __future__ import annotations

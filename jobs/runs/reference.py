@@ -161,7 +161,8 @@ def _products(bundle: Bundle) -> list[tuple[str, tuple[str, ...], dict[str, str]
     products = [
         ("reference_fai", ("reference",), {"reference_fai": f"{ref.name}.fai"},
          lambda out: ["samtools", "faidx", str(ref), "--fai-idx", str(out / f"{ref.name}.fai")]),
-        ("bwa_index", ("reference",), {f"bwa_{ext}": f"{ref.name}.{ext}" for ext in BWA_EXTENSIONS},
+        ("bwa_index", ("reference",),
+         {f"bwa_{ext}": f"{ref.name}.{ext}" for ext in BWA_EXTENSIONS},
          lambda out: ["bwa", "index", "-p", str(out / ref.name), str(ref)]),
     ]
     if bundle.layout == DECLARATION:
@@ -169,7 +170,8 @@ def _products(bundle: Bundle) -> list[tuple[str, tuple[str, ...], dict[str, str]
         # snpEff, whose database is built from the bundle's own GFF3 and FASTA.
         gff = bundle.files["annotation"]
         products.append(
-            ("snpeff_db", ("reference", "annotation", "build_snpeff_db"), {"snpeff_db": SNPEFF_DB},
+            ("snpeff_db", ("reference", "annotation", "build_snpeff_db"),
+             {"snpeff_db": SNPEFF_DB},
              lambda out: [str(BUILD_SNPEFF_DB), "--reference", str(ref), "--annotation", str(gff),
                           "--outdir", str(out)]))
     return products
@@ -240,6 +242,12 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
         except keys.UnsafeKeyComponent as exc:
             raise ReferenceError(f"{exc} (build names and bundle file names: letters, digits, "
                                  ". _ -)") from exc
+    names = [path.name for path in bundle.files.values()] + [
+        file for _, _, outputs, _ in _products(bundle) for file in outputs.values()]
+    clashes = sorted({n for n in names if names.count(n) > 1} | {MANIFEST} & set(names))
+    if clashes:
+        raise ReferenceError(f"{directory}: file name(s) {', '.join(clashes)} used twice in the "
+                             "bundle (the bucket keeps one file per name)")
     scratch = scratch or directory / SCRATCH
     scratch.mkdir(parents=True, exist_ok=True)
     files = dict(bundle.files)
@@ -253,11 +261,6 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
                                  "built")
         digests["build_snpeff_db"] = sha256_of(BUILD_SNPEFF_DB)
     files.update(_build(bundle, digests, scratch, say))
-    names = [path.name for path in files.values()]
-    clashes = sorted({n for n in names if names.count(n) > 1} | {MANIFEST} & set(names))
-    if clashes:
-        raise ReferenceError(f"{directory}: file name(s) {', '.join(clashes)} used twice in the "
-                             "bundle (the bucket keeps one file per name)")
 
     bucket = bucket_name("reference")
     manifest = {"build": build, "layout": bundle.layout, "files": {}, "sources": {}}

@@ -303,8 +303,8 @@ class PipelineRun:
         records = []
         with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
                 open(stderr_path, "wb") as err:
-            self.process = subprocess.Popen(self.command(reads, reference), cwd=self.work_dir, stdout=out,
-                                            stderr=err, start_new_session=True,
+            self.process = subprocess.Popen(self.command(reads, reference), cwd=self.work_dir,
+                                            stdout=out, stderr=err, start_new_session=True,
                                             preexec_fn=_die_with_parent)
             patiently(lambda: Job.objects.filter(pk=self.job.pk)
                       .update(runner_pgid=self.process.pid))

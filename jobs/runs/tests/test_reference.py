@@ -166,6 +166,14 @@ def test_a_bad_declaration_is_refused(provisioned_s3, bundle, change, message):
         reference_load(build="wes-mini", directory=bundle)
 
 
+def test_a_declared_file_named_like_a_built_one_is_refused(provisioned_s3, bundle):
+    (bundle / "ref.fa.fai").write_text("chr1\t10\t6\t60\t61\n")
+    declare(bundle, canonical_transcripts="ref.fa.fai")
+    with pytest.raises(ReferenceError, match=r"file name\(s\) ref.fa.fai used twice"):
+        reference_load(build="wes-mini", directory=bundle)
+    assert not (bundle / ".load_reference").exists()
+
+
 def test_an_unusable_build_name_is_refused_before_any_work(provisioned_s3, bundle):
     with pytest.raises(CommandError, match="'../x' cannot be part of an object key"):
         call_command("load_reference", "../x", str(bundle))
