@@ -1,7 +1,9 @@
 """Fixtures for the pipeline tests: generated data, the bin/ steps run one by one, and the local
 runner. Session-scoped: the data and each chain are made once per test session."""
 
+import os
 import shutil
+import time
 
 import pytest
 
@@ -9,6 +11,8 @@ from nfsupport import BIN, PIPELINE, SAMPLE, run, run_local
 
 MISSING = [t for t in ("fastp", "bwa", "samtools", "bcftools", "tabix", "bgzip")
            if shutil.which(t) is None]
+HAS_SNPEFF = shutil.which("java") is not None and os.path.isfile(
+    os.environ.get("SNPEFF_JAR") or "/usr/share/java/snpeff.jar")
 
 
 def pytest_collection_modifyitems(items):
@@ -17,10 +21,16 @@ def pytest_collection_modifyitems(items):
         for item in items:
             if "needs_tools" in item.keywords:
                 item.add_marker(skip)
+    if not HAS_SNPEFF:
+        skip = pytest.mark.skip(reason="snpEff (Debian package snpeff) or java missing")
+        for item in items:
+            if "needs_snpeff" in item.keywords:
+                item.add_marker(skip)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_tools: runs fastp/bwa/samtools/bcftools")
+    config.addinivalue_line("markers", "needs_snpeff: runs snpEff (java)")
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +65,8 @@ def chain(testdata, tmp_path_factory):
         "qc_summary": ["--sample", s, "--fastp-json", f"{s}.fastp.json",
                        "--flagstat", f"{s}.flagstat.txt", "--markdup", f"{s}.markdup.txt",
                        "--bam", f"{s}.bam", "--targets", t / "targets.bed",
+                       "--annotation", t / "genes.gff3",
+                       "--canonical", t / "canonical_transcripts.txt",
                        "--min-q30-rate", "0.8", "--min-mapped-pct", "95",
                        "--max-duplication-pct", "20", "--min-mean-depth", "50",
                        "--min-pct-targets-20x", "90", "--min-pct-bases-20x", "90"],
@@ -77,6 +89,37 @@ def local_run(testdata, tmp_path_factory):
     res = run_local(testdata, base / "out", base / "work")
     assert res.returncode == 0, res.stdout + res.stderr
     return base / "out", base / "work", res
+
+
+@pytest.fixture(scope="session")
+def snpeff_db(testdata, tmp_path_factory):
+    """The generated genome's snpEff database, built once (with HOME elsewhere, to show that
+    ~/.snpEff is not used); (path to snpEffectPredictor.bin, the result, seconds, HOME)."""
+    out = tmp_path_factory.mktemp("snpeff_db")
+    home = tmp_path_factory.mktemp("home")
+    started = time.monotonic()
+    res = run([BIN / "build_snpeff_db", "--reference", testdata / "ref.fa",
+               "--annotation", testdata / "genes.gff3", "--outdir", out, "--memory", "1g"],
+              env={"HOME": str(home)})
+    return out / "snpEffectPredictor.bin", res, time.monotonic() - started, home
+
+
+@pytest.fixture(scope="session")
+def local_run_annotated(local_run, snpeff_db, testdata, tmp_path_factory):
+    """local_run again with every annotation source (--resume: the steps before ANNOTATE are
+    the same tasks and come from the cache)."""
+    _, work, _ = local_run
+    db, built, _, home = snpeff_db
+    assert built.returncode == 0, built.stderr
+    base = tmp_path_factory.mktemp("local_annotated")
+    t = testdata
+    res = run_local(t, base / "out", work, "--resume", "--snpeff_db", db,
+                    "--canonical", t / "canonical_transcripts.txt",
+                    "--gnomad", t / "gnomad.vcf.gz", "--gnomad_version", "4.1-sim",
+                    "--clinvar", t / "clinvar.vcf.gz", "--clinvar-version", "20240512-sim",
+                    env={"SNPEFF_MEMORY": "1g", "HOME": str(home)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    return base / "out", res
 
 
 @pytest.fixture(scope="session")

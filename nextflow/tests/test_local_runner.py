@@ -1,6 +1,8 @@
 """The local runner: the whole chain on generated data, accuracy, trace, failure and --resume."""
 
+import hashlib
 import json
+import re
 
 import pytest
 
@@ -9,6 +11,7 @@ from nfsupport import (BIN, FIXTURES, SAMPLE, benchmark, parse_trace, read_table
 
 pytestmark = pytest.mark.needs_tools
 S = SAMPLE
+needs_snpeff = pytest.mark.needs_snpeff
 NAMES = [f"{s['process']} ({S})" for s in steps()]
 
 
@@ -178,3 +181,75 @@ def test_it_rejects_bad_arguments(testdata, tmp_path):
                "--reference", missing, "--targets", missing, "--annotation", missing,
                "--outdir", tmp_path / "o"])
     assert res.returncode == 2 and "file not found" in res.stderr
+
+
+# ------------------------------------------------------------------ with the bundle's sources
+
+@needs_snpeff
+def test_it_annotates_with_snpeff_gnomad_and_clinvar_when_given(local_run_annotated, testdata):
+    out, res = local_run_annotated
+    rows = parse_trace(out / "pipeline_info" / "trace.txt")
+    # the steps before ANNOTATE are the same tasks as local_run's; the last four take the sources
+    assert [r["status"] for r in rows] == ["CACHED"] * 8 + ["COMPLETED"] * 4
+    header, table = read_table(out / f"{S}_Final_.txt")
+    assert header[-5:] == ["gnomad_af", "gnomad_hom", "clinvar_significance",
+                           "clinvar_review_status", "clinvar_id"]
+    by_key = {(r["chrom"], int(r["pos"]), r["ref"], r["alt"]): r for r in table}
+    _, hgvs = read_table(testdata / "truth_hgvs.tsv")
+    compared = 0
+    for want in hgvs:
+        got = by_key[(want["chrom"], int(want["pos"]), want["ref"], want["alt"])]   # all called
+        assert (got["gene"], got["transcript"], got["hgvs_c"], got["hgvs_p"]) == \
+            (want["gene"], want["transcript"], want["hgvs_c"], want["hgvs_p"]), (want, got)
+        compared += 1
+    assert compared == len(hgvs) > 150
+    gnomad = {(r["chrom"], r["pos"], r["ref"], r["alt"]): r for r in
+              vcf_records(testdata / "gnomad.vcf.gz")}
+    for key, row in by_key.items():
+        if key in gnomad:
+            af = float(re.search(r"AF=([^;]+)", gnomad[key]["info"]).group(1))
+            assert float(row["gnomad_af"]) == pytest.approx(af, rel=1e-5)
+        else:
+            assert row["gnomad_af"] == row["gnomad_hom"] == ""
+    assert sum(r["clinvar_id"] != "" for r in table) > 10
+    gene_cov = (out / "qc" / f"{S}.gene_coverage.tsv").read_text().splitlines()
+    assert gene_cov[0] == "gene\ttranscript\tbases\tbases_20x\tpct_20x" and len(gene_cov) == 37
+
+
+@needs_snpeff
+def test_it_records_the_annotation_sources_in_metadata(local_run_annotated, testdata, snpeff_db):
+    out, _ = local_run_annotated
+    meta = json.loads((out / "metadata.json").read_text())
+    sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()
+    assert meta["annotation_sources"] == {
+        "snpeff": {"name": "snpEff", "version": meta["tools"]["snpeff"],
+                   "database": "snpEffectPredictor.bin", "sha256": sha(snpeff_db[0])},
+        "gnomad": {"name": "gnomAD", "version": "4.1-sim", "file": "gnomad.vcf.gz",
+                   "sha256": sha(testdata / "gnomad.vcf.gz")},
+        "clinvar": {"name": "ClinVar", "version": "20240512-sim", "file": "clinvar.vcf.gz",
+                    "sha256": sha(testdata / "clinvar.vcf.gz")}}
+    assert re.fullmatch(r"5\.\d+\w*", meta["tools"]["snpeff"])
+    params = meta["parameters"]
+    assert params["snpeff_db"] == str(snpeff_db[0])
+    assert params["gnomad_version"] == "4.1-sim" and params["clinvar_version"] == "20240512-sim"
+    assert params["canonical"] == str(testdata / "canonical_transcripts.txt")
+    assert meta["outputs"]["gene_coverage"]["sha256"] == sha(out / "qc" / f"{S}.gene_coverage.tsv")
+
+
+def test_it_records_no_annotation_source_without_them(local_run):
+    meta = json.loads((local_run[0] / "metadata.json").read_text())
+    assert meta["annotation_sources"] == {}
+    assert meta["parameters"]["snpeff_db"] is None and meta["parameters"]["gnomad"] is None
+
+
+def test_it_rejects_a_declared_source_that_is_missing_or_not_indexed(testdata, tmp_path):
+    missing = tmp_path / "clinvar.vcf.gz"
+    res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--clinvar", missing)
+    assert res.returncode == 2 and "--clinvar: file not found or not readable" in res.stderr
+    unindexed = tmp_path / "gnomad.vcf.gz"
+    unindexed.write_bytes((testdata / "gnomad.vcf.gz").read_bytes())
+    res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--gnomad", unindexed)
+    assert res.returncode == 2 and "--gnomad: not indexed" in res.stderr
+    res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--snpeff_db", tmp_path / "x.bin")
+    assert res.returncode == 2 and "--snpeff_db: file not found" in res.stderr
+    assert not (tmp_path / "o" / "pipeline_info").exists()       # stopped before any step

@@ -160,3 +160,42 @@ def test_it_accepts_the_pipeline_params_in_the_local_runner():
         assert m, name
         assert float(m.group(1)) == params[name], name
         assert f"${{params.{name}}}" in module, name
+
+
+ANNOTATION_PARAMS = ["snpeff_db", "canonical", "gnomad", "gnomad_version", "clinvar",
+                     "clinvar_version"]
+
+
+def test_it_wires_the_optional_annotation_sources_into_the_processes():
+    """Each optional file is a path input that is [] when its param is not given (nothing staged,
+    falsy in the script); the VCFs bring their .tbi as a second input; every param is recorded
+    in metadata.json by both runners."""
+    main = (PIPELINE / "main.nf").read_text()
+    for name in ("snpeff_db", "canonical", "gnomad", "clinvar"):
+        assert re.search(rf"params\.{name} \? file\(params\.{name}, checkIfExists: true\) : \[\]",
+                         main), name
+    for name in ("gnomad", "clinvar"):
+        assert re.search(rf'params\.{name} \? file\("\$\{{params\.{name}\}}\.tbi", '
+                         rf'checkIfExists: true\) : \[\]', main), name
+    recorded = re.search(r"def recordedParams\(\) \{(.*?)\}", main, re.S).group(1)
+    assert all(f"'{p}'" in recorded for p in ANNOTATION_PARAMS)
+    assert "annotator" not in main and "snpeff_jar" not in main
+    annotate = (PIPELINE / "modules" / "annotate.nf").read_text()
+    inputs = re.findall(r"^\s*path (\w+)", annotate, re.M)
+    assert inputs[-6:] == ["snpeff_db", "canonical", "gnomad", "gnomad_index", "clinvar",
+                           "clinvar_index"]
+    call = re.search(r"ANNOTATE\((.*?)\)\n", main, re.S).group(1)
+    assert [a.strip() for a in call.split(",")][-6:] == [
+        "snpeff_db", "canonical", "gnomad", "gnomad_idx", "clinvar", "clinvar_idx"]
+    for option in ("--snpeff-db", "--canonical", "--gnomad", "--clinvar", "--memory"):
+        assert option in annotate, option
+    qc = (PIPELINE / "modules" / "qc_summary.nf").read_text()
+    assert re.findall(r"^\s*path (\w+)", qc, re.M) == ["targets", "annotation", "canonical"]
+    assert "gene_coverage.tsv" in qc and "--annotation ${annotation}" in qc
+    assert "QC_SUMMARY(qc_inputs, targets, annotation, canonical)" in main
+    meta = (PIPELINE / "modules" / "write_metadata.nf").read_text()
+    for source in ("snpeff", "gnomad", "clinvar"):
+        assert f"--source {source}=" in meta, source
+    assert "params.gnomad_version" in meta and "params.clinvar_version" in meta
+    runner = (BIN / "run-local").read_text()
+    assert all(f'"{p}"' in runner for p in ANNOTATION_PARAMS)

@@ -253,3 +253,81 @@ def test_it_rejects_thresholds_out_of_range(tiny):
     assert "--min-mapped-pct is a percentage" in fails(tiny, "--min-mapped-pct", "101")
     res = run([BIN / "qc_summary", "--sample", S, *tiny_args(tiny), "--min-mean-depth", "lots"])
     assert res.returncode == 2 and "--min-mean-depth: not a number: 'lots'" in res.stderr
+
+
+# Gene models for the hand-made BAM (GFF3, 1-based): G1's CDS c1:1-50 and c1:101-150 (depth 25,
+# and 20 but 0 on the deleted c1:121-130: 90 of 100 bases >= 20x); G2 with two transcripts, T2a
+# on c1:51-100 (depth 10) and T2b on c1:1-30; G3 on c2 (no reads); a non-coding gene (no row).
+TINY_GFF = """##gff-version 3
+c1\tx\tgene\t1\t150\t.\t+\t.\tID=gene:G1;Name=GENE1
+c1\tx\tmRNA\t1\t150\t.\t+\t.\tID=transcript:T1;Parent=gene:G1
+c1\tx\tCDS\t1\t50\t.\t+\t0\tID=CDS:P1;Parent=transcript:T1
+c1\tx\tCDS\t101\t150\t.\t+\t1\tID=CDS:P1;Parent=transcript:T1
+c1\tx\tgene\t1\t100\t.\t-\t.\tID=gene:G2;Name=GENE2
+c1\tx\tmRNA\t51\t100\t.\t-\t.\tID=transcript:T2a;Parent=gene:G2
+c1\tx\tCDS\t51\t100\t.\t-\t0\tParent=transcript:T2a
+c1\tx\tmRNA\t1\t30\t.\t-\t.\tID=transcript:T2b;Parent=gene:G2
+c1\tx\tCDS\t1\t30\t.\t-\t0\tParent=transcript:T2b
+c2\tx\tgene\t1\t10\t.\t+\t.\tID=gene:G3;Name=GENE3
+c2\tx\tmRNA\t1\t10\t.\t+\t.\tID=transcript:T3;Parent=gene:G3
+c2\tx\tCDS\t1\t10\t.\t+\t0\tParent=transcript:T3
+c1\tx\tncRNA_gene\t160\t190\t.\t+\t.\tID=gene:G4;Name=LNC4
+c1\tx\tlnc_RNA\t160\t190\t.\t+\t.\tID=transcript:T4;Parent=gene:G4
+c1\tx\texon\t160\t190\t.\t+\t.\tParent=transcript:T4
+"""
+
+
+def gene_rows(d):
+    lines = (d / "out" / f"{S}.gene_coverage.tsv").read_text().splitlines()
+    assert lines[0] == "gene\ttranscript\tbases\tbases_20x\tpct_20x"
+    return [l.split("\t") for l in lines[1:]]
+
+
+def test_it_counts_the_cds_bases_of_each_gene_at_20x(tiny):
+    (tiny / "genes.gff3").write_text(TINY_GFF)
+    summarise(tiny, "--annotation", tiny / "genes.gff3")
+    assert gene_rows(tiny) == [["GENE1", "T1", "100", "90", "90.0"],
+                               ["GENE2", "T2a", "50", "0", "0.0"],       # its first transcript
+                               ["GENE3", "T3", "10", "0", "0.0"]]
+    (tiny / "canonical.txt").write_text("G2\tT2b\n")
+    summarise(tiny, "--annotation", tiny / "genes.gff3", "--canonical", tiny / "canonical.txt")
+    assert gene_rows(tiny)[1] == ["GENE2", "T2b", "30", "30", "100.0"]
+    # the same MAPQ rule as the rest: MAPQ 0 reads on c1:51-100 count with --min-mapq 0
+    summarise(tiny, "--annotation", tiny / "genes.gff3", "--min-mapq", "0")
+    assert gene_rows(tiny)[1] == ["GENE2", "T2a", "50", "0", "0.0"]     # 15x: still below 20
+
+
+def test_it_rejects_a_bad_canonical_list_or_annotation(tiny):
+    (tiny / "genes.gff3").write_text(TINY_GFF)
+    (tiny / "canonical.txt").write_text("gene\ttranscript\tsource\n")
+    assert "canonical transcripts line 1" in fails(
+        tiny, "--annotation", tiny / "genes.gff3", "--canonical", tiny / "canonical.txt")
+    assert "not a GFF3 file" in fails(tiny, "--annotation", tiny / "tiny.bed")
+    assert "--canonical needs --annotation" in fails(tiny, "--canonical", tiny / "genes.gff3")
+
+
+def test_it_measures_gene_coverage_like_samtools_depth(ok, testdata, tmp_path):
+    d = ok("qc_summary")
+    lines = (d / f"{S}.gene_coverage.tsv").read_text().splitlines()
+    rows = {r[0]: r for r in (l.split("\t") for l in lines[1:])}
+    canonical = dict(l.split("\t") for l in
+                     (testdata / "canonical_transcripts.txt").read_text().splitlines())
+    assert len(rows) == len(canonical) == 36
+    gff = [l.split("\t") for l in (testdata / "genes.gff3").read_text().splitlines()
+           if not l.startswith("#")]
+    checked = 0
+    for name in ("SIM1", "SIM2", "SIM20", "SIM36"):
+        gene = next(r for r in gff if r[2] == "gene" and f";Name={name};" in r[8])
+        gene_id = gene[8].split(";")[0].split(":")[1]
+        transcript = canonical[gene_id]
+        cds = [r for r in gff if r[2] == "CDS" and f"Parent=transcript:{transcript}" in r[8]]
+        bed = tmp_path / f"{name}.bed"
+        bed.write_text("".join(f"{r[0]}\t{int(r[3]) - 1}\t{r[4]}\n" for r in cds))
+        depths = [int(l.split("\t")[2]) for l in run(
+            ["samtools", "depth", "-a", "-Q", "20", "-b", bed, d / f"{S}.bam"],
+            check=True).stdout.splitlines()]
+        bases, deep = len(depths), sum(x >= 20 for x in depths)
+        assert bases == sum(int(r[4]) - int(r[3]) + 1 for r in cds)
+        assert rows[name] == [name, transcript, str(bases), str(deep), f"{100 * deep / bases:.1f}"]
+        checked += 1
+    assert checked == 4
