@@ -14,7 +14,8 @@ from jobs.review.selection import selected_variants
 
 # Run parameters that name input files or machine resources: they do not describe the method.
 NOT_METHOD_PARAMETERS = {"sample", "r1", "r2", "reference", "targets", "annotation", "outdir",
-                         "known_sites", "max_cpus"}
+                         "known_sites", "max_cpus", "snpeff_db", "canonical", "gnomad",
+                         "gnomad_version", "clinvar", "clinvar_version"}  # sources: own table
 
 
 def _qc_table(qc: dict) -> tuple[QCFigure, ...]:

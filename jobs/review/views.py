@@ -4,6 +4,8 @@ gene panels."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
@@ -104,13 +106,24 @@ def _variant_page(request, variant, *, status=200, classify_form=None, select_fo
         "select_form": select_form or SelectionForm(
             initial={"category": chosen.category if chosen else ""}),
         "selected": chosen, "secondary_allowed": request.lab.reports_secondary_findings,
-        "back": request.GET.get("back") or "",
+        "back": _back_query(request),
     }, status=status)
 
 
 def _back_query(request) -> str:
-    back = request.POST.get("back") or request.GET.get("back") or ""
-    return back if back.startswith("?") or not back else ""
+    """The viewer's filters, sort and page to go back to (`back`), checked: only the viewer's own
+    parameters, re-encoded."""
+    raw = request.POST.get("back") or request.GET.get("back") or ""
+    keep = set(variants.FILTER_FIELDS) | {"sort", "page"}
+    return urlencode([(k, v) for k, v in parse_qsl(raw.lstrip("?"), keep_blank_values=True)
+                      if k in keep])
+
+
+def _to_variant(request, variant):
+    back = _back_query(request)
+    return redirect(reverse("jobs:variant_detail", args=[request.lab.slug, variant.job_id,
+                                                        variant.pk])
+                    + (f"?{urlencode({'back': back})}" if back else ""))
 
 
 @lab_view(manager_only=True)
@@ -141,8 +154,7 @@ def variant_classify(request, job_id, variant_pk):
         return _variant_page(request, variant, status=400, classify_form=form)
     messages.success(request, f"{variant.gene or variant.chrom}:{variant.pos} classified "
                               f"{CLASS_LABELS[form.cleaned_data['final_class']].lower()}.")
-    return redirect(reverse("jobs:variant_detail", args=[request.lab.slug, job_id, variant.pk])
-                    + (f"?back={_back_query(request)}" if _back_query(request) else ""))
+    return _to_variant(request, variant)
 
 
 @lab_view(manager_only=True)
@@ -161,8 +173,7 @@ def variant_select(request, job_id, variant_pk):
     category = form.cleaned_data["category"]
     messages.success(request, "In the report as a " + category + " finding." if category
                      else "Not in the report.")
-    return redirect(reverse("jobs:variant_detail", args=[request.lab.slug, job_id, variant.pk])
-                    + (f"?back={_back_query(request)}" if _back_query(request) else ""))
+    return _to_variant(request, variant)
 
 
 @lab_view(manager_only=True)
