@@ -454,9 +454,10 @@ CLINVAR_VALUES = [("Pathogenic", 2), ("Likely_pathogenic", 2), ("Uncertain_signi
 
 
 def population_and_clinvar(rnd) -> list[str]:
-    """An exome's shape: most calls are common in the population (a few percent are absent from
-    it), and about one in ten is in ClinVar."""
-    af = "" if rnd.random() < 0.08 else f"{min(1.0, 10 ** rnd.uniform(-5.5, 0)):.6g}"
+    """An exome's shape: most calls are common in the population (about 85% above 1%, as in a
+    real exome), a few percent are absent from it, and about one in ten is in ClinVar."""
+    exponent = rnd.uniform(-2, 0) if rnd.random() < 0.85 else rnd.uniform(-5.5, -2)
+    af = "" if rnd.random() < 0.04 else f"{min(1.0, 10 ** exponent):.6g}"
     hom = "" if not af else str(int(float(af) ** 2 * 70_000))
     if rnd.random() < 0.1:
         significance = rnd.choices([c for c, _ in CLINVAR_VALUES],
@@ -528,7 +529,7 @@ def test_a_manager_filters_and_sorts_in_chromium(chromium, live_server, manager)
     page.wait_for_url(re.compile(r".*sort=-qual.*"))
 
     expected = variant_page(job=job, filters={"impact": ["HIGH", "MODERATE"], "min_depth": 40,
-                                              "sort": "-qual", "page": 1})
+                                              "max_af_pct": 1.0, "sort": "-qual", "page": 1})
     ids = page.locator("[data-variant]").evaluate_all("rows => rows.map(r => r.dataset.variant)")
     assert ids == [v["variant_id"] for v in expected.rows] and 0 < len(ids) <= 50
     count = page.locator("[data-variant-count]").get_attribute("data-variant-count")
