@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -105,12 +106,27 @@ def _hpo_index(path: str, mtime: float) -> tuple[dict[str, set[str]], dict[str, 
     return genes, names
 
 
+HPO_PATH_SECONDS = 300
+
+
+def _hpo_path(build: str) -> Path | None:
+    """The bundle's HPO file in this machine's reference cache, staged and checked against the
+    manifest at most every five minutes (not on every page view)."""
+    key = f"reference:hpo-path:{build}"
+    cached = cache.get(key)
+    if cached is not None and (cached == "" or Path(cached).is_file()):
+        return Path(cached) if cached else None
+    path = reference_file(build=build, role="hpo",
+                          cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+    cache.set(key, str(path) if path else "", HPO_PATH_SECONDS)
+    return path
+
+
 def hpo_suggestion(terms: list[str]) -> dict:
     """The genes the HPO file links to the sample's terms: {"genes": [...], "terms": [(term,
     name, n genes)], "unknown": [...]}, or {"error": why} when the bundle has no HPO file."""
     try:
-        path = reference_file(build=settings.REFERENCE_BUILD, role="hpo",
-                              cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+        path = _hpo_path(settings.REFERENCE_BUILD)
     except (ReferenceError, StorageError) as exc:
         return {"error": f"The HPO gene file could not be read: {exc}"}
     if path is None:

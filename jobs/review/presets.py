@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from jobs.models import FilterPreset
 from jobs.results.variants import FILTER_FIELDS
@@ -30,14 +30,17 @@ def preset_save(*, membership, name: str, query: str, request=None) -> FilterPre
     query = preset_query(query)
     if len(query) > 2000:
         raise ValidationError("These filters are too long to save.")
-    with transaction.atomic():
-        preset, _ = FilterPreset.objects.update_or_create(
-            lab=membership.lab, name=name,
-            defaults={"query": query, "created_by": membership.user})
-        audit_record(actor=Actor.for_user(membership.user),
-                     action=audit_actions.FILTER_PRESET_SAVED, lab=membership.lab,
-                     resource_type="filter_preset", resource_id=preset.pk, request=request,
-                     details={"name": name, "query": query})
+    try:
+        with transaction.atomic():
+            preset, _ = FilterPreset.objects.update_or_create(
+                lab=membership.lab, name=name,
+                defaults={"query": query, "created_by": membership.user})
+            audit_record(actor=Actor.for_user(membership.user),
+                         action=audit_actions.FILTER_PRESET_SAVED, lab=membership.lab,
+                         resource_type="filter_preset", resource_id=preset.pk, request=request,
+                         details={"name": name, "query": query})
+    except IntegrityError:  # saved under the same name at the same moment by someone else
+        raise ValidationError(f"“{name}” was saved by someone else just now; try again.") from None
     return preset
 
 

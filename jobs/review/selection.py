@@ -9,6 +9,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from common.db import for_update
 from jobs.models import SelectionCategory, Variant, VariantSelection
 from jobs.review.classification import current_classifications, site_key
 from tenants import audit_actions
@@ -24,6 +25,7 @@ def select_variant(*, membership, variant: Variant, category: str, request=None)
     if category and not current_classifications(membership.lab, [variant]):
         raise ValidationError("Classify the variant before putting it in the report.")
     with transaction.atomic():
+        for_update(Variant.objects).get(pk=variant.pk)   # one selection change at a time
         removed, _ = VariantSelection.objects.filter(variant=variant).delete()
         if category:
             VariantSelection.objects.create(lab=membership.lab, job=variant.job, variant=variant,
