@@ -32,6 +32,8 @@ urlpatterns = [
     path(job + "variants/<int:variant_pk>/", review.variant_detail, name="variant_detail"),
     path(job + "variants/<int:variant_pk>/classify/", review.variant_classify,
          name="variant_classify"),
+    path(job + "variants/<int:variant_pk>/classify/suggest/", review.variant_suggest,
+         name="variant_suggest"),
     path(job + "variants/<int:variant_pk>/select/", review.variant_select, name="variant_select"),
     path("labs/<slug:lab_slug>/panels/", review.panel_list, name="panel_list"),
     path("labs/<slug:lab_slug>/panels/<uuid:panel_id>/", review.panel_detail, name="panel_detail"),

@@ -17,7 +17,7 @@ class Lab(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     reports_secondary_findings = models.BooleanField(
-        default=False, help_text="The lab's policy allows secondary (incidental) findings in "
+        default=False, db_default=False, help_text="The lab's policy allows secondary (incidental) findings in "
                                  "reports, for patients who consented to them.")
 
     class Meta:

@@ -37,6 +37,7 @@ class Report(models.Model):
     # The review decisions (selected variants, their classifications) the draft was made from:
     # sign-out refuses a draft that no longer shows them.
     review_digest = models.CharField(max_length=64, blank=True)
+    drafted_at = models.DateTimeField(null=True, blank=True)   # the current draft PDF's time
     draft_key = models.CharField(max_length=512, blank=True)
     draft_sha256 = models.CharField(max_length=64, blank=True)
     draft_size = models.BigIntegerField(null=True, blank=True)

@@ -6,10 +6,11 @@ is decided in one place and the renderer can be tested without a database.
 
 from __future__ import annotations
 
-from jobs.models import GeneCoverage, Job, Report
+from jobs.models import Job, Report
 from jobs.reports.pdf import PanelSummary, QCFigure, ReportContent, ReportVariant, Signature
 from jobs.results.qc import qc_rows
-from jobs.review.acmg import CRITERIA, CLASSES
+from jobs.review.acmg import CLASSES, criteria_labels
+from jobs.review.panels import panel_coverage
 from jobs.review.selection import selected_variants
 
 # Run parameters that name input files or machine resources: they do not describe the method.
@@ -31,15 +32,6 @@ def _pipeline(metadata: dict) -> str:
     return ""
 
 
-def _criteria(criteria: dict) -> tuple[str, ...]:
-    """"PVS1", or "PM2 (supporting)" for a criterion applied at another strength than its own."""
-    order = list(CRITERIA)
-    return tuple(code if strength == CRITERIA[code][0] else
-                 f"{code} ({strength.replace('_', ' ')})"
-                 for code, strength in sorted(criteria.items(), key=lambda c: order.index(c[0]) if c[0] in order else 99)
-                 if code in CRITERIA)
-
-
 def _report_variant(v) -> ReportVariant:
     c = v.classification
     clinvar = v.clinvar_significance
@@ -52,22 +44,18 @@ def _report_variant(v) -> ReportVariant:
         genotype=v.genotype, depth=v.depth, vaf=v.vaf, category=v.category,
         gnomad_af=v.gnomad_af, gnomad_hom=v.gnomad_hom, clinvar=clinvar,
         classification=dict(CLASSES).get(c.final_class, "") if c else "",
-        criteria=_criteria(c.criteria) if c else (), comment=c.comment if c else "")
+        criteria=criteria_labels(c.criteria) if c else (), comment=c.comment if c else "")
 
 
 def panel_summary(job: Job, panel_version) -> PanelSummary | None:
-    if panel_version is None:
+    coverage = panel_coverage(job, panel_version)
+    if coverage is None:
         return None
-    rows = list(GeneCoverage.objects.filter(job=job, gene__in=panel_version.genes))
-    bases = sum(r.bases for r in rows)
-    measured = {r.gene: r for r in rows}
-    below = tuple(f"{g} ({measured[g].pct_20x}%)" if g in measured else f"{g} (not measured)"
-                  for g in panel_version.genes
-                  if g not in measured or measured[g].pct_20x < 100) if rows else ()
-    return PanelSummary(
-        name=str(panel_version), genes=len(panel_version.genes),
-        pct_20x=round(100 * sum(r.bases_20x for r in rows) / bases, 1) if bases else None,
-        below_100=below)
+    below = tuple(f"{g['gene']} ({g['coverage'].pct_20x}%)" if g["coverage"] else
+                  f"{g['gene']} (not measured)"
+                  for g in coverage["below"]) if coverage["measured"] else ()
+    return PanelSummary(name=str(panel_version), genes=len(panel_version.genes),
+                        pct_20x=coverage["pct_20x"], below_100=below)
 
 
 def _sources(metadata: dict) -> tuple[tuple[str, str, str], ...]:
@@ -95,7 +83,8 @@ def build_report_content(*, job: Job, report: Report, metadata: dict, rows=None,
         sex=sample.get_sex_display(), clinical_indication=sample.clinical_indication,
         hpo_terms=tuple(sample.hpo_terms or ()), job_id=str(job.pk),
         received_at=sample.created_at, analysed_at=job.finished_at,
-        generated_at=signature.signed_at if signature else report.created_at,
+        generated_at=signature.signed_at if signature else (report.drafted_at or
+                                                            report.created_at),
         report_version=report.version,
         pipeline_version=_pipeline(metadata), runner=metadata.get("runner") or job.runner,
         reference_build=reference.get("build") or "", tools=dict(metadata.get("tools") or {}),

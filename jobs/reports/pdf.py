@@ -195,6 +195,7 @@ MONO = "Courier"   # for the SHA-256 only: hex digits, which every standard font
 
 
 def _printable(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")   # browsers send CRLF
     return "".join(ch if ord(ch) in _GLYPHS or ch in "\n\t" else "?" for ch in text)
 
 
@@ -405,7 +406,7 @@ def _variants_section(content: ReportContent) -> list:
 
 def _interpretation_section(content: ReportContent) -> list:
     parts = [_p("Interpretation", H2)]
-    text = content.interpretation.strip()
+    text = content.interpretation.replace("\r\n", "\n").strip()
     if not text:
         return parts + [_p("No interpretation has been entered yet." if content.is_draft
                            else "No interpretation was given.", NOTE)]

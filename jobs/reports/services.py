@@ -86,6 +86,8 @@ def _render(report: Report, metadata: dict, signature=None) -> bytes:
 
     rows = selected_variants(report.job)
     report.review_digest = review_digest(report.job, rows)
+    if signature is None:
+        report.drafted_at = timezone.now()
     return render_report_pdf(build_report_content(job=report.job, report=report, rows=rows,
                                                   metadata=metadata, signature=signature))
 
@@ -150,7 +152,8 @@ def report_draft_update(*, membership, report: Report, interpretation: str,
         report.draft_key, report.draft_sha256, report.draft_size = \
             _store_pdf(report, pdf, signed=False)
         report.save(update_fields=["interpretation", "result_summary", "panel_version",
-                                   "review_digest", "draft_key", "draft_sha256", "draft_size"])
+                                   "review_digest", "drafted_at", "draft_key", "draft_sha256",
+                                   "draft_size"])
         audit_record(actor=Actor.for_user(membership.user), action=audit_actions.REPORT_DRAFT_UPDATED,
                      lab=report.lab, resource_type="report", resource_id=report.pk,
                      phi_accessed=True, request=request,

@@ -15,6 +15,7 @@ from typing import Iterable
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Value, When, Window
+from django.db.models.functions import Coalesce
 
 from jobs.models import Impact, Variant
 
@@ -428,7 +429,8 @@ def _filtered(job, filters: dict, summary: TableSummary):
         rows = rows.filter(clinvar_significance__in=[
             value for value in summary.clinvar if clinvar_group(value) in filters["clinvar"]])
     if filters.get("panel"):
-        rows = rows.filter(gene__in=filters["panel"].genes)
+        rows = rows.filter(gene__in=[g for gene in filters["panel"].genes
+                                     for g in gene_spellings(gene)])
     if filters.get("two_hits"):
         # Genes with two or more of the rows left (a possible compound heterozygote), or one
         # homozygous alternate call: the candidates of a recessive disorder.
@@ -450,8 +452,10 @@ def _ordering(sort: str, *, walk_ids: bool) -> list:
     genomic = F("id") if walk_ids else F("id") + 0
     if key == "position":
         return [genomic.desc() if descending else genomic.asc()]
-    # Impact sorts by severity (HIGH first when ascending), not alphabetically.
-    first = _IMPACT_RANK if key == "impact" else F(key)
+    # Impact sorts by severity (HIGH first when ascending), not alphabetically; a call absent
+    # from the population database is the rarest of all.
+    first = (_IMPACT_RANK if key == "impact" else
+             Coalesce(F("gnomad_af"), Value(0.0)) if key == "gnomad_af" else F(key))
     # Missing values (no depth, no quality) go last either way, and ties keep genomic order.
     return [first.desc(nulls_last=True) if descending else first.asc(nulls_last=True),
             genomic.asc()]

@@ -6,7 +6,9 @@ import json
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from jobs.intake import selectors
 from jobs.intake.access import access_sample
@@ -42,6 +44,8 @@ def sample_detail(request, sample_id):
 
 @lab_view()
 @require_GET
+@never_cache
+@vary_on_headers("HX-Request")  # progress polling gets a block of the same URL
 def job_detail(request, job_id):
     job = access_job(request.membership, job_id)
     membership = request.membership

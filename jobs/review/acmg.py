@@ -129,3 +129,13 @@ def suggested_class(met: Iterable[Met]) -> str:
     if pathogenic and benign:
         return UNCERTAIN
     return pathogenic or benign or UNCERTAIN
+
+
+def criteria_labels(criteria: dict[str, str]) -> tuple[str, ...]:
+    """Stored criteria ({code: strength}) as written in pages and reports, in the paper's order:
+    "PVS1", or "PM2 (supporting)" for a criterion applied at another strength than its own."""
+    order = list(CRITERIA)
+    known = [(code, strength) for code, strength in criteria.items() if code in CRITERIA]
+    return tuple(code if strength == CRITERIA[code][0] else
+                 f"{code} ({strength.replace('_', ' ')})"
+                 for code, strength in sorted(known, key=lambda c: order.index(c[0])))

@@ -33,8 +33,10 @@ def classify(*, membership, variant: Variant, criteria: dict[str, str], final_cl
         raise ValidationError(f"{final_class!r} is not a class")
     suggested = acmg.suggested_class(met)
     if final_class != suggested and not comment.strip():
-        raise ValidationError("The final class differs from the one the criteria suggest: say "
-                              "why in the comment.")
+        labels = dict(acmg.CLASSES)
+        raise ValidationError(f"The criteria suggest {labels[suggested].lower()}; the final class "
+                              f"({labels[final_class].lower()}) differs from it: say why in the "
+                              "comment.")
     with transaction.atomic():
         row = Classification.objects.create(
             lab=membership.lab, chrom=variant.chrom, pos=variant.pos, ref=variant.ref,
@@ -49,6 +51,14 @@ def classify(*, membership, variant: Variant, criteria: dict[str, str], final_cl
                               "classification": row.pk, "criteria": row.criteria,
                               "suggested_class": suggested, "final_class": final_class})
     return row
+
+
+def suggestion(criteria: dict[str, str]) -> str:
+    """The class these criteria give, as words, or why they cannot be combined."""
+    try:
+        return dict(acmg.CLASSES)[acmg.suggested_class(criteria_met(criteria))]
+    except ValidationError as exc:
+        return exc.messages[0]
 
 
 def site_key(row) -> tuple:

@@ -14,7 +14,9 @@ class ClassificationForm(forms.Form):
     """One checkbox per criterion (`met_PVS1`) and its strength (`strength_PVS1`, its own when
     left as it is), the final class and a comment."""
 
-    final_class = forms.ChoiceField(label="Final class", choices=ClinicalClass.choices)
+    final_class = forms.ChoiceField(label="Final class",
+                                    choices=[("", "— choose —")] + ClinicalClass.choices,
+                                    error_messages={"required": "Choose the final class."})
     comment = forms.CharField(label="Comment", required=False, max_length=4000,
                               widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -26,6 +28,11 @@ class ClassificationForm(forms.Form):
             self.fields[f"strength_{code}"] = forms.ChoiceField(
                 required=False, initial=own,
                 choices=[(s, STRENGTH_LABELS[s]) for s in strengths])
+
+    def criteria_given(self) -> dict[str, str]:
+        """The criteria ticked in the submitted data, valid or not (for the live suggestion)."""
+        return {code: self.data.get(f"strength_{code}") or acmg.CRITERIA[code][0]
+                for code in acmg.CRITERIA if self.data.get(f"met_{code}")}
 
     def criteria(self) -> dict[str, str]:
         return {code: self.cleaned_data.get(f"strength_{code}") or acmg.CRITERIA[code][0]

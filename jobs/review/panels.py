@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from common.db import for_update
 from jobs.models import GenePanel, GenePanelVersion
+from jobs.results.variants import gene_spellings
 from jobs.runs.reference import ReferenceError, reference_file
 from storage.s3 import StorageError
 from tenants import audit_actions
@@ -25,9 +26,14 @@ GENE_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PANEL_GENES = 5000
 
 
+def hgnc_spelling(symbol: str) -> str:
+    """HGNC's spelling of a human gene symbol: upper case, with "orf" in lower case (C1orf112),
+    so "scn1a" and "SCN1A" are one gene of the panel."""
+    return re.sub(r"(?<=\d)ORF(?=\d)", "orf", symbol.upper())
+
+
 def parse_genes(text: str) -> list[str]:
-    """Symbols separated by commas, spaces or lines; sorted and distinct. Symbols are kept as
-    written (HGNC spells them in upper case)."""
+    """Symbols separated by commas, spaces or lines, in HGNC's spelling; sorted and distinct."""
     genes = [g for g in re.split(r"[\s,;]+", text) if g]
     bad = [g for g in genes if not GENE_SYMBOL.match(g)]
     if bad:
@@ -37,7 +43,24 @@ def parse_genes(text: str) -> list[str]:
         raise ValidationError("List at least one gene.")
     if len(set(genes)) > MAX_PANEL_GENES:
         raise ValidationError(f"A panel holds at most {MAX_PANEL_GENES} genes.")
-    return sorted(set(genes))
+    return sorted({hgnc_spelling(g) for g in genes})
+
+
+def panel_coverage(job, version) -> dict | None:
+    """Each gene of the panel version with its coverage in `job` (None when the run's annotation
+    has no such gene), the share of the panel's coding bases at 20x, and the genes not fully
+    covered: what a negative result rests on."""
+    if version is None:
+        return None
+    measured = {hgnc_spelling(c.gene): c for c in job.gene_coverage.filter(
+        gene__in=[g for gene in version.genes for g in gene_spellings(gene)])}
+    genes = [{"gene": g, "coverage": measured.get(g)} for g in version.genes]
+    bases = sum(c.bases for c in measured.values())
+    return {"genes": genes, "measured": bool(measured),
+            "pct_20x": (round(100 * sum(c.bases_20x for c in measured.values()) / bases, 1)
+                        if bases else None),
+            "below": [g for g in genes if g["coverage"] is None or g["coverage"].pct_20x < 100],
+            "missing": [g["gene"] for g in genes if g["coverage"] is None]}
 
 
 def panel_versions(lab):
@@ -52,6 +75,8 @@ def panel_create(*, membership, name: str, genes: str, description: str = "",
     if not name:
         raise ValidationError("Give the panel a name.")
     symbols = parse_genes(genes)
+    if membership.lab.gene_panels.filter(name__iexact=name).exists():
+        raise ValidationError(f"The lab already has a panel named “{name}”.")
     try:
         with transaction.atomic():
             panel = GenePanel.objects.create(lab=membership.lab, name=name,

@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from jobs.results import variants
 from jobs.results.forms import VariantFilterForm
@@ -25,6 +27,7 @@ from tenants.access import lab_view
 from tenants.audit import Actor, audit_record
 
 CLASS_LABELS = dict(acmg.CLASSES)
+COVERAGE_ROWS = 60
 
 
 def _filter_data(get: QueryDict) -> QueryDict:
@@ -36,20 +39,10 @@ def _filter_data(get: QueryDict) -> QueryDict:
     return data
 
 
-def _panel_coverage(job, panel_version) -> dict | None:
-    if panel_version is None:
-        return None
-    rows = {c.gene: c for c in job.gene_coverage.filter(gene__in=panel_version.genes)}
-    genes = [{"gene": g, "coverage": rows.get(g)} for g in panel_version.genes]
-    covered = [r for r in rows.values()]
-    bases = sum(r.bases for r in covered)
-    return {"genes": genes, "measured": bool(rows),
-            "pct_20x": round(100 * sum(r.bases_20x for r in covered) / bases, 1) if bases else None,
-            "below": [g for g in genes if g["coverage"] is None or g["coverage"].pct_20x < 100]}
-
-
 @lab_view(manager_only=True)
 @require_GET
+@never_cache                    # patient data: not in the browser's cache, nor Back's
+@vary_on_headers("HX-Request")  # the same URL answers a whole page or the results block
 def job_variants(request, job_id):
     """The job's variant table, filtered, sorted and paged in the database. Each page shown is
     one audited access to patient data; htmx requests get only the results block."""
@@ -71,7 +64,12 @@ def job_variants(request, job_id):
             row["selected"] = chosen.get(row["id"], "")
             row["clinvar_group"] = variants.clinvar_group(row["clinvar_significance"])
             row["clinvar_label"] = row["clinvar_significance"].replace("_", " ")
-        context["panel_coverage"] = _panel_coverage(job, form.cleaned_data.get("panel"))
+        context["panel_coverage"] = coverage = panels.panel_coverage(
+            job, form.cleaned_data.get("panel"))
+        if coverage:  # a large panel lists only the genes a negative result must mention
+            listed = (coverage["genes"] if len(coverage["genes"]) <= COVERAGE_ROWS
+                      else coverage["below"][:COVERAGE_ROWS])
+            coverage.update(listed=listed, unlisted=len(coverage["genes"]) - len(listed))
         audit_record(actor=Actor.for_user(request.user), action=audit_actions.VARIANTS_VIEWED,
                      lab=request.lab, resource_type="job", resource_id=job.pk, phi_accessed=True,
                      request=request,
@@ -99,10 +97,16 @@ def _variant_page(request, variant, *, status=200, classify_form=None, select_fo
             initial[f"met_{code}"] = True
             initial[f"strength_{code}"] = strength
     chosen = variant.job.selections.filter(variant=variant).first()
+    form = classify_form or ClassificationForm(initial=initial)
+    criteria = (form.criteria_given() if form.is_bound else
+                {code: initial[f"strength_{code}"] for code in (current.criteria if current else {})})
+    for row in history:
+        row.criteria_labels = acmg.criteria_labels(row.criteria)
     return render(request, "jobs/variant_detail.html", {
         "job": variant.job, "variant": variant, "history": history, "current": current,
+        "suggested": classification.suggestion(criteria),
         "class_labels": CLASS_LABELS,
-        "classify_form": classify_form or ClassificationForm(initial=initial),
+        "classify_form": form,
         "select_form": select_form or SelectionForm(
             initial={"category": chosen.category if chosen else ""}),
         "selected": chosen, "secondary_allowed": request.lab.reports_secondary_findings,
@@ -135,6 +139,15 @@ def variant_detail(request, job_id, variant_pk):
                  phi_accessed=True, request=request,
                  details={"job": str(variant.job_id), "variant": variant.variant_id})
     return _variant_page(request, variant)
+
+
+@lab_view(manager_only=True)
+@require_GET
+def variant_suggest(request, job_id, variant_pk):
+    """The class the ticked criteria give, while the reviewer ticks them (htmx)."""
+    access_variant(request.membership, job_id, variant_pk)
+    suggested = classification.suggestion(ClassificationForm(request.GET).criteria_given())
+    return render(request, "jobs/_acmg_suggested.html", {"suggested": suggested})
 
 
 @lab_view(manager_only=True)
@@ -193,7 +206,8 @@ def panel_list(request):
             return redirect("jobs:panel_detail", lab_slug=request.lab.slug,
                             panel_id=version.panel_id)
     return render(request, "jobs/panels.html", {
-        "panels": request.lab.gene_panels.prefetch_related("versions"), "form": form},
+        "panels": request.lab.gene_panels.prefetch_related("versions"), "form": form,
+        "presets": request.lab.filter_presets.select_related("created_by")},
         status=400 if form.errors else 200)
 
 

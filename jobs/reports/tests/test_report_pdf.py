@@ -186,6 +186,14 @@ def test_it_states_what_an_amendment_replaces_and_why():
     assert "Reason for amendment: Segregation result added" in text
 
 
+def test_line_breaks_a_browser_sends_are_breaks_not_question_marks():
+    text = " ".join(pages_text(render_report_pdf(content(
+        interpretation="Line one.\r\nLine two.\r\n\r\nParagraph two.",
+        signature=signature(comment="Reviewed.\r\nAgreed.")))))
+    assert "Line one. Line two. Paragraph two." in text and "?" not in text
+    assert "Comment: Reviewed. Agreed." in text
+
+
 def test_it_shows_a_question_mark_for_characters_the_font_lacks():
     text = " ".join(pages_text(render_report_pdf(content(
         clinical_indication="Suspected β-thalassaemia, Hb ≥ 7 g/dl <check>"))))

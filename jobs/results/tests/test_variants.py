@@ -242,8 +242,11 @@ def test_it_sorts_by_the_chosen_column(client_for, manager, job, sort, expected)
     ("max_af_pct=&two_hits=on", ["V01", "V02", "V06", "V03", "V10", "V04", "V08"]),
     ("max_af_pct=&two_hits=on&pass_only=on", ["V01", "V02", "V08"]),
     ("two_hits=on", ["V03", "V04", "V08"]),
-    ("max_af_pct=&sort=gnomad_af", ["V10", "V01", "V08", "V04", "V07", "V02", "V06", "V03",
-                                    "V09", "V05"]),
+    # absent from the population database: the rarest, first (in position order)
+    ("max_af_pct=&sort=gnomad_af", ["V03", "V09", "V05", "V10", "V01", "V08", "V04", "V07",
+                                    "V02", "V06"]),
+    ("max_af_pct=&sort=-gnomad_af", ["V06", "V02", "V07", "V04", "V08", "V01", "V10", "V03",
+                                     "V09", "V05"]),
 ])
 def test_population_clinvar_and_inheritance_filters(client_for, manager, job, query, expected):
     response = client_for(manager).get(url_of(job) + "?" + query)

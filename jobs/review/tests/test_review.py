@@ -46,7 +46,10 @@ def test_a_classification_records_the_criteria_and_the_class_they_give(client_fo
     # PVS1 with two supporting criteria (PM2 applied at supporting) is pathogenic by the 2015
     # rules, so a final class of likely pathogenic needs a reason.
     assert response.status_code == 400
-    assert "differs from the one the criteria suggest: say why" in response.content.decode()
+    html = response.content.decode()
+    assert ("The criteria suggest pathogenic; the final class (likely pathogenic) differs from "
+            "it: say why in the comment.") in html
+    assert 'data-suggested="Pathogenic"' in html, "the suggestion of the criteria sent"
     assert not Classification.objects.exists()
 
     response = classify(client, job, "V05", criteria=("PVS1", "PM2", "PP3"),
@@ -63,6 +66,20 @@ def test_a_classification_records_the_criteria_and_the_class_they_give(client_fo
     assert event.details["final_class"] == "likely_pathogenic"
     page = client.get(variant_url(job, "V05")).content.decode()
     assert 'data-current-class="likely_pathogenic"' in page and "Functional data" in page
+
+
+def test_the_suggestion_follows_the_criteria_as_they_are_ticked(client_for, manager, job):
+    client = client_for(manager)
+    url = variant_url(job, "V01", "classify/suggest/")
+    assert 'data-suggested="Uncertain significance"' in client.get(url).content.decode()
+    answer = client.get(url + "?met_PVS1=on&met_PM2=on").content.decode()
+    assert 'data-suggested="Likely pathogenic"' in answer
+    answer = client.get(url + "?met_PVS1=on&met_PM2=on&strength_PM2=supporting&met_PP3=on")
+    assert 'data-suggested="Pathogenic"' in answer.content.decode()
+    answer = client.get(url + "?met_BA1=on&strength_BA1=moderate").content.decode()
+    assert "BA1 is a benign criterion" in answer
+    page = client.get(variant_url(job, "V01")).content.decode()
+    assert '<option value="" selected>— choose —</option>' in page, "no class chosen for them"
 
 
 def test_a_criterion_at_a_strength_it_cannot_have_is_refused(client_for, manager, job):
@@ -204,3 +221,29 @@ def test_the_hpo_terms_of_the_sample_suggest_a_panel(client_for, manager, pipeli
     assert genes and "data-hpo-suggestion" in html
     assert f"suggest {len(genes)} gene" in html
     assert f'name="genes" value="{" ".join(genes)}"' in html
+
+
+def test_panel_symbols_are_hgnc_spelled_and_names_unique_whatever_the_case(client_for, manager,
+                                                                          job):
+    client = client_for(manager)
+    assert client.post("/labs/lab-a/panels/", {"name": "Breast", "genes": "brca1 c1ORF112 Tp53"}
+                       ).status_code == 302
+    version = GenePanel.objects.get().latest_version()
+    assert version.genes == ["BRCA1", "C1orf112", "TP53"]
+    assert shown(client.get(url_of(job) + f"?max_af_pct=&panel={version.pk}")) == [
+        "V01", "V02", "V03", "V04"]
+    again = client.post("/labs/lab-a/panels/", {"name": "breast", "genes": "ATM"})
+    assert again.status_code == 400 and "already has a panel named" in again.content.decode()
+
+
+def test_the_viewer_is_never_cached_and_varies_on_htmx(client_for, manager, job):
+    client = client_for(manager)
+    full = client.get(url_of(job) + "?clinvar=pathogenic")
+    partial = client.get(url_of(job) + "?clinvar=pathogenic", HTTP_HX_REQUEST="true")
+    for response in (full, partial):
+        assert "no-store" in response["Cache-Control"]
+        assert "HX-Request" in response["Vary"]
+    # The preset form's hidden fields follow the filters the htmx swap applied.
+    html = partial.content.decode()
+    assert 'id="preset-fields" hx-swap-oob="true"' in html
+    assert 'name="query" value="clinvar=pathogenic"' in html
