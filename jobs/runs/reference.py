@@ -15,8 +15,10 @@ transfers, so a 3 GB genome (and its 5 GB index) needs no more memory than the t
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -147,6 +149,41 @@ def _declared_file(declaration: Path, name, what: str) -> Path:
     return path
 
 
+def _check_canonical(canonical: Path, annotation: Path) -> None:
+    """Every canonical transcript must be one of the annotation's: snpEff stops every run on a
+    transcript its database lacks, so a list from another release is refused here, at load.
+    Reads the GFF3 line by line (a human one is about 500 MB)."""
+    wanted = {}
+    with open(canonical, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if not line.strip() or line.startswith("#"):
+                continue
+            if len(fields) != 2 or not all(fields):
+                raise ReferenceError(f"{canonical.name} line {lineno}: expected gene_id<TAB>"
+                                     f"transcript_id, got {line.strip()[:80]!r}")
+            wanted[fields[1]] = lineno
+    opener = gzip.open if annotation.name.endswith(".gz") else open
+    with opener(annotation, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#") or "\tmRNA\t" not in line and "\ttranscript\t" not in line:
+                continue
+            match = TRANSCRIPT_ID.search(line)
+            if match:
+                wanted.pop(match.group(1), None)
+                if not wanted:
+                    return
+    if wanted:
+        missing = sorted(wanted, key=wanted.get)
+        raise ReferenceError(
+            f"{canonical.name} names {len(missing)} transcript(s) that {annotation.name} does not "
+            f"have, e.g. {', '.join(missing[:5])}: the list and the gene annotation must come "
+            "from the same release")
+
+
+TRANSCRIPT_ID = re.compile(r"\tID=(?:transcript:)?([^;\t]+)")
+
+
 def _check_fasta(path: Path) -> None:
     with open(path, "rb") as handle:
         if handle.read(1) != b">":
@@ -248,6 +285,8 @@ def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
     if clashes:
         raise ReferenceError(f"{directory}: file name(s) {', '.join(clashes)} used twice in the "
                              "bundle (the bucket keeps one file per name)")
+    if "canonical_transcripts" in bundle.files:
+        _check_canonical(bundle.files["canonical_transcripts"], bundle.files["annotation"])
     scratch = scratch or directory / SCRATCH
     scratch.mkdir(parents=True, exist_ok=True)
     files = dict(bundle.files)

@@ -144,6 +144,19 @@ def test_a_declared_source_that_is_missing_fails_naming_it(provisioned_s3, bundl
     assert stored("wes-mini") == {}                 # checked before anything is uploaded
 
 
+def test_a_canonical_list_from_another_release_is_refused_at_load(provisioned_s3, bundle):
+    canonical = bundle / "canonical_transcripts.txt"
+    canonical.write_text(canonical.read_text() + "ENSG00000999999\tENST00000999999\n")
+    with pytest.raises(ReferenceError, match=r"canonical_transcripts.txt names 1 transcript\(s\) "
+                                             r"that genes.gff3 does not have, e.g. "
+                                             r"ENST00000999999"):
+        reference_load(build="wes-mini", directory=bundle)
+    canonical.write_text("ENSG00000100001 ENST00000100001\n")
+    with pytest.raises(ReferenceError, match=r"line 1: expected gene_id<TAB>transcript_id"):
+        reference_load(build="wes-mini", directory=bundle)
+    assert stored("wes-mini") == {}
+
+
 def test_a_vcf_source_without_its_index_fails(provisioned_s3, bundle):
     (bundle / "gnomad.vcf.gz.tbi").unlink()
     with pytest.raises(ReferenceError, match=r"source 'gnomad': gnomad.vcf.gz has no tabix index "
