@@ -42,3 +42,4 @@ def patiently(call, *, patience: float | None = None):
             connection.close()   # the next query opens a fresh connection
             time.sleep(wait)
             wait = min(wait * 2, 30.0)
+

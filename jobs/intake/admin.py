@@ -33,4 +33,6 @@ class SampleAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["lab", "status"]
     list_select_related = ["lab"]
     search_fields = ["name", "external_id"]
-    ordering = ["-created_at"]
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
+    list_per_page = 50

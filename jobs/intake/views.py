@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.paging import list_page
 from jobs.intake import selectors, services, uploads
 from jobs.intake.access import access_sample, access_sample_file
 from jobs.intake.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
@@ -42,11 +43,16 @@ def _messages(exc: ValidationError) -> list[str]:
 @require_GET
 def sample_list(request):
     search = request.GET.get("q", "").strip()[:64]
-    samples = selectors.sample_list(request.lab, search=search)
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in selectors.SAMPLE_SORTS else selectors.DEFAULT_SAMPLE_SORT
+    page = list_page(selectors.sample_list(request.lab, search=search, sort=sort), request.GET)
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.SAMPLE_LIST_VIEWED,
                  lab=request.lab, resource_type="sample", phi_accessed=True, request=request,
-                 details={"count": len(samples), "search": search})
-    return render(request, "jobs/sample_list.html", {"samples": samples, "search": search})
+                 details={"count": len(page.rows), "total": page.total, "page": page.number,
+                          "search": search, "sort": sort})
+    return render(request, "jobs/sample_list.html", {
+        "samples": page.rows, "page": page, "search": search, "sort": sort,
+        "sorts": [(k, label) for k, (label, _) in selectors.SAMPLE_SORTS.items()]})
 
 
 @lab_view()

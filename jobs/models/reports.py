@@ -56,6 +56,8 @@ class Report(models.Model):
 
     class Meta:
         ordering = ["job", "-version"]
+        indexes = [models.Index(fields=["lab", "status", "created_at"],
+                                name="report_lab_queue")]   # the review queue
         constraints = [models.UniqueConstraint(fields=["job", "version"],
                                                name="one_report_per_version")]
 

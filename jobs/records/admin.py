@@ -66,7 +66,9 @@ class JobAdmin(PhiViewAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["lab", "status", "legal_hold"]
     list_select_related = ["lab", "sample"]
     search_fields = ["sample__name", "sample__external_id"]
-    ordering = ["-submitted_at"]
+    ordering = ["-submitted_at", "-id"]
+    show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
+    list_per_page = 50
     inlines = [JobOutputInline]
     actions = ["place_legal_hold", "lift_legal_hold"]
     change_list_template = "admin/jobs/job/change_list.html"

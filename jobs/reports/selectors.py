@@ -3,10 +3,11 @@
 from jobs.models import ReportStatus
 
 
-def reports_pending_review(lab) -> list:
-    """Reports awaiting a manager's sign-out, oldest first (the queue's order)."""
-    return list(lab.reports.filter(status=ReportStatus.PENDING_REVIEW)
-                .select_related("job__sample", "job__submitted_by").order_by("created_at"))
+def reports_pending_review(lab):
+    """Reports awaiting a manager's sign-out, oldest first (the queue's order), as a query: the
+    page reads one page of it (index report_lab_queue)."""
+    return (lab.reports.filter(status=ReportStatus.PENDING_REVIEW)
+            .select_related("job__sample", "job__submitted_by").order_by("created_at", "id"))
 
 
 def report_versions(membership, job) -> list:

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.paging import list_page
 from jobs.models import ReportStatus
 from jobs.reports import downloads, selectors, services
 from jobs.reports.access import access_report
@@ -24,11 +25,11 @@ from tenants.audit import Actor, audit_record
 @lab_view(manager_only=True)
 @require_GET
 def review_queue(request):
-    pending = selectors.reports_pending_review(request.lab)
+    page = list_page(selectors.reports_pending_review(request.lab), request.GET)
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.REVIEW_QUEUE_VIEWED,
                  lab=request.lab, resource_type="report", phi_accessed=True, request=request,
-                 details={"count": len(pending)})
-    return render(request, "jobs/review_queue.html", {"reports": pending})
+                 details={"count": len(page.rows), "total": page.total, "page": page.number})
+    return render(request, "jobs/review_queue.html", {"reports": page.rows, "page": page})
 
 
 def _report_page(request, job, *, status=200, **forms):
