@@ -255,9 +255,9 @@ class MonthFilter(admin.SimpleListFilter):
 class CappedCountPaginator(Paginator):
     """The audit list's count without reading the table: the planner's row estimate for the
     whole log (kept by ANALYZE/autovacuum), and for a filter a count that stops at COUNT_CAP rows
-    (the list then says "more than 10,000"; a narrower filter gives the exact number)."""
+    (the list then says "more than 2,000"; a narrower filter gives the exact number)."""
 
-    COUNT_CAP = 10_000
+    COUNT_CAP = 2_000
 
     @cached_property
     def count(self) -> int:
@@ -323,6 +323,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = ("Search by a resource id, a sample id or a request id (whole, or its "
                         "beginning), or an actor's email (whole).")
     ordering = ["-id"]
+    list_per_page = 50
     show_full_result_count = False  # the count of the whole log is an estimate (paginator)
     paginator = CappedCountPaginator
     fieldsets = [

@@ -34,9 +34,12 @@ def sample_history(sample) -> list[AuditEvent]:
     """What happened to the sample and its files, oldest first (from the audit log). Read through
     the audit table's index on the events' `details.sample` (tenants/models.py), so it costs the
     same with a thousand events or a billion."""
-    return list(sample.lab.audit_events.filter(details__has_key="sample",
-                                               details__sample=str(sample.pk))
-                .exclude(action__in=["sample.viewed"]).order_by("id"))
+    # Found by the sample's id alone, then kept to the sample's lab in Python: with the lab in
+    # the WHERE clause PostgreSQL also reads the lab index (hundreds of thousands of entries) to
+    # intersect two bitmaps, ten times slower than the few rows this index returns.
+    events = (AuditEvent.objects.filter(details__has_key="sample", details__sample=str(sample.pk))
+              .exclude(action__in=["sample.viewed"]).order_by("id"))
+    return [event for event in events if event.lab_id == sample.lab_id]
 
 
 @dataclass

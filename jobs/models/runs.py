@@ -94,6 +94,7 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["-submitted_at", "-id"], name="job_newest")]  # admin list
 
     def __str__(self) -> str:
         return f"{self.sample.name} ({self.status})"
