@@ -136,14 +136,23 @@ HPO_PATH_SECONDS = 300
 
 def _hpo_path(build: str) -> Path | None:
     """The bundle's HPO file in this machine's reference cache, staged and checked against the
-    manifest at most every five minutes (not on every page view)."""
-    key = f"reference:hpo-path:{build}"
+    manifest at most every five minutes (not on every page view); a failure to read it is kept
+    as long, so a bundle without the file or a storage outage costs one lookup, not one a page."""
+    key = f"reference:hpo-path:v2:{build}"
     cached = cache.get(key)
-    if cached is not None and (cached == "" or Path(cached).is_file()):
-        return Path(cached) if cached else None
-    path = reference_file(build=build, role="hpo",
-                          cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
-    cache.set(key, str(path) if path else "", HPO_PATH_SECONDS)
+    if cached is not None:
+        kind, value = cached
+        if kind == "error":
+            raise ReferenceError(value)
+        if not value or Path(value).is_file():
+            return Path(value) if value else None
+    try:
+        path = reference_file(build=build, role="hpo",
+                              cache_dir=Path(settings.PIPELINE_WORK_DIR) / "reference")
+    except (ReferenceError, StorageError) as exc:
+        cache.set(key, ("error", str(exc)), HPO_PATH_SECONDS)
+        raise ReferenceError(str(exc)) from exc
+    cache.set(key, ("path", str(path) if path else ""), HPO_PATH_SECONDS)
     return path
 
 
