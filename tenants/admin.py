@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from common.admin import ReadOnlyAdminMixin
+from common.admin import PageSizeInUrlMixin, ReadOnlyAdminMixin
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
@@ -309,7 +309,7 @@ def csv_cell(value) -> str:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(PageSizeInUrlMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: audit events are never added, changed or deleted by hand, not even by a
     superuser (PostgreSQL would refuse anyway); staff can filter, export and verify them."""
 
@@ -386,6 +386,14 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         match = Q(resource_id__startswith=term) | Q(request_id__startswith=term)
         if UUID_LIKE.match(term) and len(term) == 36:
             match |= Q(details__has_key="sample", details__sample=term.lower())
+        # The matching ids first, through the indexes (a bitmap of the three): asked for the
+        # newest 50 with this OR, PostgreSQL walks the whole log backwards by id instead, 350 ms
+        # at a million events when a sample has only a few dozen. Many matches (a short prefix)
+        # are found quickly that way, so they keep the plain filter.
+        ids = list(queryset.filter(match).order_by().values_list("id", flat=True)
+                   [:CappedCountPaginator.COUNT_CAP + 1])
+        if len(ids) <= CappedCountPaginator.COUNT_CAP:
+            return queryset.filter(id__in=ids), False
         return queryset.filter(match), False
 
     def changelist_view(self, request, extra_context=None):

@@ -383,3 +383,16 @@ def test_the_month_links_and_the_count_read_no_whole_table(client_for, superuser
     sql = " ".join(q["sql"] for q in queries.captured_queries).upper()
     assert "DATE_TRUNC" not in sql and "DISTINCT" not in sql
     assert "?month=" in page
+
+
+def test_the_page_size_is_in_the_url(client_for, superuser, manager):
+    for n in range(30):
+        audit_record(actor=Actor.for_user(manager.user), action=audit_actions.SAMPLE_VIEWED,
+                     lab=manager.lab, resource_type="sample", resource_id=f"r{n}")
+    client = client_for(superuser)
+    rows = lambda html: len(re.findall(r'<tr><td class="action-checkbox">|<th class="field-id">', html))  # noqa: E731
+    small = client.get(CHANGELIST + "?per_page=25")
+    assert small.status_code == 200 and rows(small.content.decode()) == 25
+    assert rows(client.get(CHANGELIST).content.decode()) >= 30
+    odd = client.get(CHANGELIST + "?per_page=7")
+    assert odd.status_code == 200, "a size not offered is the default, not an error"
