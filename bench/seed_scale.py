@@ -105,7 +105,7 @@ def seed(scale: Scale, *, seed: int = 12) -> Seeded:
 
     from jobs.models import (Job, JobOutput, JobUsage, Report, Sample, SampleFile)
     from jobs.results.tests.test_variants import generated_table
-    from jobs.results.variants import load_variants
+    from jobs.results.variant_table import load_variants
     from storage import keys
     from storage.buckets import bucket_name
     from storage.models import StoredObject

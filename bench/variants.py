@@ -69,7 +69,7 @@ def seed(member, name: str, rows: int, panel_version=None):
     lab's panel (100 genes of this table) is made with the first job."""
     from jobs.results.coverage import load_gene_coverage
     from jobs.results.tests.test_variants import generated_table, make_job
-    from jobs.results.variants import load_variants
+    from jobs.results.variant_table import load_variants
     from jobs.review.panels import panel_create
 
     job = make_job(member, name)

@@ -17,7 +17,8 @@ from django.utils import timezone
 from jobs.models import Job, JobOutput, JobUsage
 from jobs.results.coverage import load_gene_coverage
 from jobs.results.qc import read_qc_summary
-from jobs.results.variants import load_variants
+from jobs.results.variant_table import load_variants
+from jobs.results.variants import variant_table_summary
 from jobs.runs.runner import PublishError
 from jobs.runs.trace import compute_totals
 from storage import keys, ledger, s3
@@ -76,6 +77,8 @@ def _load_results(job: Job, out_dir: Path) -> None:
             if coverage.exists():
                 with coverage.open(encoding="utf-8") as rows:
                     load_gene_coverage(job=job, lines=rows)
+            # The first reviewer to open the table should not wait for its summary.
+            transaction.on_commit(lambda: variant_table_summary(job=job), robust=True)
     except (OSError, ValueError) as exc:
         raise PublishError("loading results", str(exc)) from exc
 

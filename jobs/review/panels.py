@@ -16,24 +16,18 @@ from django.db import IntegrityError, transaction
 
 from common.db import for_update
 from jobs.models import GenePanel, GenePanelVersion
-from jobs.results.variants import gene_spellings
+from jobs.results.variants import GENE_SYMBOL, gene_spellings, hgnc_spelling
 from jobs.runs.reference import ReferenceError, reference_file
 from storage.s3 import StorageError
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
 
-GENE_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PANEL_GENES = 5000
 
 
-def hgnc_spelling(symbol: str) -> str:
-    """HGNC's spelling of a human gene symbol: upper case, with "orf" in lower case (C1orf112),
-    so "scn1a" and "SCN1A" are one gene of the panel."""
-    return re.sub(r"(?<=\d)ORF(?=\d)", "orf", symbol.upper())
-
-
 def parse_genes(text: str) -> list[str]:
-    """Symbols separated by commas, spaces or lines, in HGNC's spelling; sorted and distinct."""
+    """Symbols separated by commas, spaces or lines, in HGNC's spelling ("scn1a" and "SCN1A" are
+    one gene of the panel); sorted and distinct."""
     genes = [g for g in re.split(r"[\s,;]+", text) if g]
     bad = [g for g in genes if not GENE_SYMBOL.match(g)]
     if bad:

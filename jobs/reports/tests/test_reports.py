@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from jobs.reports import services as reports
 from jobs.models import Job, JobOutput, Report, Sample
-from jobs.results.variants import load_variants
+from jobs.results.variant_table import load_variants
 from storage import keys, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions

@@ -14,7 +14,8 @@ from django.test import override_settings
 
 from jobs.models import Classification, Job, JobOutput, Report, VariantSelection
 from jobs.results.tests.test_variants import make_job
-from jobs.results.variants import clinvar_group, load_variants
+from jobs.results.variant_table import load_variants
+from jobs.results.variants import clinvar_group
 from storage import s3
 from storage.buckets import bucket_name
 from tests.helpers import ARTIFACTS, make_user, screenshot

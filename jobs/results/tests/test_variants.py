@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from jobs.intake import services
 from jobs.models import Job, JobStatus
-from jobs.results.variants import COLUMNS, gene_spellings, impact_of, load_variants, variant_page
+from jobs.results.variant_table import COLUMNS, impact_of, load_variants
+from jobs.results.variants import gene_spellings, variant_page
 from tests.helpers import screenshot
 from tenants import audit_actions
 from tenants.models import AuditEvent

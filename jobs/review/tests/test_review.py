@@ -8,7 +8,7 @@ import pytest
 
 from jobs.models import Classification, FilterPreset, GenePanel, VariantSelection
 from jobs.results.tests.test_variants import make_job, shown, tsv, url_of
-from jobs.results.variants import load_variants
+from jobs.results.variant_table import load_variants
 from tenants import audit_actions
 from tenants.models import AuditEvent
 
