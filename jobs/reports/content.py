@@ -7,7 +7,8 @@ is decided in one place and the renderer can be tested without a database.
 from __future__ import annotations
 
 from jobs.models import Job, Report
-from jobs.reports.pdf import PanelSummary, QCFigure, ReportContent, ReportVariant, Signature
+from jobs.reports.report_data import (PanelSummary, QCFigure, ReportContent, ReportVariant,
+                                      Signature)
 from jobs.results.qc import qc_rows
 from jobs.review.acmg import CLASSES, criteria_labels
 from jobs.review.panels import panel_coverage

@@ -1,5 +1,5 @@
-"""The clinical PDF report: plain data in (ReportContent), PDF bytes out. No ORM access here;
-jobs/reports/content.py builds the content from the database rows.
+"""The clinical PDF report: plain data in (ReportContent, jobs/reports/report_data.py), PDF bytes
+out. No ORM access here; jobs/reports/content.py builds the content from the database rows.
 
 reportlab, not an HTML-to-PDF engine: it needs no Pango/Cairo system libraries, its tables split
 over pages precisely (with repeated header rows), and with `invariant=1` and a creation date
@@ -16,9 +16,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import reportlab
@@ -32,34 +30,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, Frame, KeepTogether, PageTemplate, Paragraph,
                                 Spacer, Table, TableStyle)
 
-DRAFT_BANNER = "DRAFT - not for clinical use"
-AWAITING_SIGN_OUT = "Awaiting sign-out"
-DEFAULT_TITLE = "Whole-exome sequencing report"
-SELECTION_RULE = ("Variants the reviewing scientist selected for reporting after filtering the "
-                  "sample's calls and classifying them by the ACMG/AMP 2015 criteria; primary "
-                  "findings first, then secondary findings.")
-NO_VARIANTS = "No reportable variants were identified"
-DEFAULT_LIMITATIONS = (
-    "This test examines the protein-coding regions (exome) targeted by the capture design. "
-    "Regions with low or no coverage, including GC-rich, repetitive and homologous regions "
-    "(pseudogenes, segmental duplications), may hold variants that were not detected; the "
-    "quality-control section gives the fraction of targets covered at 20x or more.\n\n"
-    "Copy-number variants, structural rearrangements, repeat expansions, mitochondrial "
-    "variants, deep intronic and regulatory variants, and epigenetic changes are not detected "
-    "by this analysis. Low-level mosaicism (variant allele fraction below about 20%) may be "
-    "missed, and a variant found here may be mosaic or of somatic origin.\n\n"
-    "Variants are called and annotated by an automated pipeline; annotation (gene, transcript, "
-    "consequence, impact) is computed against the reference annotation and is research grade "
-    "until confirmed. Reported variants have not been confirmed by an orthogonal method "
-    "(e.g. Sanger sequencing) unless stated in the interpretation. Variants are classified by "
-    "the laboratory with the ACMG/AMP 2015 criteria, using the population frequencies and "
-    "ClinVar records of the annotation sources listed under Methods, at their versions. Phasing "
-    "of compound heterozygous variants and segregation in the family are outside the scope of "
-    "this report unless stated in the interpretation. Only the genes of the stated panel were "
-    "examined when a panel is named.\n\n"
-    "Interpretation reflects current knowledge at the date of sign-out and may change as "
-    "knowledge improves. This report must be read by a qualified professional together with "
-    "the clinical findings.")
+from jobs.reports.report_data import (AWAITING_SIGN_OUT, DRAFT_BANNER, NO_VARIANTS,
+                                      SELECTION_RULE, ReportContent, ReportVariant)
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 16 * mm
@@ -78,108 +50,6 @@ SIGNED_GREEN = colors.HexColor("#05603a")
 SIGNED_FILL = colors.HexColor("#ecfdf3")
 STATUS_COLOURS = {"pass": colors.HexColor("#05603a"), "warn": colors.HexColor("#b54708"),
                   "fail": DRAFT_RED}
-
-
-class QCFigure(NamedTuple):
-    label: str
-    value: str            # already formatted, with its unit
-    status: str = ""      # "pass", "warn", "fail" or "" when the pipeline gave none
-    threshold: str = ""   # e.g. "≥ 90.00%", "" when the pipeline applied none
-
-
-@dataclass(frozen=True)
-class ReportVariant:
-    variant_id: str
-    chrom: str
-    pos: int
-    ref: str
-    alt: str
-    gene: str = ""
-    transcript: str = ""
-    hgvs_c: str = ""
-    hgvs_p: str = ""
-    consequence: str = ""
-    impact: str = ""
-    genotype: str = ""
-    depth: int | None = None
-    vaf: float | None = None
-    category: str = "primary"         # "primary" or "secondary" finding
-    gnomad_af: float | None = None
-    gnomad_hom: int | None = None
-    clinvar: str = ""                 # significance (review status)
-    classification: str = ""          # the reviewer's final class, as written
-    criteria: tuple[str, ...] = ()    # "PVS1", "PM2 (supporting)"
-    comment: str = ""
-
-    @property
-    def zygosity(self) -> str:
-        return ZYGOSITY.get(self.genotype.replace("|", "/"), self.genotype or "-")
-
-    @property
-    def location(self) -> str:
-        return f"{self.chrom}:{self.pos} {_allele(self.ref)}>{_allele(self.alt)}"
-
-
-ZYGOSITY = {"0/1": "heterozygous", "1/0": "heterozygous", "1/1": "homozygous",
-            "1": "hemizygous"}
-
-
-@dataclass(frozen=True)
-class PanelSummary:
-    """The gene panel the review used and how well the run covered it."""
-
-    name: str                          # "Epilepsy v3"
-    genes: int
-    pct_20x: float | None = None       # of the panel genes' coding bases
-    below_100: tuple[str, ...] = ()    # genes not fully covered at 20x ("SIM3 (92.5%)")
-
-
-@dataclass(frozen=True)
-class Signature:
-    """Who approved which draft, when and with what meaning (21 CFR 11-style manifestation)."""
-
-    signer: str                 # the signer's name (their email when they gave no name)
-    signer_email: str
-    signed_at: datetime
-    meaning: str                # e.g. "Reviewed and approved"
-    version: int                # the report version signed
-    approved_sha256: str        # SHA-256 of the draft PDF the signer reviewed
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class ReportContent:
-    lab_name: str
-    sample_name: str
-    external_id: str
-    sex: str
-    clinical_indication: str
-    job_id: str
-    generated_at: datetime            # also the PDF's creation date (determinism)
-    report_version: int = 1
-    title: str = DEFAULT_TITLE
-    hpo_terms: tuple[str, ...] = ()
-    received_at: datetime | None = None
-    analysed_at: datetime | None = None
-    pipeline_version: str = ""
-    runner: str = ""
-    reference_build: str = ""
-    tools: dict[str, str | None] = field(default_factory=dict)
-    parameters: dict[str, object] = field(default_factory=dict)
-    qc: tuple[QCFigure, ...] = ()
-    variants: tuple[ReportVariant, ...] = ()
-    result_summary: str = ""
-    panel: PanelSummary | None = None
-    sources: tuple[tuple[str, str, str], ...] = ()    # annotation (name, version, sha256)
-    interpretation: str = ""
-    limitations: str = DEFAULT_LIMITATIONS
-    amends_version: int | None = None
-    amendment_reason: str = ""
-    signature: Signature | None = None   # None: a draft, with the DRAFT banner and watermark
-
-    @property
-    def is_draft(self) -> bool:
-        return self.signature is None
 
 
 _FONT_DIR = os.path.join(os.path.dirname(reportlab.__file__), "fonts")
@@ -202,11 +72,6 @@ def _printable(text: str) -> str:
 def _markup(text: str) -> str:
     """Plain text as Paragraph markup: escaped, unsupported characters visible, line breaks kept."""
     return escape(_printable(text)).replace("\n", "<br/>")
-
-
-def _allele(seq: str, keep: int = 12) -> str:
-    # Long indel alleles would swamp the table; the variant ID and HGVS carry the full change.
-    return seq if len(seq) <= keep else f"{seq[:keep]}...({len(seq)} bp)"
 
 
 def _date(value: datetime | None, with_time: bool = False) -> str:

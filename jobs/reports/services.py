@@ -208,7 +208,7 @@ def _require_current_review(report: Report) -> None:
 
 
 def _sign(report: Report, membership, comment: str, metadata: dict) -> None:
-    from jobs.reports.pdf import Signature
+    from jobs.reports.report_data import Signature
 
     now = timezone.now()
     signature = Signature(signer=membership.user.get_full_name() or membership.user.email,

@@ -13,8 +13,9 @@ from pypdf import PdfReader
 from jobs.models import (Classification, GeneCoverage, GenePanel, GenePanelVersion, Impact, Job,
                          JobStatus, Report, Sample, SampleStatus, Variant, VariantSelection)
 from jobs.reports.content import build_report_content
-from jobs.reports.pdf import (DEFAULT_LIMITATIONS, DRAFT_BANNER, PanelSummary, QCFigure,
-                             ReportContent, ReportVariant, Signature, render_report_pdf)
+from jobs.reports.pdf import render_report_pdf
+from jobs.reports.report_data import (DEFAULT_LIMITATIONS, DRAFT_BANNER, PanelSummary, QCFigure,
+                                      ReportContent, ReportVariant, Signature)
 from tests.helpers import ARTIFACTS
 
 GENERATED = datetime(2025, 3, 4, 9, 0, tzinfo=timezone.utc)
