@@ -46,27 +46,21 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
-import json
 import math
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
+from bench.figures import finish, p95
+from bench.readers import DJANGO_SECRET, concurrency, print_concurrency, start_queue, stop
 from bench.seed_scale import Scale
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).resolve().parent / "out"
 ACCESS_KEY, SECRET_KEY = "wes-bench-access", "wes-bench-secret-key"
-DJANGO_SECRET = "bench-pages-secret-key-not-for-production"   # this process and the server's
 PAGE_MS, SEARCH_MS = 50, 200
 BASELINE, FLOOR = "baseline: sign-in page", "floor: static file"
 SIZES = {
@@ -104,18 +98,12 @@ CASES = {
     "admin: sample list": ("staff", "/admin/jobs/sample/", PAGE_MS),
     "admin: usage": ("staff", "/admin/usage/", PAGE_MS),
 }
-LOAD_PAGES = ["lab home", "sample list", "sample detail", "job detail", "review queue",
-              "variant viewer"]
 MIN_SAMPLES = 5
 
 
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
-
-def p95(values: list[float]) -> float:
-    """Nearest rank: the value 95% of the requests were at or under."""
-    return sorted(values)[math.ceil(0.95 * len(values)) - 1]
 
 
 def get(client, url):
@@ -213,162 +201,6 @@ def print_side_by_side(small: dict, large: dict) -> None:
               f"{s['queries'] if s['queries'] is not None else '-':>4} {g['p95_ms']:10.1f} "
               f"{g['p95_vs_baseline']:7.2f} {g['queries'] if g['queries'] is not None else '-':>4}"
               f"  {', '.join(verdict) or 'ok'}")
-
-
-def server_env(work: Path) -> dict:
-    """This process's environment (storage, secret) with the test database as DATABASE_URL."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": DJANGO_SECRET, "DJANGO_SECURE_COOKIES": "false",
-            "WES_LOG_LEVEL": "WARNING", "TMPDIR": str(work)}
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the process and its children
-        process.wait()
-
-
-def start_queue(work: Path) -> subprocess.Popen:
-    """A django-q2 cluster with nothing to run: /healthz wants one alive (its schedules would
-    start the reaper and archiving on the bench's made-up jobs, so they go first)."""
-    from django_q.models import Schedule
-    from django_q.status import Stat
-    from django_q.brokers import get_broker
-
-    Schedule.objects.all().delete()
-    process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
-                               env=server_env(work), stdout=open(work / "qcluster.log", "ab"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not Stat.get_all(broker=get_broker()):
-        if time.monotonic() > deadline or process.poll() is not None:
-            stop(process)
-            raise RuntimeError(f"the task queue did not start; see {work / 'qcluster.log'}")
-        time.sleep(0.5)
-    return process
-
-
-def start_server(work: Path, workers: int) -> tuple[subprocess.Popen, str, str]:
-    from storage.seaweed import free_port
-
-    port = free_port()
-    if importlib.util.find_spec("gunicorn"):
-        kind = f"gunicorn portal.wsgi, {workers} sync workers"
-        command = [sys.executable, "-m", "gunicorn", "portal.wsgi", "-w", str(workers),
-                   "-b", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "5"]
-    else:
-        kind = "manage.py runserver --noreload (threaded; gunicorn is not installed)"
-        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(command, cwd=ROOT, env=server_env(work),
-                               stdout=open(work / "server.log", "ab"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/accounts/login/", timeout=2)
-            return process, url, kind
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.3)
-    stop(process)
-    raise RuntimeError(f"the server did not start; see {work / 'server.log'}")
-
-
-def concurrency(seeded, urls: dict, work: Path, clients: int, seconds: float,
-                workers: int) -> dict:
-    """`clients` signed-in readers at once for `seconds`, each cycling through the lab pages."""
-    import requests
-    from django.test import Client
-
-    sessions = []
-    for _ in range(clients):   # one session each, as 50 browsers would have
-        client = Client()
-        client.force_login(seeded.manager)
-        sessions.append(client.cookies["sessionid"].value)
-    process, base, kind = start_server(work, workers)
-    records: list[tuple[str, float, str | None]] = []   # (page, ms, error or None)
-    lock = threading.Lock()
-    pages = [(name, urls[name]) for name in LOAD_PAGES]
-    try:
-        with requests.Session() as warm:   # every worker imports and connects once
-            warm.headers["Cookie"] = f"sessionid={sessions[0]}"
-            for n in range(workers * 2):
-                warm.get(base + pages[n % len(pages)][1], timeout=60)
-        start = time.monotonic()
-        end = start + seconds
-
-        def reader(n: int) -> None:
-            mine = []
-            with requests.Session() as http:
-                http.headers["Cookie"] = f"sessionid={sessions[n]}"
-                i = n
-                while time.monotonic() < end:
-                    name, url = pages[i % len(pages)]
-                    i += 1
-                    began = time.perf_counter()
-                    try:
-                        response = http.get(base + url, timeout=(5, 30), allow_redirects=False)
-                        error = None if response.status_code == 200 else \
-                            f"HTTP {response.status_code}"
-                    except Exception as exc:
-                        error = type(exc).__name__
-                    mine.append((name, (time.perf_counter() - began) * 1000, error))
-            with lock:
-                records.extend(mine)
-
-        threads = [threading.Thread(target=reader, args=(n,), daemon=True)
-                   for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(max(0.1, end + 40 - time.monotonic()))
-        elapsed = time.monotonic() - start   # to the last answer (or the hard timeout)
-        hung = sum(thread.is_alive() for thread in threads)
-    finally:
-        stop(process)
-    times = [ms for _name, ms, error in records if error is None] or [math.nan]
-    errors: dict[str, int] = {}
-    for _name, _ms, error in records:
-        if error:
-            errors[error] = errors.get(error, 0) + 1
-    per_page = {}
-    for name, _url in pages:
-        mine = [ms for page, ms, error in records if page == name and error is None] or [math.nan]
-        per_page[name] = {"requests": sum(page == name for page, _ms, _e in records),
-                          "errors": sum(page == name and e is not None for page, _ms, e in records),
-                          "p50_ms": round(statistics.median(mine), 1),
-                          "p95_ms": round(p95(mine), 1)}
-    answered = sum(error is None for _name, _ms, error in records)
-    return {"server": kind, "clients": clients, "seconds": seconds,
-            "seconds_to_last_answer": round(elapsed, 1), "requests": len(records),
-            "requests_per_second": round(answered / elapsed, 1),
-            "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95(times), 1),
-            "max_ms": round(max(times), 1), "errors": sum(errors.values()),
-            "errors_by_kind": errors, "clients_still_waiting": hung, "pages": per_page}
-
-
-def print_concurrency(figures: dict) -> None:
-    print(f"\n{figures['clients']} signed-in readers for {figures['seconds']} s against "
-          f"{figures['server']} (last answer after {figures['seconds_to_last_answer']} s): "
-          f"{figures['requests']} requests, {figures['requests_per_second']} answered per "
-          f"second, p50 {figures['p50_ms']} ms, "
-          f"p95 {figures['p95_ms']} ms, max {figures['max_ms']} ms, errors "
-          f"{figures['errors']} {figures['errors_by_kind'] or ''}")
-    for name, f in figures["pages"].items():
-        print(f"  {name:20} {f['requests']:5d} requests  p50 {f['p50_ms']:8.1f}  "
-              f"p95 {f['p95_ms']:8.1f}  errors {f['errors']}")
 
 
 def git_state() -> dict:
@@ -499,16 +331,9 @@ def main() -> dict:
         if None not in (s["queries"], g["queries"]) and g["queries"] > s["queries"]:
             failures.append(f"{name}: {s['queries']} queries at the small size, {g['queries']} "
                             f"at the large: the count grows with the data")
-    results["failures"] = failures
-    OUT.mkdir(exist_ok=True)
-    (OUT / args.out).write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nwritten to {OUT / args.out}")
-    if failures:
-        print("GOALS MISSED:\n  " + "\n  ".join(failures), file=sys.stderr)
-        sys.exit(1)
-    print(f"every page under {PAGE_MS} ms at p95 (the audit search under {SEARCH_MS} ms), query "
-          "counts constant, no errors under load")
-    return results
+    return finish(results, args.out, failures,
+                  f"every page under {PAGE_MS} ms at p95 (the audit search under {SEARCH_MS} ms), "
+                  "query counts constant, no errors under load")
 
 
 if __name__ == "__main__":

@@ -27,16 +27,13 @@ goal is missed.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench.figures import finish, p95
 BUDGET_MS = 200
 PANEL_GENES = 100
 BASELINE = "baseline: sign-in page"
@@ -90,10 +87,6 @@ def seed(member, name: str, rows: int, panel_version=None):
                                      genes=" ".join(rnd.sample(genes, PANEL_GENES)))
     return job, panel_version, load_seconds
 
-
-def p95(values: list[float]) -> float:
-    """Nearest rank: the value 95% of the requests were at or under."""
-    return sorted(values)[math.ceil(0.95 * len(values)) - 1]
 
 
 def measure(requests: dict, repeat: int, warm: int = 3) -> dict:
@@ -220,16 +213,9 @@ def main() -> dict:
                                 f"{counts[1]} on {int(large):,}")
     finally:
         teardown_databases(old_config, verbosity=0)
-    results["failures"] = failures
-    OUT.mkdir(exist_ok=True)
-    (OUT / "variants.json").write_text(json.dumps(results, indent=2))
-    print(f"\nwritten to {OUT / 'variants.json'}")
-    if failures:
-        print("GOALS MISSED:\n  " + "\n  ".join(failures), file=sys.stderr)
-        sys.exit(1)
-    print(f"every viewer case under {BUDGET_MS} ms at p95 on {args.rows:,} variants; "
-          "query counts do not grow with the table")
-    return results
+    return finish(results, "variants.json", failures,
+                  f"every viewer case under {BUDGET_MS} ms at p95 on {args.rows:,} variants; "
+                  "query counts do not grow with the table")
 
 
 if __name__ == "__main__":

@@ -258,6 +258,8 @@ class CappedCountPaginator(Paginator):
     (the list then says "more than 2,000"; a narrower filter gives the exact number)."""
 
     COUNT_CAP = 2_000
+    estimated = False   # the count is the planner's estimate of the whole log
+    capped = False      # the count stopped at COUNT_CAP
 
     @cached_property
     def count(self) -> int:
@@ -273,9 +275,6 @@ class CappedCountPaginator(Paginator):
         found = queryset.order_by()[:self.COUNT_CAP + 1].count()
         self.capped = found > self.COUNT_CAP
         return self.COUNT_CAP if self.capped else found
-
-    estimated = False
-    capped = False
 
 
 UUID_LIKE = re.compile(r"^[0-9a-fA-F-]{8,36}$")
