@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from common.admin import PageSizeInUrlMixin, ReadOnlyAdminMixin
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
@@ -308,7 +308,7 @@ def csv_cell(value) -> str:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(PageSizeInUrlMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: audit events are never added, changed or deleted by hand, not even by a
     superuser (PostgreSQL would refuse anyway); staff can filter, export and verify them."""
 
@@ -325,6 +325,7 @@ class AuditEventAdmin(PageSizeInUrlMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # the count of the whole log is an estimate (paginator)
     paginator = CappedCountPaginator
+    change_list_template = "admin/tenants/auditevent/change_list.html"
     fieldsets = [
         (None, {"fields": ["id", "created_at", "action", "actor_id", "actor_email", "lab",
                            "resource_type", "resource_id", "details_json"]}),

@@ -5,7 +5,7 @@ lab members."""
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 
-from common.admin import PageSizeInUrlMixin, ReadOnlyAdminMixin
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 from jobs.models import Sample
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
@@ -27,7 +27,7 @@ class PhiViewAudited:
 
 
 @admin.register(Sample)
-class SampleAdmin(PhiViewAudited, PageSizeInUrlMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SampleAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     view_action = audit_actions.SAMPLE_ADMIN_VIEWED
     list_display = ["name", "external_id", "lab", "status", "created_at"]
     list_filter = ["lab", "status"]

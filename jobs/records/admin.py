@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
-from common.admin import PageSizeInUrlMixin, ReadOnlyAdminMixin
+from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 from jobs.intake.admin import PhiViewAudited
 from jobs.models import InvalidTransition, Job, JobOutput
 from jobs.records.usage_admin import require_operations
@@ -59,7 +59,7 @@ class LiftHoldForm(forms.Form):
 
 
 @admin.register(Job)
-class JobAdmin(PhiViewAudited, PageSizeInUrlMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     view_action = audit_actions.JOB_ADMIN_VIEWED
     list_display = ["sample_name", "external_id", "lab", "status", "finished_at", "archived_on",
                     "expires", "hold"]
