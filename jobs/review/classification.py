@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 
 from jobs.models import Classification, ClinicalClass, Variant
 from jobs.review import acmg
@@ -72,12 +71,12 @@ def current_classifications(lab, rows) -> dict[tuple, Classification]:
     keys = {site_key(r) for r in rows}
     if not keys:
         return {}
-    match = Q()
-    for chrom, pos, _ref, _alt in keys:
-        match |= Q(chrom=chrom, pos=pos)
+    # The positions and chromosomes of the page, each as one IN list (a few extra rows, dropped
+    # below): an OR of one (chrom, pos) pair per row costs more to build than to run.
     found = {}
-    for c in (Classification.objects.filter(match, lab=lab).select_related("classified_by")
-              .order_by("-classified_at", "-id")):
+    for c in (Classification.objects
+              .filter(lab=lab, pos__in={k[1] for k in keys}, chrom__in={k[0] for k in keys})
+              .select_related("classified_by").order_by("-classified_at", "-id")):
         key = site_key(c)
         if key in keys:
             found.setdefault(key, c)

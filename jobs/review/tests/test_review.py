@@ -247,3 +247,27 @@ def test_the_viewer_is_never_cached_and_varies_on_htmx(client_for, manager, job)
     html = partial.content.decode()
     assert 'id="preset-fields" hx-swap-oob="true"' in html
     assert 'name="query" value="clinvar=pathogenic"' in html
+
+
+def test_a_page_finds_only_the_classifications_of_its_own_sites(manager, job):
+    """One query for the page's sites; a classification at the same position on another
+    chromosome, or with another allele, belongs to another variant."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.review.classification import classify, current_classifications, site_key
+
+    rows = list(job.variants.order_by("id")[:2])
+    first, second = rows
+    classify(membership=manager, variant=first, criteria={"PVS1": "very_strong", "PS3": "strong"},
+             final_class="pathogenic", comment="")
+    lookalikes = [dict(chrom="chrZ", pos=first.pos, ref=first.ref, alt=first.alt),
+                  dict(chrom=second.chrom, pos=second.pos, ref=second.ref, alt=second.alt + "T")]
+    for site in lookalikes:
+        Classification.objects.create(lab=manager.lab, **site, gene="X", criteria={},
+                                      suggested_class="benign", final_class="benign",
+                                      job=job, classified_by=manager.user)
+    with CaptureQueriesContext(connection) as queries:
+        found = current_classifications(manager.lab, rows)
+    assert len(queries) == 1
+    assert {key: c.final_class for key, c in found.items()} == {site_key(first): "pathogenic"}
