@@ -12,9 +12,25 @@ from tenants.audit import Actor, audit_record
 
 
 class PhiViewAudited:
-    """An admin whose change page audits each view as a PHI access (`view_action`)."""
+    """An admin of patient data: each view of a row's page (`view_action`) and each page of the
+    list, with its search and filters (`list_action`; the list spans every lab, and a search by
+    an identifier is a look-up of a patient), is audited as a PHI access."""
 
     view_action = ""
+    list_action = ""
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if request.method == "GET" and response.status_code == 200 and cl is not None:
+            filters = {k: v for k, v in request.GET.items() if k not in {"q", "p", "o"}}
+            audit_record(actor=Actor.for_user(request.user), action=self.list_action,
+                         resource_type=self.model._meta.model_name, phi_accessed=True,
+                         request=request,
+                         details={"via": "admin", "search": request.GET.get("q", ""),
+                                  "filters": filters, "page": cl.page_num,
+                                  "shown": len(cl.result_list)})
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -29,6 +45,7 @@ class PhiViewAudited:
 @admin.register(Sample)
 class SampleAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     view_action = audit_actions.SAMPLE_ADMIN_VIEWED
+    list_action = audit_actions.SAMPLE_ADMIN_LISTED
     list_display = ["name", "external_id", "lab", "status", "created_at"]
     list_filter = ["lab", "status"]
     list_select_related = ["lab"]

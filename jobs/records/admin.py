@@ -61,6 +61,7 @@ class LiftHoldForm(forms.Form):
 @admin.register(Job)
 class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     view_action = audit_actions.JOB_ADMIN_VIEWED
+    list_action = audit_actions.JOB_ADMIN_LISTED
     list_display = ["sample_name", "external_id", "lab", "status", "finished_at", "archived_on",
                     "expires", "hold"]
     list_filter = ["lab", "status", "legal_hold"]

@@ -149,6 +149,7 @@ def report_download(request, job_id, report_id, kind):
     if not report.can_download(request.membership, signed=signed):
         raise PermissionDenied("Draft reports are for lab managers only.")
     context = {"file_label": f"the {kind} report, version {report.version}",
+               "resource": ("report", report.pk, report.job),
                "size": report.signed_size if signed else report.draft_size,
                "sha256": report.signed_sha256 if signed else report.draft_sha256,
                "warning": "This version was superseded by an amendment."

@@ -75,6 +75,7 @@ def output_download(request, job_id, output_id):
         raise PermissionDenied("Results can be downloaded once a lab manager has signed the "
                                "report out.")
     context = {"file_label": output.path, "size": output.size, "sha256": output.sha256,
+               "resource": ("job_output", output.pk, job),
                "back_url": reverse("jobs:job_detail", args=[request.lab.slug, job.pk]),
                "back_label": f"Analysis of {job.sample.name}"}
     if request.method == "GET":
@@ -90,7 +91,14 @@ def output_download(request, job_id, output_id):
 
 def download_reason_page(request, context: dict, *, error: Exception | None = None):
     """The reason form of a PHI export (every download asks why), again with the error when the
-    URL could not be issued."""
+    URL could not be issued. Showing it is audited: it names the sample and the file.
+    `context["resource"]`: (resource type, id, job)."""
+    resource_type, resource_id, job = context["resource"]
+    if error is None:
+        audit_record(actor=Actor.for_user(request.user), action=audit_actions.DOWNLOAD_PAGE_VIEWED,
+                     lab=request.lab, resource_type=resource_type, resource_id=resource_id,
+                     phi_accessed=True, request=request,
+                     details={"job": str(job.pk), "sample": str(job.sample_id)})
     context = {**context, "reasons": downloads.REASONS}
     if isinstance(error, ValidationError):
         context["error"] = " ".join(error.messages)

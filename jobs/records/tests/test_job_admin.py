@@ -71,7 +71,8 @@ def test_it_lists_jobs_with_their_dates_and_holds(client_for, staff, lab_a, sett
     page = client_for(staff).get(CHANGELIST).content.decode()
     assert f"due {(timezone.now() + timedelta(days=10)).date():%Y-%m-%d}" in page
     assert f"overdue since {(timezone.now() - timedelta(days=5)).date():%Y-%m-%d}" in page
-    assert AuditEvent.objects.filter(phi_accessed=True).count() == 0  # the list is not a PHI view
+    phi_views = AuditEvent.objects.filter(phi_accessed=True).values_list("action", flat=True)
+    assert list(phi_views) == [audit_actions.JOB_ADMIN_LISTED] * 2  # every lab's patients
 
     filtered = client_for(staff).get(CHANGELIST + "?legal_hold__exact=1").content.decode()
     assert "HELD1" in filtered and "OLD1" not in filtered
@@ -229,3 +230,21 @@ def test_large_lists_draw_the_cells_djangos_own_renderer_draws(client_for, staff
     assert len(cl.result_list) >= 2
     assert cl.rows == [list(row) for row in results(cl)]
     assert 'name="_selected_action"' in response.content.decode() or url != CHANGELIST
+
+
+@pytest.mark.parametrize("url,action", [
+    (CHANGELIST, audit_actions.JOB_ADMIN_LISTED),
+    ("/admin/jobs/sample/", audit_actions.SAMPLE_ADMIN_LISTED)])
+def test_every_page_of_the_admin_lists_and_each_search_is_audited(client_for, staff, lab_a, url,
+                                                                   action):
+    """Both lists show every lab's patients; a search by identifier looks a patient up."""
+    make_job(lab_a, "SEEN1")
+    client = client_for(staff)
+    assert client.get(url).status_code == 200
+    assert client.get(f"{url}?q=PSN-SEEN1&lab__id__exact={lab_a.pk}").status_code == 200
+    listed, searched = AuditEvent.objects.filter(action=action).order_by("id")
+    assert (listed.phi_accessed, listed.actor_email, listed.lab_id) == (
+        True, "admin@portal.test", None)
+    assert listed.details == {"via": "admin", "search": "", "filters": {}, "page": 1, "shown": 1}
+    assert searched.details["search"] == "PSN-SEEN1"
+    assert searched.details["filters"] == {"lab__id__exact": str(lab_a.pk)}

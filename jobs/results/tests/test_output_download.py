@@ -35,6 +35,10 @@ def test_a_manager_downloads_the_stored_bytes_through_a_presigned_url(client_for
     client = client_for(manager)
     form = client.get(url_for(table)).content.decode()
     assert table.sha256 in form and "Why are you exporting it?" in form
+    (shown,) = AuditEvent.objects.filter(action=audit_actions.DOWNLOAD_PAGE_VIEWED)
+    assert (shown.phi_accessed, shown.data_exported, shown.resource_id) == (
+        True, False, str(table.pk)), "the reason page names the sample and file: a PHI view"
+    assert shown.details == {"job": str(table.job_id), "sample": str(table.job.sample_id)}
 
     response = client.post(url_for(table), {"reason": "clinical_care"})
     assert response.status_code == 302
