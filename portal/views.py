@@ -1,4 +1,7 @@
+import hmac
 import sys
+
+from django.conf import settings
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
@@ -20,8 +23,23 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
+    """Each part's state for anyone (a load balancer's probe); what failed and where (database
+    type, the internal S3 address, paths, errors) only for staff signed in or a probe that sends
+    `Authorization: Bearer <WES_HEALTH_TOKEN>`."""
     report = run_checks()
+    if not _sees_health_details(request):
+        report = {"status": report["status"],
+                  "checks": {name: {"ok": check["ok"]} for name, check in report["checks"].items()}}
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+def _sees_health_details(request) -> bool:
+    token = settings.HEALTH_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and given and hmac.compare_digest(given.encode(), token.encode()):
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
 
 
 def server_error(request):

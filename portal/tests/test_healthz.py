@@ -15,9 +15,41 @@ from storage import provisioning
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def health(client):
-    response = client.get("/healthz")
+PROBE_TOKEN = "probe-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def health_token(settings):
+    settings.HEALTH_TOKEN = PROBE_TOKEN
+
+
+def health(client, token=PROBE_TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = client.get("/healthz", headers=headers)
     return response.status_code, json.loads(response.content)
+
+
+def test_only_staff_and_the_probe_token_see_what_failed_and_where(client, db, real_s3, settings,
+                                                                  client_for, clinician):
+    """The database type, the internal S3 address and error texts are for operators."""
+    from django.test import Client
+
+    from tests.helpers import make_user
+
+    provisioning.apply()
+    _, detailed = health(client)
+    assert detailed["checks"]["storage"]["endpoint"] == real_s3.endpoint
+    assert "vendor" in detailed["checks"]["database"]
+    expected = {"status": "error", "checks": {name: {"ok": check["ok"]}
+                                              for name, check in detailed["checks"].items()}}
+    for anonymous_token in ("", "wrong-token"):
+        assert health(client, anonymous_token) == (503, expected)
+    assert health(client_for(clinician), "") == (503, expected), "a lab member is not staff"
+    staff = make_user("ops@portal.test", is_staff=True)
+    seen = health(client_for(staff), "")[1]["checks"]
+    assert seen["storage"] == detailed["checks"]["storage"] and "free_bytes" in seen["work_disk"]
+    settings.HEALTH_TOKEN = ""
+    assert health(Client(), "")[1] == expected, "no token configured: no token opens it"
 
 
 def test_it_reports_each_part_and_503_without_a_worker(client, db, real_s3):

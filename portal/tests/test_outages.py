@@ -108,9 +108,10 @@ def test_healthz_answers_within_seconds_while_storage_hangs(client, db, settings
     endpoint = f"http://127.0.0.1:{hung.getsockname()[1]}"
     settings.MINIO_ENDPOINT = endpoint
     settings.HEALTH_TIMEOUT_SECONDS = 1
+    settings.HEALTH_TOKEN = "t"
     try:
         started = time.monotonic()
-        response = client.get("/healthz")
+        response = client.get("/healthz", headers={"Authorization": "Bearer t"})
         took = time.monotonic() - started
     finally:
         hung.close()
