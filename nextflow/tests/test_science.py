@@ -5,6 +5,7 @@ three bases of one codon on one haplotype), a 24 bp insertion at 32x and a 12 bp
 soft-filter defaults and the MNP merge were chosen on it: docs/pipeline.md, "Filters"."""
 
 import json
+import re
 
 import pytest
 
@@ -29,6 +30,14 @@ def uneven(tmp_path_factory):
     truth = {key(r): r for r in vcf_records(data / "truth.vcf")}
     _, table = read_table(base / "out" / f"{S}_Final_.txt")
     return data, base / "out", truth, table
+
+
+def mnp_rows(truth, table):
+    """{truth MNP: the table rows overlapping it}."""
+    return {(chrom, pos, ref, alt): [
+        r for r in table if r["chrom"] == chrom
+        and int(r["pos"]) <= pos + len(ref) - 1 and pos <= int(r["pos"]) + len(r["ref"]) - 1]
+        for chrom, pos, ref, alt in truth if len(ref) == len(alt) > 1}
 
 
 def test_it_keeps_the_24_bp_insertion_at_32x(uneven):
@@ -64,15 +73,34 @@ def test_it_passes_no_false_call_and_marks_only_weak_true_ones(uneven):
 
 def test_it_reports_each_mnp_as_one_row_with_one_consequence(uneven):
     _, _, truth, table = uneven
-    mnps = [k for k in truth if len(k[2]) == len(k[3]) > 1]
+    mnps = mnp_rows(truth, table)
     assert len(mnps) >= 10
-    for chrom, pos, ref, alt in mnps:
-        rows = [r for r in table if r["chrom"] == chrom
-                and int(r["pos"]) <= pos + len(ref) - 1 and pos <= int(r["pos"]) + len(r["ref"]) - 1]
+    for (chrom, pos, ref, alt), rows in mnps.items():
         assert [(r["ref"], r["alt"]) for r in rows] == [(ref, alt)], (chrom, pos, ref, alt)
         # one codon changed at 2-3 bases: one missense change of one amino acid
         assert rows[0]["consequence"] == "missense", rows[0]
+        assert rows[0]["filter"] == "PASS" or float(rows[0]["qual"]) < 20, rows[0]
         assert rows[0]["hgvs_p"].count("p.") == 1 and rows[0]["hgvs_p"][-3:].isalpha(), rows[0]
+
+
+@pytest.mark.needs_snpeff
+def test_it_reports_each_mnp_as_one_delins_with_snpeff(uneven, snpeff_db, tmp_path):
+    """The generated genome is the same with --capture uneven, so its snpEff database serves."""
+    _, out, truth, _ = uneven
+    db, built, _, home = snpeff_db
+    assert built.returncode == 0, built.stderr
+    filtered = next((out.parent / "work").glob(f"*/*/{S}.filtered.vcf.gz"))
+    res = run([BIN / "annotate", "--sample", S, "--vcf", filtered, "--snpeff-db", db,
+               "--outdir", tmp_path], env={"SNPEFF_MEMORY": "1g", "HOME": str(home)})
+    assert res.returncode == 0, res.stderr
+    run([BIN / "final_table", "--sample", S, "--vcf", tmp_path / f"{S}.vcf.gz", "--outdir",
+         tmp_path], check=True)
+    _, table = read_table(tmp_path / f"{S}_Final_.txt")
+    for (chrom, pos, ref, alt), rows in mnp_rows(truth, table).items():
+        assert [(r["ref"], r["alt"]) for r in rows] == [(ref, alt)], (chrom, pos, ref, alt)
+        assert rows[0]["consequence"] == "missense_variant", rows[0]
+        assert re.fullmatch(r"c\.\d+_\d+del[ACGT]+ins[ACGT]+", rows[0]["hgvs_c"]), rows[0]
+        assert re.fullmatch(r"p\.[A-Z][a-z]{2}\d+[A-Z][a-z]{2}", rows[0]["hgvs_p"]), rows[0]
 
 
 def test_it_records_the_depths_and_truth_of_the_uneven_sample(uneven):
