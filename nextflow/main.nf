@@ -28,7 +28,7 @@ include { WRITE_METADATA  } from './modules/write_metadata'
 // Parameters recorded in metadata.json (the same keys as bin/run-local records).
 def recordedParams() {
     return ['sample', 'r1', 'r2', 'reference', 'targets', 'annotation', 'outdir',
-            'markdup', 'caller', 'min_qual', 'min_depth', 'min_mapq',
+            'markdup', 'caller', 'min_qual', 'min_depth', 'indel_gap', 'min_mapq',
             'min_baseq', 'known_sites', 'snpeff_db', 'canonical', 'gnomad', 'gnomad_version',
             'clinvar', 'clinvar_version', 'reference_build', 'max_cpus',
             'qc_min_q30_rate', 'qc_min_mapped_pct', 'qc_max_duplication_pct', 'qc_min_mean_depth',
@@ -49,8 +49,8 @@ def validateParams() {
             error "Invalid --${name} '${params[name]}': expected one of ${allowed.join(', ')}"
         }
     }
-    ['min_qual', 'min_depth', 'min_mapq', 'min_baseq', 'qc_min_q30_rate', 'qc_min_mapped_pct',
-     'qc_max_duplication_pct', 'qc_min_mean_depth', 'qc_min_pct_targets_20x',
+    ['min_qual', 'min_depth', 'indel_gap', 'min_mapq', 'min_baseq', 'qc_min_q30_rate',
+     'qc_min_mapped_pct', 'qc_max_duplication_pct', 'qc_min_mean_depth', 'qc_min_pct_targets_20x',
      'qc_min_pct_bases_20x'].each { name ->
         if (!(params[name].toString() ==~ /\d+(\.\d+)?/)) {
             error "Invalid --${name} '${params[name]}': expected a non-negative number"

@@ -10,6 +10,7 @@ process SOFT_FILTER {
 
     script:
     """
-    soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth}
+    soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth} \\
+        --indel-gap ${params.indel_gap}
     """
 }

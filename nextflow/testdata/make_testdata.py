@@ -11,6 +11,12 @@ Writes into OUTDIR:
                     2x100 bp pairs, ~80x over targets, Illumina-like qualities and errors,
                     adapter read-through on short fragments, ~8% PCR duplicates
   manifest.json     counts and seed
+With --capture uneven (default uniform, whose bytes stay as they were), drawn from a separate random
+generator: per-target depth like a real capture (most targets 25-150x, about one in five 5-15x;
+the 24 bp insertion's target at 32x, one MNP's at 12x), and extra planted variants: MNPs (2 or 3
+substitutions in one codon on the same haplotype, one truth record each: REF/ALT span the codon
+positions changed), a 24 bp in-frame insertion and a 12 bp deletion. manifest.json then also lists
+the capture mode, the depth drawn for each target and the truth MNPs.
 Annotation sources (written after the files above, from a separate random generator, so adding
 them changed none of the bytes above):
   gnomad.vcf.gz(.tbi)      gnomAD-style sites VCF (AC, AN, AF, nhomalt): planted variants, common,
@@ -24,6 +30,7 @@ them changed none of the bytes above):
   bundle.json              the reference bundle declaration (the portal's load_reference)
 
 Same seed -> same bytes. Usage: make_testdata.py OUTDIR [--seed N] [--sample NAME] [--depth X]
+                                   [--capture uniform|uneven]
 """
 
 import argparse
@@ -328,10 +335,11 @@ def sequence_read(rng, template, adapter, profile):
     return "".join(out), qual
 
 
-def simulate_reads(rng, seqs, variants, targets, depth):
+def simulate_reads(rng, seqs, variants, targets, depths):
+    """Fragments over each target at its depth (`depths`: one per target)."""
     haps = {c: haplotypes(seqs[c], [v for v in variants if v["chrom"] == c]) for c in seqs}
     frags = []
-    for chrom, s, e in targets:
+    for (chrom, s, e), depth in zip(targets, depths):
         n = round(depth * (e - s + 160) / (2 * READ_LEN))
         for _ in range(n):
             centre = rng.randint(s - 80, e + 80)
@@ -371,7 +379,102 @@ def write_fastq_pair(rng, frags, path1, path2):
             gz.write("".join(lines).encode())
 
 
-def build(outdir, seed, sample, depth):
+UNEVEN_SEED_OFFSET = 2027
+LONG_INSERTION, LONG_DELETION = 24, 12
+LONG_INSERTION_DEPTH, LOW_MNP_DEPTH = 32, 12
+
+
+def cds_codons(genes_by_chrom):
+    """Every codon of every CDS lying within one exon, at least EDGE from the exon's ends:
+    (chrom, genomic 0-based positions of its 3 bases in transcript order, strand)."""
+    out = []
+    for chrom, genes in genes_by_chrom.items():
+        for g0, gene in genes:
+            L, (c0, c1), m2p = len(gene["pre"]), gene["cds"], gene["m2p"]
+            for m in range(c0 + 3, c1 - 3, 3):
+                p = [m2p(m + i) for i in range(3)]
+                if p[2] - p[0] != 2 or not any(a + EDGE <= p[0] and p[2] < b - EDGE
+                                               for a, b in gene["exons"]):
+                    continue
+                g = [g0 + x if gene["strand"] == "+" else g0 + L - 1 - x for x in p]
+                out.append((chrom, g, gene["strand"]))
+    return out
+
+
+def plant_uneven_extras(rng, seqs, genes_by_chrom, variants):
+    """MNPs in codons and two longer indels, away from the variants already planted."""
+    def free(chrom, s, e, gap=45):
+        return all(v["chrom"] != chrom or e + gap <= v["pos"] or s >= v["pos"] + len(v["ref"]) + gap
+                   for v in variants + extras)
+
+    extras = []
+    codons = cds_codons(genes_by_chrom)
+    rng.shuffle(codons)
+    patterns = [(0, 1), (1, 2), (0, 2), (0, 1, 2)] * 3
+    for chrom, g, strand in codons:
+        if not patterns:
+            break
+        seq = seqs[chrom]
+        lo, hi = min(g), max(g)
+        if not free(chrom, lo, hi + 1) or "N" in seq[lo - 6: hi + 7]:
+            continue
+        plus = strand == "+"
+        codon = "".join(seq[x] if plus else seq[x].translate(COMP) for x in g)
+        pattern = patterns[0]
+        new = list(codon)
+        for i in pattern:
+            new[i] = rng.choice([b for b in "ACGT" if b != codon[i]])
+        new = "".join(new)
+        if new in STOPS or GENETIC_CODE[new] == GENETIC_CODE[codon]:
+            continue                       # a missense change, so one consequence is expected
+        alt_at = {x: new[i] if plus else new[i].translate(COMP) for i, x in enumerate(g)}
+        ref_plus = seq[lo: hi + 1]
+        alt_plus = "".join(alt_at[x] for x in range(lo, hi + 1))
+        # the bases changed in genomic order; REF/ALT span the first to the last of them
+        changed = [k for k in range(3) if ref_plus[k] != alt_plus[k]]
+        s0, s1 = lo + changed[0], lo + changed[-1] + 1
+        extras.append(dict(chrom=chrom, pos=s0, ref=seq[s0:s1], alt=alt_plus[changed[0]:changed[-1] + 1],
+                           gt=rng.choice(["0/1", "0/1", "1/1"])))
+        patterns.pop(0)
+    for length, insertion in ((LONG_INSERTION, True), (LONG_DELETION, False)):
+        for chrom, g, strand in codons[len(codons) // 2:]:
+            seq = seqs[chrom]
+            p = max(g) + 1 if strand == "+" else min(g)   # between two codons
+            if not free(chrom, p - 1, p + length + 1):
+                continue
+            if insertion:
+                ref, alt = seq[p - 1], seq[p - 1] + random_seq(rng, length, 0.45)
+            else:
+                ref, alt = seq[p - 1: p + length], seq[p - 1]
+            if normalise(seq, p - 1, ref, alt) != (p - 1, ref, alt):
+                continue                   # keep them at one unambiguous position
+            extras.append(dict(chrom=chrom, pos=p - 1, ref=ref, alt=alt, gt="0/1"))
+            break
+    return extras
+
+
+def capture_depths(rng, targets, depth, uneven, variants):
+    """Per-target depth: `depth` everywhere, or a realistic spread around it (uneven)."""
+    if not uneven:
+        return [depth] * len(targets)
+    depths = []
+    for _ in targets:
+        if rng.random() < 0.2:
+            depths.append(rng.uniform(5, 15))                       # poorly captured
+        else:
+            depths.append(min(150.0, max(25.0, rng.lognormvariate(0, 0.45) * depth)))
+
+    def target_of(v):
+        return next(i for i, (c, s, e) in enumerate(targets) if c == v["chrom"] and s <= v["pos"] < e)
+
+    long_ins = next(v for v in variants if len(v["alt"]) - len(v["ref"]) == LONG_INSERTION)
+    depths[target_of(long_ins)] = LONG_INSERTION_DEPTH
+    mnp = next(v for v in variants if len(v["ref"]) == len(v["alt"]) > 1 and v["gt"] == "0/1")
+    depths[target_of(mnp)] = LOW_MNP_DEPTH
+    return [round(d, 1) for d in depths]
+
+
+def build(outdir, seed, sample, depth, capture="uniform"):
     rng = random.Random(seed)
     os.makedirs(outdir, exist_ok=True)
     alu = random_seq(rng, 290, 0.52) + "A" * 18
@@ -414,6 +517,11 @@ def build(outdir, seed, sample, depth):
         genes_by_chrom[chrom] = genes
 
     variants = plant_variants(rng, seqs, genes_by_chrom)
+    uneven = capture == "uneven"
+    extra_rng = random.Random(seed + UNEVEN_SEED_OFFSET)
+    if uneven:
+        variants = sorted(variants + plant_uneven_extras(extra_rng, seqs, genes_by_chrom, variants),
+                          key=lambda v: ([c for c, _ in CONTIGS].index(v["chrom"]), v["pos"]))
 
     # targets: exons +/- PAD, merged, reference order
     order = [c for c, _ in CONTIGS]
@@ -453,21 +561,27 @@ def build(outdir, seed, sample, depth):
         fh.write(f"##reference=ref.fa\n")
         for chrom, length in CONTIGS:
             fh.write(f"##contig=<ID={chrom},length={length}>\n")
-        fh.write('##INFO=<ID=TYPE,Number=1,Type=String,Description="SNV or INDEL">\n')
+        fh.write('##INFO=<ID=TYPE,Number=1,Type=String,Description="SNV or INDEL">\n' if not uneven
+                 else '##INFO=<ID=TYPE,Number=1,Type=String,Description="SNV, MNP or INDEL">\n')
         fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
         fh.write(f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{sample}\n")
         for chrom, pos, ref, alt, gt in truth:
-            kind = "SNV" if len(ref) == len(alt) == 1 else "INDEL"
+            kind = "SNV" if len(ref) == len(alt) == 1 else "MNP" if len(ref) == len(alt) else "INDEL"
             fh.write(f"{chrom}\t{pos + 1}\t.\t{ref}\t{alt}\t.\tPASS\tTYPE={kind}\tGT\t{gt}\n")
 
-    frags = simulate_reads(rng, seqs, variants, [(c, s, e) for c, s, e, _ in targets], depth)
+    spans = [(c, s, e) for c, s, e, _ in targets]
+    depths = capture_depths(extra_rng, spans, depth, uneven, variants)
+    frags = simulate_reads(rng, seqs, variants, spans, depths)
     write_fastq_pair(rng, frags, os.path.join(outdir, f"{sample}_R1.fastq.gz"),
                      os.path.join(outdir, f"{sample}_R2.fastq.gz"))
     manifest = dict(seed=seed, sample=sample, depth=depth, contigs=dict(CONTIGS),
                     genes=sum(len(g) for g in genes_by_chrom.values()), targets=len(targets),
                     target_bases=sum(e - s for _, s, e, _ in targets), read_pairs=len(frags),
                     truth_snvs=sum(1 for t in truth if len(t[2]) == len(t[3]) == 1),
-                    truth_indels=sum(1 for t in truth if not len(t[2]) == len(t[3]) == 1))
+                    truth_indels=sum(1 for t in truth if len(t[2]) != len(t[3])))
+    if uneven:
+        manifest.update(capture="uneven", target_depths=depths,
+                        truth_mnps=sum(1 for t in truth if len(t[2]) == len(t[3]) > 1))
     with open(os.path.join(outdir, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=2, sort_keys=True)
         fh.write("\n")
@@ -701,10 +815,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--sample", default="TEST1")
     ap.add_argument("--depth", type=float, default=80.0, help="mean depth over targets [80]")
+    ap.add_argument("--capture", choices=["uniform", "uneven"], default="uniform",
+                    help="uniform depth over targets, or uneven like a real capture, with MNPs "
+                         "and longer indels [uniform]")
     args = ap.parse_args(argv)
     if not 10 <= args.depth <= 500:
         ap.error("--depth must be between 10 and 500")
-    manifest = build(args.outdir, args.seed, args.sample, args.depth)
+    manifest = build(args.outdir, args.seed, args.sample, args.depth, args.capture)
     print(json.dumps(manifest, sort_keys=True))
 
 

@@ -147,7 +147,8 @@ def test_it_accepts_the_pipeline_params_in_the_local_runner():
             assert f"--{name}" in usage, name
     runner = (BIN / "run-local").read_text()
     params = config_params()
-    for name in ("markdup", "caller", "min_qual", "min_depth", "min_mapq", "min_baseq"):
+    for name in ("markdup", "caller", "min_qual", "min_depth", "indel_gap", "min_mapq",
+                 "min_baseq"):
         m = re.search(rf'"--{name}".*default=([^,)]+)', runner)
         assert m, name
         assert str(params[name]).strip("'") == m.group(1).strip('"'), name

@@ -195,3 +195,18 @@ def test_it_writes_hgvs_for_every_planted_snv_from_the_gene_models(testdata):
     kinds = {re.sub(r"\d+", "N", r["hgvs_p"]) for r in rows}
     assert len([k for k in kinds if re.fullmatch(r"p\.[A-Z][a-z]{2}N[A-Z][a-z]{2}", k)]) > 20
     assert any(k.endswith("*") for k in kinds)                           # stop gained
+
+
+def test_it_generates_uneven_capture_with_the_same_bytes_for_the_same_seed(tmp_path):
+    """--capture uneven draws from its own generator: deterministic, and the reference, genes
+    and targets are those of the uniform sample (only the reads and the truth differ)."""
+    for name in ("a", "b"):
+        run(["python3", PIPELINE / "testdata" / "make_testdata.py", tmp_path / name, "--seed", "42",
+             "--sample", SAMPLE, "--capture", "uneven"], check=True)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    uneven = digest(tmp_path / "a")
+    for name in ("ref.fa", "genes.gff3", "targets.bed"):
+        assert uneven[name] == BEFORE_ANNOTATION_SOURCES[name], name
+    assert uneven["truth.vcf"] != BEFORE_ANNOTATION_SOURCES["truth.vcf"]
+    kinds = [r["info"] for r in vcf_records(tmp_path / "a" / "truth.vcf")]
+    assert kinds.count("TYPE=MNP") >= 10
