@@ -7,7 +7,11 @@ import pytest
 from django.test import override_settings
 
 from tests.helpers import make_user, screenshot
+from jobs.intake.uploads import choose_part_size, reload_loss_bound
 from jobs.models import Sample
+from storage import s3
+from storage.buckets import bucket_name
+from storage.checksums import sha256_chunks, sha256_file
 from tests.fastq_data import fastq_pair_of_size
 from storage import provisioning
 
@@ -99,7 +103,8 @@ def test_a_clinician_uploads_a_pair_and_sees_it_verified(chromium, portal, big_f
     page.wait_for_function(r"""() => /\d+(\.\d+)? MB\/s · .+ left/.test(
         document.querySelector('[data-overall] [data-figures]').textContent)""")
     overall = page.locator("[data-overall] [data-figures]").inner_text()
-    assert re.search(r"[\d.]+ MB of 105\.\d MB · [\d.]+ MB/s · \S+.* left", overall), overall
+    assert re.search(r"[\d.]+ MB of 105\.\d MB sent · [\d.]+ MB kept · [\d.]+ MB/s · \S+.* left",
+                     overall), overall
     assert page.locator("button[type=submit]").is_disabled()
     screenshot(page, "upload-in-progress")
 
@@ -163,6 +168,75 @@ def test_a_dropped_network_and_a_reload_resume_instead_of_starting_over(chromium
     assert sample.status == "ready"
     assert sent_after_reload <= total_parts - stored_before_reload, \
         "parts already stored were not sent again"
+    context.close()
+
+
+def part_of(url: str) -> tuple[str, int]:
+    """(object path, part number) of a part PUT."""
+    path, _, query = url.partition("?")
+    return path, int(re.search(r"partNumber=(\d+)", query).group(1))
+
+
+def test_a_reload_sends_again_at_most_the_parts_in_flight(chromium, portal, big_fastq_pair):
+    """The stated bound: a reload loses only the parts in flight, at most 6 x the part size; a
+    50 MB file has 5 MiB parts (size / 24, at least 5 MiB), so at most 31.5 MB, and what the bar
+    called kept is what S3 holds."""
+    size = big_fastq_pair[0].stat().st_size
+    part_size = choose_part_size(size)
+    bound = reload_loss_bound(part_size)
+    assert part_size == 5 * MB and bound == 30 * MB
+
+    context, page = signed_in_page(chromium, portal, upload_bytes_per_second=8 * MB)
+    puts, stored = part_puts(page), stored_parts(page)
+    fill_sample_form(page, portal, big_fastq_pair, name="NA12880")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-reload-bound]:not([hidden])")
+    assert "at most 31.5 MB" in page.inner_text("[data-reload-bound]")
+    # Mid-upload, once the bar says some bytes are kept: reload.
+    page.wait_for_function("""() => {
+        const o = document.querySelector('[data-overall]')
+        return o && Number(o.dataset.keptBytes) > 0 && Number(o.dataset.percent) >= 30 }""",
+                           timeout=60_000)
+    screenshot(page, "upload-kept-and-in-flight")
+    shown_kept = int(page.get_attribute("[data-overall]", "data-kept-bytes"))
+    sent_before = {part_of(url) for url in puts}
+    page.reload()
+
+    def part_bytes(f, n):
+        return min(f.part_size, f.size - (n - 1) * f.part_size)
+
+    sample = Sample.objects.get(name="NA12880")
+    files = list(sample.files.order_by("read"))
+    assert all(f.part_size == part_size for f in files)
+    held = {}
+    for f in files:
+        if f.status == "uploading":
+            for p in s3.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id):
+                held[(f.key, p["PartNumber"])] = p["Size"]
+        else:
+            held.update({(f.key, n): part_bytes(f, n) for n in range(1, f.part_count + 1)})
+    assert stored and sum(held.values()) >= shown_kept, "kept means S3 holds it"
+
+    offered = [read for read in (1, 2) if page.locator(f"#resume-r{read}").count()]
+    for read in offered:
+        page.set_input_files(f"#resume-r{read}", str(big_fastq_pair[read - 1]))
+    before_resume = len(puts)
+    page.click("text=Resume upload")
+    page.wait_for_function("() => Number(document.querySelector('[data-overall]')"
+                           "?.dataset.keptBytes || 0) > 0")
+    screenshot(page, "upload-resumed-kept")
+    page.wait_for_selector("[data-sample-status='ready']", timeout=120_000)
+
+    by_path = {path: f for path, _ in sent_before for f in files if path.endswith(f.key)}
+    again = {part_of(url) for url in puts[before_resume:]} & sent_before
+    resent = sum(part_bytes(by_path[path], n) for path, n in again)
+    assert len(again) <= 6 and resent <= bound, (again, resent)
+    assert not {(by_path[path].key, n) for path, n in again} & set(held), \
+        "no part S3 held was sent again"
+    for f, path in zip(files, big_fastq_pair):
+        f.refresh_from_db()
+        body = s3.open_object(bucket_name("raw"), f.key)
+        assert sha256_chunks(iter(lambda: body.read(8 * MB), b"")) == sha256_file(path)
     context.close()
 
 
