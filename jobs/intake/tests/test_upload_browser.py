@@ -37,8 +37,21 @@ def portal(live_server, real_s3, sync_tasks):
         yield live_server
 
 
-def signed_in_page(chromium, portal, upload_bytes_per_second=None):
-    context = chromium.new_context(viewport={"width": 1200, "height": 1000})
+@pytest.fixture
+def portal_queued(live_server, real_s3):
+    """The live portal with tasks left queued (no worker): a sample stays "verifying"."""
+    from tenants.services import lab_create, membership_add
+
+    with override_settings(STORAGE_UPLOAD_ORIGINS=[live_server.url]):
+        provisioning.apply()
+        lab = lab_create(slug="lab-a", name="Lab A Genomics")
+        membership_add(lab=lab, user=make_user("clinician@lab-a.test"), role="clinician")
+        yield live_server
+
+
+def signed_in_page(chromium, portal, upload_bytes_per_second=None, javascript=True):
+    context = chromium.new_context(viewport={"width": 1200, "height": 1000},
+                                   java_script_enabled=javascript)
     page = context.new_page()
     if upload_bytes_per_second:
         cdp = context.new_cdp_session(page)
@@ -269,4 +282,51 @@ def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
     assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
                                                                     ("SHEET2", "ready")]
     screenshot(page, "sheet-uploaded-list")
+    context.close()
+
+
+def test_without_javascript_a_field_error_keeps_the_files(chromium, portal_queued, tmp_path):
+    """No JavaScript: a bad sample name sends the form back with both files kept ("received"),
+    the corrected form is sent without choosing them again, and the sample page does not claim
+    to update by itself (it offers a Reload link instead)."""
+    from tests.fastq_data import write_fastq_pair
+
+    pair = write_fastq_pair(tmp_path, "NOJS1", reads=5000)
+    context, page = signed_in_page(chromium, portal_queued, javascript=False)
+    fill_sample_form(page, portal_queued, pair, name="NOJS 1")
+    page.fill("input[name=external_id]", "Jane Doe")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-received='2']")
+    assert "Use 1-64 letters" in page.inner_text("[data-error-for=name]")
+    assert "pseudonymous identifier" in page.inner_text("[data-error-for=external_id]")
+    for read, path in zip((1, 2), pair):
+        kept = page.inner_text(f"[data-received='{read}']")
+        assert re.search(rf"{path.name} received, [\d.]+\s(KB|MB)", kept), kept
+    screenshot(page, "nojs-field-error-files-kept")
+    assert not Sample.objects.exists()
+
+    page.fill("input[name=name]", "NOJS1")
+    page.fill("input[name=external_id]", "PSN-0099")
+    page.click("button[type=submit]")  # the file inputs are left empty
+    page.wait_for_url(re.compile(r".*/labs/lab-a/samples/[0-9a-f-]+/$"))
+    page.wait_for_selector("[data-sample-status='verifying']")
+    screenshot(page, "nojs-sample-stored-verifying")
+    body = page.inner_text("body")
+    assert "updates by itself" not in body and "Reload to see whether it is done" in body
+    assert page.locator("[data-reload]").is_visible()
+
+    sample = Sample.objects.get(name="NOJS1")
+    assert sample.external_id == "PSN-0099"
+    for f, path in zip(sample.files.order_by("read"), pair):
+        assert f.status == "uploaded" and f.original_name == path.name
+        body_ = s3.open_object(bucket_name("raw"), f.key)
+        assert sha256_chunks(iter(lambda: body_.read(MB), b"")) == sha256_file(path) \
+            == f.client_sha256
+    context.close()
+
+    # With JavaScript the same page says it updates by itself.
+    context, page = signed_in_page(chromium, portal_queued)
+    page.goto(portal_queued.url + f"/labs/lab-a/samples/{sample.pk}/")
+    assert "updates by itself" in page.inner_text("[data-updates-itself]")
+    assert not page.locator("[data-reload]").is_visible()
     context.close()
