@@ -241,3 +241,14 @@ def test_part_sizes_bound_what_a_reload_loses(settings):
         bound = reload_loss_bound(part)
         assert bound <= max(size // 4 + 6 * MIB, 30 * MIB) and bound <= max(96 * MIB, size * 0.0062)
         assert -(-size // part) <= 1000
+
+
+def test_the_bound_counts_the_parts_the_browser_really_sends_at_once():
+    import re
+    from pathlib import Path
+
+    from jobs.intake.uploads import UPLOAD_CONCURRENCY
+
+    source = (Path(__file__).resolve().parents[3] / "frontend/src/uploader.js").read_text()
+    assert re.search(r"export const CONCURRENCY = (\d+)", source).group(1) == \
+        str(UPLOAD_CONCURRENCY)
