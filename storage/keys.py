@@ -40,6 +40,14 @@ def raw_fastq_key(lab, job_id: uuid.UUID, sample_name: str, read: int) -> str:
     return f"{job_prefix(lab, job_id)}{_component(sample_name)}_R{read}.fastq.gz"
 
 
+def received_fastq_key(lab, received_id: uuid.UUID, read: int) -> str:
+    """A FASTQ the no-JavaScript form received while its other fields were wrong, kept until the
+    corrected form claims it (copied to its raw_fastq_key) or the raw bucket's rule expires it."""
+    if read not in (1, 2):
+        raise UnsafeKeyComponent(f"read must be 1 or 2, not {read!r}")
+    return f"{lab_prefix(lab)}received/{_component(received_id)}_R{read}.fastq.gz"
+
+
 def job_output_key(lab, job_id: uuid.UUID, relative_path: str) -> str:
     """A pipeline output under the job's prefix, keeping the pipeline's published sub-folders."""
     parts = relative_path.split("/")

@@ -428,6 +428,14 @@ def upload_path(bucket: str, key: str, path, *, metadata: dict[str, str] | None 
                              Config=bounded_transfer_config())
 
 
+def copy_object(bucket: str, source_key: str, key: str) -> None:
+    """A server-side copy within the bucket (multipart above 8 MiB, so any size)."""
+    with translated_errors(f"copy {source_key} to {key} in {bucket}"):
+        client().copy({"Bucket": bucket, "Key": source_key}, bucket, key,
+                      ExtraArgs={"ServerSideEncryption": "AES256"},
+                      Config=bounded_transfer_config())
+
+
 def put_bytes(bucket: str, key: str, data: bytes, *, content_type: str,
               metadata: dict[str, str] | None = None, encrypt: bool = True,
               legal_hold: bool = False) -> None:

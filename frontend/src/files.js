@@ -65,7 +65,33 @@ export function resumePlan(answer, size) {
     s3Multipart: { uploadId: answer.upload_id, key: answer.key },
     partSize,
     partCount,
+    partBytes,
     skipped,
     resumedBytes: skipped.reduce((sum, n) => sum + partBytes(n), 0),
   }
 }
+
+// The parts S3 holds for one file (listed on resume, or answered 200 since): the bytes a
+// reload keeps. Everything else sent so far is in flight and would be sent again.
+export class KeptParts {
+  constructor(plan) {
+    this.plan = plan
+    this.numbers = new Set()
+    this.bytes = 0
+    this.add(plan.skipped)
+  }
+
+  add(numbers) {
+    for (const n of numbers) {
+      if (!Number.isInteger(n) || n < 1 || n > this.plan.partCount || this.numbers.has(n)) continue
+      this.numbers.add(n)
+      this.bytes += this.plan.partBytes(n)
+    }
+    return this.bytes
+  }
+}
+
+// What a reload can cost: every part in flight, at most `concurrency` of them at once
+// across all the session's files.
+export const reloadLossBound = (plans, concurrency) =>
+  concurrency * Math.max(0, ...plans.map((p) => p.partSize))

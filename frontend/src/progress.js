@@ -80,6 +80,7 @@ export class ProgressView {
       name: e.name,
       size: e.size,
       uploaded: 0,
+      kept: 0,
       hashed: 0,
       hashText: null,
       complete: false,
@@ -89,6 +90,7 @@ export class ProgressView {
     this.overallMeter = new SpeedMeter()
     const overallName = entries.length === 2 ? 'Both files' : `All ${entries.length} files`
     this.overall = this.#row({ 'data-overall': '' }, overallName)
+    this.bound = h('p', { 'data-reload-bound': '', class: 'muted', hidden: true })
     this.status = h('p', { 'data-upload-status': '', role: 'status' })
     this.error = h('p', { 'data-upload-error': '', role: 'alert', hidden: true })
     this.cancelButton = h('button', { type: 'button', 'data-cancel': '' }, 'Cancel upload')
@@ -98,6 +100,7 @@ export class ProgressView {
     container.replaceChildren(
       ...this.files.map((f) => f.row.el),
       this.overall.el,
+      this.bound,
       this.status,
       this.error,
       h('p', {}, this.retryButton, ' ', this.cancelButton),
@@ -107,13 +110,18 @@ export class ProgressView {
     this.timer = setInterval(() => this.tick(), 1000)
   }
 
+  // The bar has two segments: kept (parts S3 holds, which a reload keeps) and in flight (sent
+  // but not yet acknowledged, which a reload sends again).
   #row(attrs, name) {
-    const bar = h('progress', { max: '100', value: '0', 'aria-label': name })
+    const kept = h('span', { class: 'upload-bar-kept', 'data-bar-kept': '' })
+    const flight = h('span', { class: 'upload-bar-flight', 'data-bar-flight': '' })
+    const bar = h('div', { class: 'upload-bar', role: 'progressbar', 'aria-label': name,
+      'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' }, kept, flight)
     const figures = h('span', { 'data-figures': '' })
     const hash = h('span', { 'data-hash': '' })
-    const el = h('div', { class: 'upload-row', 'data-percent': '0', ...attrs },
-      h('strong', {}, name), ' ', bar, h('br'), figures, ' · ', hash)
-    return { el, bar, figures, hash }
+    const el = h('div', { class: 'upload-row', 'data-percent': '0', 'data-kept-percent': '0',
+      'data-kept-bytes': '0', ...attrs }, h('strong', {}, name), ' ', bar, figures, ' · ', hash)
+    return { el, bar, kept, flight, figures, hash }
   }
 
   file(read) {
@@ -145,6 +153,19 @@ export class ProgressView {
     f.meter.add(bytes, now)
     this.overallMeter.add(this.#sum('uploaded'), now)
     this.render()
+  }
+
+  setKept(read, bytes) {
+    this.file(read).kept = bytes
+    this.render()
+  }
+
+  // Said once the part sizes are known: the most a reload can make the browser send again.
+  setReloadBound(bytes) {
+    this.bound.textContent =
+      'Kept: parts the storage server has confirmed; they survive a reload or a lost ' +
+      `connection. Only parts in flight are sent again: at most ${formatBytes(bytes)}.`
+    this.bound.hidden = false
   }
 
   setHashed(read, bytes) {
@@ -188,11 +209,11 @@ export class ProgressView {
   render() {
     for (const f of this.files) {
       const hashText = f.hashText ?? this.#hashText(f.hashed, f.size)
-      this.#paint(f.row, f.uploaded, f.size, f.meter.rate(), hashText, this.#status([f]))
+      this.#paint(f.row, f.uploaded, f.kept, f.size, f.meter.rate(), hashText, this.#status([f]))
     }
     const size = this.#sum('size')
-    this.#paint(this.overall, this.#sum('uploaded'), size, this.overallMeter.rate(),
-      this.#hashText(this.#sum('hashed'), size), this.#status(this.files))
+    this.#paint(this.overall, this.#sum('uploaded'), this.#sum('kept'), size,
+      this.overallMeter.rate(), this.#hashText(this.#sum('hashed'), size), this.#status(this.files))
   }
 
   #hashText(hashed, size) {
@@ -201,16 +222,26 @@ export class ProgressView {
 
   // 100 % only once the portal has accepted the file; all bytes sent but not
   // yet completed (storage answering, SHA-256 still running) shows 99 %.
-  #paint(row, uploaded, size, rate, hashText, status) {
-    const pct = status === 'done' ? 100 : Math.min(99, percent(uploaded, size))
-    row.el.dataset.percent = String(pct)
-    row.bar.value = pct
-    const sizes = `${formatBytes(status === 'done' ? size : uploaded)} of ${formatBytes(size)}`
+  #paint(row, uploaded, kept, size, rate, hashText, status) {
+    const done = status === 'done'
+    const sent = done ? size : Math.max(uploaded, kept)
+    const held = done ? size : Math.min(kept, sent)
+    const pct = done ? 100 : Math.min(99, percent(sent, size))
+    const keptPct = done ? 100 : Math.min(pct, percent(held, size))
+    Object.assign(row.el.dataset, { percent: String(pct), keptPercent: String(keptPct),
+      keptBytes: String(held) })
+    row.bar.setAttribute('aria-valuenow', String(pct))
+    row.bar.setAttribute('aria-valuetext', `${pct}% sent, ${keptPct}% kept`)
+    row.kept.style.width = `${keptPct}%`
+    row.flight.style.width = `${pct - keptPct}%`
+    const sizes = done
+      ? `${formatBytes(size)} of ${formatBytes(size)}`
+      : `${formatBytes(sent)} of ${formatBytes(size)} sent · ${formatBytes(held)} kept`
     const note =
       { done: 'uploaded', cancelled: 'cancelled', error: 'stopped' }[status] ??
-      (uploaded >= size
+      (sent >= size
         ? 'completing…'
-        : `${formatSpeed(rate)} · ${formatEta(etaSeconds(size - uploaded, rate))} left`)
+        : `${formatSpeed(rate)} · ${formatEta(etaSeconds(size - sent, rate))} left`)
     row.figures.textContent = `${sizes} · ${note}`
     row.hash.textContent = hashText
   }

@@ -3,7 +3,7 @@
 import Uppy from '@uppy/core'
 import AwsS3 from '@uppy/aws-s3'
 import { ApiError } from './api.js'
-import { resumePlan } from './files.js'
+import { KeptParts, reloadLossBound, resumePlan } from './files.js'
 import { sha256File } from './hash.js'
 import { ProgressView } from './progress.js'
 
@@ -23,7 +23,7 @@ function untilAborted(promise, signal) {
 // Every file gets `s3Multipart` before the upload starts, so Uppy takes its
 // restore path: listParts, then only the parts S3 does not hold yet.
 // `hashOf(entry)` → Promise<hex>; the complete call waits for it.
-export function createUppy({ api, entries, hashOf, uploadPartBytes }) {
+export function createUppy({ api, entries, hashOf, uploadPartBytes, onPartsKept }) {
   const byData = new Map(entries.map((e) => [e.file, e]))
   const entryOf = (file) => byData.get(file.data)
   const uppy = new Uppy({ id: 'wes-upload', autoProceed: false })
@@ -38,7 +38,13 @@ export function createUppy({ api, entries, hashOf, uploadPartBytes }) {
       const answer = await api.startUpload(entryOf(file).uploadUrl, file.data, signal)
       return { uploadId: answer.upload_id, key: answer.key }
     },
-    listParts: (file, { signal }) => api.listParts(entryOf(file).uploadUrl, signal),
+    // S3's list is the truth about what is kept: parts that reached it after the start answer
+    // (or whose 200 the browser never saw) count as kept too.
+    listParts: async (file, { signal }) => {
+      const parts = await api.listParts(entryOf(file).uploadUrl, signal)
+      onPartsKept?.(entryOf(file), parts.map((p) => p.PartNumber))
+      return parts
+    },
     signPart: async (file, { partNumber, signal }) => {
       const signed = await api.signPart(entryOf(file).uploadUrl, partNumber, signal)
       return { method: signed.method ?? 'PUT', url: signed.url, expires: signed.expires_in }
@@ -59,6 +65,8 @@ export function createUppy({ api, entries, hashOf, uploadPartBytes }) {
     abortMultipartUpload: (file) => api.abort(entryOf(file).uploadUrl),
     ...(uploadPartBytes && { uploadPartBytes }),
   })
+  uppy.on('s3-multipart:part-uploaded', (file, part) =>
+    onPartsKept?.(entryOf(file), [part.PartNumber]))
   for (const entry of entries) {
     const { file } = entry
     entry.uppyId = uppy.addFile({
@@ -113,7 +121,9 @@ export async function startUploads({ container, api, entries, sampleUrl, navigat
       entries.map(async (e) => {
         const answer = await api.startUpload(e.uploadUrl, e.file, controller.signal)
         e.plan = resumePlan(answer, e.file.size)
+        e.kept = new KeptParts(e.plan)
         view.setUploaded(e.read, e.plan.resumedBytes)
+        view.setKept(e.read, e.kept.bytes)
       }),
     )
   } catch (err) {
@@ -139,7 +149,9 @@ export async function startUploads({ container, api, entries, sampleUrl, navigat
     }))
   for (const e of entries) hashOf(e).catch(() => {})
 
-  uppy = createUppy({ api, entries, hashOf })
+  view.setReloadBound(reloadLossBound(entries.map((e) => e.plan), CONCURRENCY))
+  const onPartsKept = (e, numbers) => view.setKept(e.read, e.kept.add(numbers))
+  uppy = createUppy({ api, entries, hashOf, onPartsKept })
   const readOf = (file) => file.meta.read
   uppy.on('upload-progress', (file, progress) => {
     if (file) view.setUploaded(readOf(file), progress.bytesUploaded)

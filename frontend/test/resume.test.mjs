@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import { resumePlan, uppyPartCount } from '../src/files.js'
+import { KeptParts, reloadLossBound, resumePlan, uppyPartCount } from '../src/files.js'
 import { CONCURRENCY, RETRY_DELAYS, createUppy } from '../src/uploader.js'
 
 const MiB = 1024 * 1024
@@ -164,4 +164,26 @@ test('a part whose PUT drops is retried (retryDelays) and the upload finishes', 
   assert.equal(result.successful.length, 1)
   assert.deepEqual(s3.puts.map((p) => p.n), [4])
   assert.deepEqual(calls.filter((c) => c[0] === 'sign').map((c) => c[2]), [4, 4])
+})
+
+test('KeptParts: the listed parts, then each acknowledged part, counted once', () => {
+  const kept = new KeptParts(resumePlan(answer([1]), SIZE))
+  assert.equal(kept.bytes, PART)
+  assert.equal(kept.add([4, 4, 1, 9, 0]), PART + 1234) // repeats and unknown numbers ignored
+  assert.equal(kept.add([2, 3]), SIZE)
+  assert.equal(reloadLossBound([resumePlan(answer([]), SIZE), { partSize: 16 * MiB }], CONCURRENCY),
+    6 * 16 * MiB)
+})
+
+test('Uppy reports every part S3 holds: listed on resume and acknowledged since', async () => {
+  const { entry, sha } = makeEntry([2])
+  const { api } = fakePortal([1, 2]) // part 1 reached S3 after the start answer
+  const s3 = fakeS3()
+  const reported = []
+  const uppy = createUppy({ api, entries: [entry], hashOf: async () => sha,
+    uploadPartBytes: s3.uploadPartBytes, onPartsKept: (e, numbers) => reported.push(...numbers) })
+  await uppy.upload()
+  assert.deepEqual(s3.puts.map((p) => p.n), [3, 4])
+  assert.deepEqual(reported.slice(0, 2), [1, 2], 'the list comes first')
+  assert.deepEqual([...reported].sort(), [1, 2, 3, 4])
 })

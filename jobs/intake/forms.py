@@ -111,26 +111,55 @@ class DirectUploadForm(SampleForm):
 
 
 class PlainUploadForm(SampleForm):
-    """The same form without JavaScript: the files come in the request body."""
+    """The same form without JavaScript: the files come in the request body, or were received by
+    an earlier try of this form that another field sent back (`received`, jobs/intake/received.py):
+    an empty file input then means "keep the file received"."""
 
-    r1 = forms.FileField(label="R1 (.fastq.gz)", allow_empty_file=True)
-    r2 = forms.FileField(label="R2 (.fastq.gz)", allow_empty_file=True)
+    r1 = forms.FileField(label="R1 (.fastq.gz)", allow_empty_file=True, required=False)
+    r2 = forms.FileField(label="R2 (.fastq.gz)", allow_empty_file=True, required=False)
+    received = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, received_files: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_received(received_files or {})
+
+    def set_received(self, received_files: dict) -> None:
+        """The files kept from earlier tries; the page shows each beside its (empty) input."""
+        self.received_files = dict(received_files)
+        for read in (1, 2):
+            self.fields[f"r{read}"].received = self.received_files.get(read)
 
     def clean(self):
         cleaned = super().clean()
         for read in (1, 2):
             upload = cleaned.get(f"r{read}")
             if upload is None:
+                if read not in self.received_files and f"r{read}" not in self.errors:
+                    self.add_error(f"r{read}", f"Choose the R{read} file.")
                 continue
             problem = check_fastq_file_name(upload.name, upload.size)
             if problem:
                 self.add_error(f"r{read}", problem)
         if not self.errors:
-            problem = check_pair((cleaned["r1"].name, cleaned["r1"].size),
-                                 (cleaned["r2"].name, cleaned["r2"].size))
+            chosen = self.chosen_files()
+            problem = check_pair((chosen[1].name, chosen[1].size),
+                                 (chosen[2].name, chosen[2].size))
             if problem:
                 self.add_error(None, problem)
         return cleaned
+
+    def chosen_files(self) -> dict:
+        """Per read: the file sent now, else the one received before."""
+        return {read: self.cleaned_data.get(f"r{read}") or self.received_files.get(read)
+                for read in (1, 2)}
+
+    def acceptable_uploads(self) -> dict:
+        """The files sent now that passed their own checks: worth keeping when another field
+        sends the form back."""
+        if not hasattr(self, "cleaned_data"):
+            return {}
+        return {read: self.cleaned_data[f"r{read}"] for read in (1, 2)
+                if self.cleaned_data.get(f"r{read}") is not None and f"r{read}" not in self.errors}
 
 
 class SampleSheetForm(forms.Form):

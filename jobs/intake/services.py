@@ -13,6 +13,7 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jobs.intake import received
 from jobs.intake.verification import start_verification_when_both_uploaded
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
 from storage import keys, ledger, s3
@@ -76,7 +77,9 @@ def audit_file(user, action: str, f: SampleFile, request, **extra) -> None:
 
 def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, request=None
                                     ) -> Sample:
-    """Stream the two uploaded temporary files to storage, then record the sample.
+    """Stream the two uploaded temporary files to storage, then record the sample. An upload may
+    also be a file received by an earlier try of the form (jobs/intake/received.py): it is copied
+    inside storage, and its kept copy removed once the sample is recorded.
 
     Objects are written first, under a fresh job id: if storage fails nothing is recorded and the
     clinician sees why; if recording fails the orphan objects expire with the raw bucket's rule.
@@ -89,6 +92,10 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
     digests = {}
     for read, upload in sorted(uploads.items()):
         key = keys.raw_fastq_key(lab, job_id, data["name"], read)
+        if isinstance(upload, received.ReceivedFile):
+            digests[read] = upload.sha256
+            received.claim(upload, key)
+            continue
         digests[read] = _sha256_of(upload)
         upload.seek(0)
         with s3.translated_errors(f"store R{read}"):
@@ -116,6 +123,9 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
             audit_file(membership.user, audit_actions.UPLOAD_COMPLETED, f, request,
                         sha256=f.client_sha256, path="form")
         start_verification_when_both_uploaded(sample)
+    for upload in uploads.values():
+        if isinstance(upload, received.ReceivedFile):
+            received.release(upload)
     return sample
 
 

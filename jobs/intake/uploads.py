@@ -28,6 +28,9 @@ from tenants import audit_actions
 
 MIB = 1024 * 1024
 TARGET_PART_COUNT = 1000         # S3 allows 10,000; fewer, larger parts mean fewer signatures
+S3_MIN_PART_BYTES = 5 * MIB      # every part but the last
+UPLOAD_CONCURRENCY = 6           # parts the browser sends at once (frontend/src/uploader.js)
+PARTS_FOR_SMALL_FILES = 4 * UPLOAD_CONCURRENCY
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 ABANDONED_UPLOAD_AGE = timedelta(days=1)
 
@@ -37,10 +40,23 @@ class UploadConflict(ValidationError):
 
 
 def choose_part_size(size: int) -> int:
-    """At least WES_UPLOAD_MIN_PART_BYTES (16 MiB: measured 0.82 -> 0.90 of raw boto3's
-    throughput against 8 MiB, from half the signing round trips), at most ~1,000 parts."""
-    wanted = max(settings.UPLOAD_MIN_PART_BYTES, -(-size // TARGET_PART_COUNT))
+    """A reload (or a dropped connection the retries do not survive) loses only the parts in
+    flight, at most UPLOAD_CONCURRENCY of them: the bound is UPLOAD_CONCURRENCY x part size.
+
+    Large files get WES_UPLOAD_MIN_PART_BYTES (16 MiB: measured 0.82 -> 0.90 of raw boto3's
+    throughput against 8 MiB, from half the signing round trips), so at most 96 MiB; files over
+    ~15.6 GiB get 1/1,000 of their size (S3's 10,000-part cap with room), so at most 0.6% of the
+    file. Files under 384 MiB get size / PARTS_FOR_SMALL_FILES (at least S3's 5 MiB), so parts
+    finish early and a reload loses at most a quarter of the file (or 30 MiB)."""
+    for_throughput = max(settings.UPLOAD_MIN_PART_BYTES, -(-size // TARGET_PART_COUNT))
+    for_reload = max(S3_MIN_PART_BYTES, -(-size // PARTS_FOR_SMALL_FILES))
+    wanted = min(for_throughput, for_reload)
     return -(-wanted // MIB) * MIB
+
+
+def reload_loss_bound(part_size: int) -> int:
+    """The most bytes a reload can make the browser send again."""
+    return UPLOAD_CONCURRENCY * part_size
 
 
 def _locked(sample_file: SampleFile) -> SampleFile:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.paging import list_page
-from jobs.intake import selectors, services, uploads
+from jobs.intake import received, selectors, services, uploads
 from jobs.intake.access import access_sample, access_sample_file
 from jobs.intake.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
 from jobs.intake.sample_sheet import COLUMNS, parse_sheet
@@ -95,12 +95,14 @@ def file_json(slug: str, f) -> dict:
 
 
 def _sample_new_plain(request):
-    form = PlainUploadForm(request.POST, request.FILES)
+    membership = request.membership
+    kept = received.from_token(membership, request.POST.get("received", ""))
+    form = PlainUploadForm(request.POST, request.FILES, received_files=kept)
+    storage_down = False
     if form.is_valid():
-        uploads = {1: form.cleaned_data["r1"], 2: form.cleaned_data["r2"]}
         try:
             sample = services.sample_create_from_plain_upload(
-                membership=request.membership, data=form.cleaned_data, uploads=uploads,
+                membership=membership, data=form.cleaned_data, uploads=form.chosen_files(),
                 request=request)
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
@@ -109,11 +111,25 @@ def _sample_new_plain(request):
             else:
                 form.add_error(None, exc)
         except StorageError as exc:
+            storage_down = True
             form.add_error(None, f"Your files could not be stored, so nothing was saved: {exc}. "
                                  "Try again in a few minutes.")
         else:
             messages.success(request, f"{sample.name} was uploaded and is being verified.")
             return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
+    # Another field's error must not cost the files: keep those that came in and passed their own
+    # checks, so the corrected form is sent without them.
+    for read, upload in ({} if storage_down else form.acceptable_uploads()).items():
+        try:
+            kept[read] = received.receive(membership=membership, read=read, upload=upload,
+                                          request=request)
+        except StorageError as exc:
+            form.add_error(f"r{read}", f"{upload.name} could not be kept ({exc}); choose it "
+                                       "again.")
+    form.set_received(kept)
+    data = form.data.copy()
+    data["received"] = received.token_for(membership, kept)
+    form.data = data
     return render(request, "jobs/sample_new.html", {"form": form}, status=400)
 
 

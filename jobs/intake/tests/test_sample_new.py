@@ -127,6 +127,55 @@ def test_it_explains_bad_files_in_the_plain_form(client_for, clinician, provisio
     assert s3.client().list_objects_v2(Bucket=bucket_name("raw")).get("KeyCount") == 0
 
 
+def raw_keys() -> list[str]:
+    listed = s3.client().list_objects_v2(Bucket=bucket_name("raw"))
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def test_a_field_error_keeps_the_files_and_the_correction_is_sent_without_them(
+        client_for, clinician, provisioned_s3, fastq_pair, sync_tasks,
+        django_capture_on_commit_callbacks):
+    """Without JavaScript a field error used to cost both files; now they are kept (raw bucket,
+    the lab's prefix) and the corrected form, sent with empty file inputs, stores the sample."""
+    r1, r2 = fastq_pair
+    client = client_for(clinician)
+    response = client.post(NEW, {**sample_fields(name="bad name!"),
+                                 "r1": gz_upload(r1.name, r1.read_bytes()),
+                                 "r2": gz_upload(r2.name, r2.read_bytes())})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Use 1-64 letters" in page
+    assert f"{r1.name}</strong> received" in page and f"{r2.name}</strong> received" in page
+    kept = raw_keys()
+    assert len(kept) == 2 and all(k.startswith(f"{clinician.lab.pk}/received/") for k in kept)
+    token = response.context["form"]["received"].value()
+    assert token and f'value="{token}"' in page
+    assert not Sample.objects.exists()
+
+    # Another member of the lab cannot claim them with this token.
+    from tenants.services import membership_add
+    from tests.helpers import make_user
+    other = membership_add(lab=clinician.lab, user=make_user("other@lab-a.test"), role="clinician")
+    stolen = client_for(other).post(NEW, {**sample_fields(), "received": token})
+    assert stolen.status_code == 400 and "Choose the R1 file." in stolen.content.decode()
+
+    # A second field error keeps them still, without sending them again.
+    client = client_for(clinician)
+    again = client.post(NEW, {**sample_fields(external_id="Jane Doe"), "received": token})
+    assert again.status_code == 400 and f"{r1.name}</strong> received" in again.content.decode()
+    token = again.context["form"]["received"].value()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(NEW, {**sample_fields(name="S1"), "received": token})
+    assert done.status_code == 302, done.content.decode()[:3000]
+    sample = Sample.objects.get()
+    assert sample.status == "ready", sample.rejection_reason
+    for f, path in zip(sample.files.order_by("read"), fastq_pair):
+        assert s3.open_object(bucket_name("raw"), f.key).read() == path.read_bytes()
+        assert (f.original_name, f.client_sha256) == (path.name, f.sha256)
+    assert raw_keys() == sorted(f.key for f in sample.files.all()), "the kept copies are gone"
+
+
 def test_it_says_when_storage_is_down_and_records_nothing(client_for, clinician, storage_down,
                                                           fastq_pair):
     from django.test import override_settings

@@ -13,7 +13,8 @@ from tenants import audit_actions
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("provisioned_s3")
-MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum, so that small files still have several parts
+MIB = 1024 * 1024
+MIN_PART_SIZE = 5 * MIB  # S3's minimum, so that small files still have several parts
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +226,29 @@ def test_it_sends_an_anonymous_caller_to_sign_in(client, started):
     client.logout()
     response = client.post(f"{info['upload_url']}parts/1/")
     assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_part_sizes_bound_what_a_reload_loses(settings):
+    """A reload loses at most the parts in flight, 6 x part size: a quarter of a small file (parts
+    of size/24, at least 5 MiB), 96 MiB from 384 MiB up, 0.6% of a file beyond ~15.6 GiB."""
+    from jobs.intake.uploads import choose_part_size, reload_loss_bound
+
+    settings.UPLOAD_MIN_PART_BYTES = 16 * MIB
+    cases = {50 * 10**6: 5 * MIB, 200 * MIB: 9 * MIB, 384 * MIB: 16 * MIB, 1024**3: 16 * MIB,
+             10 * 1024**3: 16 * MIB, 40 * 1024**3: 41 * MIB}
+    for size, part in cases.items():
+        assert choose_part_size(size) == part, size
+        bound = reload_loss_bound(part)
+        assert bound <= max(size // 4 + 6 * MIB, 30 * MIB) and bound <= max(96 * MIB, size * 0.0062)
+        assert -(-size // part) <= 1000
+
+
+def test_the_bound_counts_the_parts_the_browser_really_sends_at_once():
+    import re
+    from pathlib import Path
+
+    from jobs.intake.uploads import UPLOAD_CONCURRENCY
+
+    source = (Path(__file__).resolve().parents[3] / "frontend/src/uploader.js").read_text()
+    assert re.search(r"export const CONCURRENCY = (\d+)", source).group(1) == \
+        str(UPLOAD_CONCURRENCY)

@@ -7,7 +7,11 @@ import pytest
 from django.test import override_settings
 
 from tests.helpers import make_user, screenshot
+from jobs.intake.uploads import choose_part_size, reload_loss_bound
 from jobs.models import Sample
+from storage import s3
+from storage.buckets import bucket_name
+from storage.checksums import sha256_chunks, sha256_file
 from tests.fastq_data import fastq_pair_of_size
 from storage import provisioning
 
@@ -33,8 +37,21 @@ def portal(live_server, real_s3, sync_tasks):
         yield live_server
 
 
-def signed_in_page(chromium, portal, upload_bytes_per_second=None):
-    context = chromium.new_context(viewport={"width": 1200, "height": 1000})
+@pytest.fixture
+def portal_queued(live_server, real_s3):
+    """The live portal with tasks left queued (no worker): a sample stays "verifying"."""
+    from tenants.services import lab_create, membership_add
+
+    with override_settings(STORAGE_UPLOAD_ORIGINS=[live_server.url]):
+        provisioning.apply()
+        lab = lab_create(slug="lab-a", name="Lab A Genomics")
+        membership_add(lab=lab, user=make_user("clinician@lab-a.test"), role="clinician")
+        yield live_server
+
+
+def signed_in_page(chromium, portal, upload_bytes_per_second=None, javascript=True):
+    context = chromium.new_context(viewport={"width": 1200, "height": 1000},
+                                   java_script_enabled=javascript)
     page = context.new_page()
     if upload_bytes_per_second:
         cdp = context.new_cdp_session(page)
@@ -99,7 +116,8 @@ def test_a_clinician_uploads_a_pair_and_sees_it_verified(chromium, portal, big_f
     page.wait_for_function(r"""() => /\d+(\.\d+)? MB\/s · .+ left/.test(
         document.querySelector('[data-overall] [data-figures]').textContent)""")
     overall = page.locator("[data-overall] [data-figures]").inner_text()
-    assert re.search(r"[\d.]+ MB of 105\.\d MB · [\d.]+ MB/s · \S+.* left", overall), overall
+    assert re.search(r"[\d.]+ MB of 105\.\d MB sent · [\d.]+ MB kept · [\d.]+ MB/s · \S+.* left",
+                     overall), overall
     assert page.locator("button[type=submit]").is_disabled()
     screenshot(page, "upload-in-progress")
 
@@ -166,6 +184,75 @@ def test_a_dropped_network_and_a_reload_resume_instead_of_starting_over(chromium
     context.close()
 
 
+def part_of(url: str) -> tuple[str, int]:
+    """(object path, part number) of a part PUT."""
+    path, _, query = url.partition("?")
+    return path, int(re.search(r"partNumber=(\d+)", query).group(1))
+
+
+def test_a_reload_sends_again_at_most_the_parts_in_flight(chromium, portal, big_fastq_pair):
+    """The stated bound: a reload loses only the parts in flight, at most 6 x the part size; a
+    50 MB file has 5 MiB parts (size / 24, at least 5 MiB), so at most 31.5 MB, and what the bar
+    called kept is what S3 holds."""
+    size = big_fastq_pair[0].stat().st_size
+    part_size = choose_part_size(size)
+    bound = reload_loss_bound(part_size)
+    assert part_size == 5 * MB and bound == 30 * MB
+
+    context, page = signed_in_page(chromium, portal, upload_bytes_per_second=8 * MB)
+    puts, stored = part_puts(page), stored_parts(page)
+    fill_sample_form(page, portal, big_fastq_pair, name="NA12880")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-reload-bound]:not([hidden])")
+    assert "at most 31.5 MB" in page.inner_text("[data-reload-bound]")
+    # Mid-upload, once the bar says some bytes are kept: reload.
+    page.wait_for_function("""() => {
+        const o = document.querySelector('[data-overall]')
+        return o && Number(o.dataset.keptBytes) > 0 && Number(o.dataset.percent) >= 30 }""",
+                           timeout=60_000)
+    screenshot(page, "upload-kept-and-in-flight")
+    shown_kept = int(page.get_attribute("[data-overall]", "data-kept-bytes"))
+    sent_before = {part_of(url) for url in puts}
+    page.reload()
+
+    def part_bytes(f, n):
+        return min(f.part_size, f.size - (n - 1) * f.part_size)
+
+    sample = Sample.objects.get(name="NA12880")
+    files = list(sample.files.order_by("read"))
+    assert all(f.part_size == part_size for f in files)
+    held = {}
+    for f in files:
+        if f.status == "uploading":
+            for p in s3.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id):
+                held[(f.key, p["PartNumber"])] = p["Size"]
+        else:
+            held.update({(f.key, n): part_bytes(f, n) for n in range(1, f.part_count + 1)})
+    assert stored and sum(held.values()) >= shown_kept, "kept means S3 holds it"
+
+    offered = [read for read in (1, 2) if page.locator(f"#resume-r{read}").count()]
+    for read in offered:
+        page.set_input_files(f"#resume-r{read}", str(big_fastq_pair[read - 1]))
+    before_resume = len(puts)
+    page.click("text=Resume upload")
+    page.wait_for_function("() => Number(document.querySelector('[data-overall]')"
+                           "?.dataset.keptBytes || 0) > 0")
+    screenshot(page, "upload-resumed-kept")
+    page.wait_for_selector("[data-sample-status='ready']", timeout=120_000)
+
+    by_path = {path: f for path, _ in sent_before for f in files if path.endswith(f.key)}
+    again = {part_of(url) for url in puts[before_resume:]} & sent_before
+    resent = sum(part_bytes(by_path[path], n) for path, n in again)
+    assert len(again) <= 6 and resent <= bound, (again, resent)
+    assert not {(by_path[path].key, n) for path, n in again} & set(held), \
+        "no part S3 held was sent again"
+    for f, path in zip(files, big_fastq_pair):
+        f.refresh_from_db()
+        body = s3.open_object(bucket_name("raw"), f.key)
+        assert sha256_chunks(iter(lambda: body.read(8 * MB), b"")) == sha256_file(path)
+    context.close()
+
+
 def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
     from tests.fastq_data import write_fastq_pair
 
@@ -195,4 +282,51 @@ def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
     assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
                                                                     ("SHEET2", "ready")]
     screenshot(page, "sheet-uploaded-list")
+    context.close()
+
+
+def test_without_javascript_a_field_error_keeps_the_files(chromium, portal_queued, tmp_path):
+    """No JavaScript: a bad sample name sends the form back with both files kept ("received"),
+    the corrected form is sent without choosing them again, and the sample page does not claim
+    to update by itself (it offers a Reload link instead)."""
+    from tests.fastq_data import write_fastq_pair
+
+    pair = write_fastq_pair(tmp_path, "NOJS1", reads=5000)
+    context, page = signed_in_page(chromium, portal_queued, javascript=False)
+    fill_sample_form(page, portal_queued, pair, name="NOJS 1")
+    page.fill("input[name=external_id]", "Jane Doe")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-received='2']")
+    assert "Use 1-64 letters" in page.inner_text("[data-error-for=name]")
+    assert "pseudonymous identifier" in page.inner_text("[data-error-for=external_id]")
+    for read, path in zip((1, 2), pair):
+        kept = page.inner_text(f"[data-received='{read}']")
+        assert re.search(rf"{path.name} received, [\d.]+\s(KB|MB)", kept), kept
+    screenshot(page, "nojs-field-error-files-kept")
+    assert not Sample.objects.exists()
+
+    page.fill("input[name=name]", "NOJS1")
+    page.fill("input[name=external_id]", "PSN-0099")
+    page.click("button[type=submit]")  # the file inputs are left empty
+    page.wait_for_url(re.compile(r".*/labs/lab-a/samples/[0-9a-f-]+/$"))
+    page.wait_for_selector("[data-sample-status='verifying']")
+    screenshot(page, "nojs-sample-stored-verifying")
+    body = page.inner_text("body")
+    assert "updates by itself" not in body and "Reload to see whether it is done" in body
+    assert page.locator("[data-reload]").is_visible()
+
+    sample = Sample.objects.get(name="NOJS1")
+    assert sample.external_id == "PSN-0099"
+    for f, path in zip(sample.files.order_by("read"), pair):
+        assert f.status == "uploaded" and f.original_name == path.name
+        body_ = s3.open_object(bucket_name("raw"), f.key)
+        assert sha256_chunks(iter(lambda: body_.read(MB), b"")) == sha256_file(path) \
+            == f.client_sha256
+    context.close()
+
+    # With JavaScript the same page says it updates by itself.
+    context, page = signed_in_page(chromium, portal_queued)
+    page.goto(portal_queued.url + f"/labs/lab-a/samples/{sample.pk}/")
+    assert "updates by itself" in page.inner_text("[data-updates-itself]")
+    assert not page.locator("[data-reload]").is_visible()
     context.close()
