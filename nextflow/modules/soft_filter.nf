@@ -10,6 +10,7 @@ process SOFT_FILTER {
 
     script:
     """
+    step_hook ${task.process}
     soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth}
     """
 }
