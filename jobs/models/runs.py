@@ -22,6 +22,16 @@ class JobStatus(models.TextChoices):
     PURGED = "purged", "Purged"
 
 
+class StepStatus(models.TextChoices):
+    """The state of one pipeline step in `Job.progress` (read from the runner's trace)."""
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CACHED = "cached", "Cached"          # done by an earlier attempt; -resume reused it
+    FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped"       # ended by a cancel or another step's failure
+
+
 class InvalidTransition(Exception):
     pass
 
@@ -70,7 +80,7 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    progress = models.JSONField(default=list, blank=True)          # [{process, status, ...}]
+    progress = models.JSONField(default=list, blank=True)  # [{process, status: StepStatus, ...}]
     failed_step = models.CharField(max_length=100, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -98,6 +108,12 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample.name} ({self.status})"
+
+    def progress_steps(self) -> list[dict]:
+        """`progress` with each step's status label, for display."""
+        labels = dict(StepStatus.choices)
+        return [{**step, "label": labels.get(step.get("status"), step.get("status"))}
+                for step in self.progress]
 
     def lease_is_live(self, now=None) -> bool:
         now = now or timezone.now()
