@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
 DATABASE_DOWN = (OperationalError, InterfaceError)
+STOP_GRACE_SECONDS = 8      # a runner told to stop (SIGTERM) that is still there is killed
 
 
 class StagingError(Exception):
@@ -239,6 +240,7 @@ class PipelineRun:
         self.phase = "staging inputs"
         self.process: subprocess.Popen | None = None
         self.stopped_by = ""
+        self.stop_asked = 0.0         # time.monotonic() of the first SIGTERM to the runner
 
     def execute(self) -> Outcome:
         require_space(self.job)
@@ -318,6 +320,8 @@ class PipelineRun:
                         self.stop_runner()
                 except DATABASE_DOWN:
                     connection.close()   # the pipeline goes on; checked again at the next tick
+                if self.stop_asked and time.monotonic() - self.stop_asked > STOP_GRACE_SECONDS:
+                    _signal_group(self.process.pid, signal.SIGKILL)
                 try:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
@@ -384,12 +388,12 @@ class PipelineRun:
         Job.objects.filter(pk=self.job.pk).update(progress=steps)
 
     def stop_runner(self) -> None:
+        """SIGTERM to the runner's group: run-local stops its step, Nextflow kills its tasks and
+        writes them to the trace as ABORTED. One that lingers is killed after a grace period."""
         self.stopped_by = "cancelled or taken over"
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if self.process and self.process.poll() is None and not self.stop_asked:
+            self.stop_asked = time.monotonic()
+            _signal_group(self.process.pid, signal.SIGTERM)
 
 
 def _bundle_args(reference: StagedReference) -> list[str]:
@@ -404,6 +408,13 @@ def _bundle_args(reference: StagedReference) -> list[str]:
             if role in ("gnomad", "clinvar") and reference.version(role):
                 args += [f"{param}_version", reference.version(role)]
     return args
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _read(path: Path, limit: int = 1 << 20) -> str:

@@ -124,14 +124,14 @@ def local_run_annotated(local_run, snpeff_db, testdata, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def failed_then_resumed(testdata, tmp_path_factory):
-    """A fresh run made to fail at CALL_VARIANTS (WES_LOCAL_FAIL_STEP), then run again with
-    --resume: the second run of the whole chain."""
+    """A fresh run made to fail at CALL_VARIANTS (WES_FAIL_STEP, honoured by bin/step_hook in
+    every task), then run again with --resume: the second run of the whole chain."""
     base = tmp_path_factory.mktemp("resume")
-    env = {"WES_LOCAL_FAIL_STEP": "CALL_VARIANTS:3"}
+    env = {"WES_FAIL_STEP": "CALL_VARIANTS:3"}
     failed = run_local(testdata, base / "out", base / "work", env=env)
     failed_trace = (base / "out" / "pipeline_info" / "trace.txt").read_text()
     resumed = run_local(testdata, base / "out", base / "work", "--resume",
-                        env={"WES_LOCAL_FAIL_STEP": ""})
+                        env={"WES_FAIL_STEP": ""})
     return base / "out", failed, failed_trace, resumed
 
 
@@ -150,5 +150,6 @@ def ok(chain):
 
 @pytest.fixture(autouse=True)
 def _no_injected_failure(monkeypatch):
-    monkeypatch.delenv("WES_LOCAL_FAIL_STEP", raising=False)
+    for name in ("WES_FAIL_STEP", "WES_LOCAL_FAIL_STEP", "WES_STEP_DELAY", "WES_LOCAL_STEP_DELAY"):
+        monkeypatch.delenv(name, raising=False)
 

@@ -20,7 +20,7 @@ TRACE_PATTERNS = {
     "task_id": r"\d+", "hash": r"[0-9a-f]{2}/[0-9a-f]{6}", "native_id": r"\d+",
     "name": r"[A-Z][A-Z0-9_]*( \(.+\))?", "status": r"COMPLETED|FAILED|CACHED|ABORTED",
     "exit": r"-?\d+|-", "submit": r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}",
-    "duration": DURATION, "realtime": DURATION + "|-", "%cpu": r"\d+\.\d%|-",
+    "duration": DURATION + "|-", "realtime": DURATION + "|-", "%cpu": r"\d+\.\d%|-",
     "peak_rss": SIZE + "|-", "peak_vmem": SIZE + "|-", "rchar": SIZE + "|-", "wchar": SIZE + "|-",
 }
 

@@ -18,7 +18,8 @@ LEASE_SECONDS = 10
 def worker_env() -> dict:
     env = {**os.environ, "DATABASE_URL": child_database_url(), "REDIS_URL": "",
            "MINIO_ENDPOINT": settings.MINIO_ENDPOINT, "WES_WORK_DIR": str(settings.PIPELINE_WORK_DIR),
-           "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD, "WES_PIPELINE_RUNNER": "local",
+           "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD,
+           "WES_PIPELINE_RUNNER": settings.PIPELINE_RUNNER,   # pipeline_env's choice
            "WES_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "WES_QUEUE_WORKERS": "1"}
     for name in ("RAW", "INTERMEDIATE", "RESULTS", "ARCHIVES", "REFERENCE", "LOGS"):
         env[f"MINIO_BUCKET_{name}"] = getattr(settings, f"MINIO_BUCKET_{name}")
