@@ -326,8 +326,9 @@ class PipelineRun:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
                     pass
-        # A runner that was killed (or cancelled) may leave steps behind: none outlives the run.
-        run_end(work_dir=self.work_dir / "work")
+        # A runner that was killed (or cancelled) may leave steps behind, and a killed launcher
+        # its own children (its process group): none outlives the run.
+        run_end(work_dir=self.work_dir / "work", runner_pgid=self.process.pid)
         patiently(lambda: self.update_progress(trace, records, final=True))
         if self.stopped_by:
             patiently(lambda: self.mark_unfinished_steps("stopped"))
