@@ -41,7 +41,7 @@ def test_it_waits_before_the_step():
     assert hook("FASTP_QC", WES_STEP_DELAY="soon").returncode == 2
 
 
-def test_every_module_runs_the_hook_first_and_nextflow_passes_its_variables_to_tasks():
+def test_it_runs_first_in_every_module_and_nextflow_passes_its_variables():
     for step in steps():
         text = (PIPELINE / "modules" / f"{step['script']}.nf").read_text()
         script = text[text.index('"""') + 3:]
