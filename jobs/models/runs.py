@@ -209,6 +209,10 @@ class Job(models.Model):
         self.error = (f"The worker running this job stopped {self.attempts} times; retry it "
                       "when the workers are healthy.")
         self.lease_owner, self.lease_expires_at = "", None
+        # the step that was running when the worker died ran no further
+        self.progress = [{**step, "status": StepStatus.STOPPED}
+                         if step.get("status") == StepStatus.RUNNING else step
+                         for step in self.progress]
 
     def needs_requeue(self, now=None) -> bool:
         """A queued job no worker took within the wait, or a run whose worker died (its lease ran
