@@ -189,6 +189,8 @@ def test_no_step_outlives_a_runner_killed_with_sigkill(client_for, ready_sample,
 
     from jobs.runs.processes import processes_in
 
+    from .workers import steps_started
+
     sample = ready_sample(clinician)
     work = Path(settings.PIPELINE_WORK_DIR) / str(sample.job_id)
     seen = {}
@@ -198,7 +200,7 @@ def test_no_step_outlives_a_runner_killed_with_sigkill(client_for, ready_sample,
         # process group of its own; its steps work in their task directories below work/.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "runner" not in seen:
-            steps = processes_in(work / "work")
+            steps = steps_started(work)
             runners = [pid for pid in processes_in(work) if _runner_of(work, pid)]
             if steps and runners:
                 seen.update(runner=runners[0], steps=steps)

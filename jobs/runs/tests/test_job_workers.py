@@ -17,7 +17,7 @@ from tenants.models import AuditEvent
 
 from tests.helpers import redis_available
 
-from .workers import ROOT, alive, start_worker, wait_for, worker_env
+from .workers import ROOT, alive, start_worker, steps_started, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,8 @@ def stop(workers):
 
 
 def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician, ready_sample,
-                                                          pipeline_env, tmp_path, monkeypatch):
+                                                          pipeline_env, tmp_path, monkeypatch,
+                                                          settings):
     from django_q.conf import Conf
 
     sample = ready_sample(clinician)
@@ -57,7 +58,8 @@ def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician,
         running = wait_for(lambda: Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
                            .exclude(runner_pgid=None).first(), 60, "the job to run", job.pk)
         assert alive(running.runner_pgid)
-        wait_for(lambda: job_processes(job, "work"), 60, "a step to be running")
+        wait_for(lambda: steps_started(settings.PIPELINE_WORK_DIR / str(job.pk)), 60,
+                 "a step to be running")
         cancelled_at = time.monotonic()
         client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/cancel/")
         # The run loop sees the cancel within a second or two and stops the runner, which stops

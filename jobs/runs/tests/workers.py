@@ -48,6 +48,14 @@ def wait_for(predicate, timeout: float, what: str, job_id=None):
 
 
 
+def steps_started(work_dir: Path) -> list[Path]:
+    """Task directories of the run whose step has begun and not ended (`.command.begin`, no
+    `.exitcode`): written by both runners, and on a shared file system seen from here whichever
+    executor (local, Slurm) runs the step."""
+    return [begin.parent for begin in Path(work_dir, "work").glob("*/*/.command.begin")
+            if not (begin.parent / ".exitcode").exists()]
+
+
 def alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
