@@ -1,4 +1,6 @@
 import json
+import os
+import shutil
 
 import pytest
 from django.core.management import call_command
@@ -32,6 +34,30 @@ class TestClientPortal:
 
     def delete_json(self, url):
         return self._answer(self.client.delete(url))
+
+
+def pipeline_runner() -> str:
+    """The runner the pipeline tests use: WES_PIPELINE_RUNNER=nextflow runs them on the
+    `nextflow` on PATH (and fails them when there is none); `auto` takes Nextflow when it is
+    there; unset or `local`, bin/run-local."""
+    wanted = os.environ.get("WES_PIPELINE_RUNNER") or "local"
+    present = bool(shutil.which("nextflow") and shutil.which("java"))
+    if wanted == "auto":
+        return "nextflow" if present else "local"
+    if wanted == "nextflow" and not present:
+        pytest.fail("WES_PIPELINE_RUNNER=nextflow, but there is no `nextflow` (or no `java`) on "
+                    "PATH", pytrace=False)
+    return wanted
+
+
+@pytest.hookimpl(tryfirst=True)      # before `-m pipeline` selects by marker
+def pytest_collection_modifyitems(items):
+    """Every test that runs the pipeline through the portal (it uses `pipeline_env`) is a
+    `pipeline` test: `WES_PIPELINE_RUNNER=nextflow scripts/test -m pipeline` runs them all on
+    Nextflow."""
+    for item in items:
+        if "pipeline_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.pipeline)
 
 
 @pytest.fixture
@@ -68,7 +94,7 @@ def pipeline_env(provisioned_s3, sync_tasks, settings, tmp_path, testdata, refer
 
     settings.PIPELINE_WORK_DIR = tmp_path / "work"
     settings.REFERENCE_BUILD = "wes-mini"
-    settings.PIPELINE_RUNNER = "local"
+    settings.PIPELINE_RUNNER = pipeline_runner()
     reference = copy_bundle(testdata, tmp_path / "reference")
     call_command("load_reference", "wes-mini", str(reference), "--scratch", str(reference_built),
                  verbosity=0)

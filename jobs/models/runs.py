@@ -22,6 +22,16 @@ class JobStatus(models.TextChoices):
     PURGED = "purged", "Purged"
 
 
+class StepStatus(models.TextChoices):
+    """The state of one pipeline step in `Job.progress` (read from the runner's trace)."""
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CACHED = "cached", "Cached"          # done by an earlier attempt; -resume reused it
+    FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped"       # ended by a cancel or another step's failure
+
+
 class InvalidTransition(Exception):
     pass
 
@@ -70,7 +80,7 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    progress = models.JSONField(default=list, blank=True)          # [{process, status, ...}]
+    progress = models.JSONField(default=list, blank=True)  # [{process, status: StepStatus, ...}]
     failed_step = models.CharField(max_length=100, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -98,6 +108,12 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample.name} ({self.status})"
+
+    def progress_steps(self) -> list[dict]:
+        """`progress` with each step's status label, for display."""
+        labels = dict(StepStatus.choices)
+        return [{**step, "label": labels.get(step.get("status"), step.get("status"))}
+                for step in self.progress]
 
     def lease_is_live(self, now=None) -> bool:
         now = now or timezone.now()
@@ -193,6 +209,10 @@ class Job(models.Model):
         self.error = (f"The worker running this job stopped {self.attempts} times; retry it "
                       "when the workers are healthy.")
         self.lease_owner, self.lease_expires_at = "", None
+        # the step that was running when the worker died ran no further
+        self.progress = [{**step, "status": StepStatus.STOPPED}
+                         if step.get("status") == StepStatus.RUNNING else step
+                         for step in self.progress]
 
     def needs_requeue(self, now=None) -> bool:
         """A queued job no worker took within the wait, or a run whose worker died (its lease ran

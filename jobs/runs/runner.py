@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from common.queue import enqueue
 from jobs.models import Job, JobStatus
 from jobs.runs.processes import run_end
 from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
-from jobs.runs.trace import TraceTail, summarise
+from jobs.runs.failure import failure_of_run
+from jobs.runs.trace import TraceTail, settle, summarise
 from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
 from storage import ledger, s3
 from storage.buckets import bucket_name
@@ -48,8 +50,8 @@ log = logging.getLogger(__name__)
 
 PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
-STDERR_TAIL_LINES = 20
 DATABASE_DOWN = (OperationalError, InterfaceError)
+STOP_GRACE_SECONDS = 8      # a runner told to stop (SIGTERM) that is still there is killed
 
 
 class StagingError(Exception):
@@ -238,6 +240,7 @@ class PipelineRun:
         self.phase = "staging inputs"
         self.process: subprocess.Popen | None = None
         self.stopped_by = ""
+        self.stop_asked = 0.0         # time.monotonic() of the first SIGTERM to the runner
 
     def execute(self) -> Outcome:
         require_space(self.job)
@@ -284,7 +287,7 @@ class PipelineRun:
         resume = self.job.attempts > 1
         if self.job.runner == "nextflow":
             info = self.out_dir / "pipeline_info"
-            return ["nextflow", "run", str(PIPELINE_DIR / "main.nf"),
+            return ["nextflow", "run", str(PIPELINE_DIR / "main.nf"), "-ansi-log", "false",
                     "-profile", settings.NEXTFLOW_PROFILE, "-work-dir", str(self.work_dir / "work"),
                     "-with-trace", str(info / "trace.txt"), "-with-report",
                     str(info / "report.html"), "-with-timeline", str(info / "timeline.html"),
@@ -295,13 +298,15 @@ class PipelineRun:
     def run_pipeline(self, reads: dict[str, Path], reference: StagedReference) -> Outcome:
         logs = self.work_dir / "logs"
         logs.mkdir(exist_ok=True)
+        stdout_path = logs / f"attempt-{self.job.attempts}.out"
         stderr_path = logs / f"attempt-{self.job.attempts}.err"
+        started = time.time()
         trace_path = self.out_dir / "pipeline_info" / "trace.txt"
         if trace_path.exists():  # the previous attempt's: keep it aside, read only this one's
             trace_path.rename(logs / f"trace-before-attempt-{self.job.attempts}.txt")
         trace = TraceTail(trace_path)
         records = []
-        with open(logs / f"attempt-{self.job.attempts}.out", "wb") as out, \
+        with open(stdout_path, "wb") as out, \
                 open(stderr_path, "wb") as err:
             self.process = subprocess.Popen(self.command(reads, reference), cwd=self.work_dir,
                                             stdout=out, stderr=err, start_new_session=True,
@@ -315,12 +320,15 @@ class PipelineRun:
                         self.stop_runner()
                 except DATABASE_DOWN:
                     connection.close()   # the pipeline goes on; checked again at the next tick
+                if self.stop_asked and time.monotonic() - self.stop_asked > STOP_GRACE_SECONDS:
+                    _signal_group(self.process.pid, signal.SIGKILL)
                 try:
                     self.process.wait(timeout=1)  # returns at once when the runner exits
                 except subprocess.TimeoutExpired:
                     pass
-        # A runner that was killed (or cancelled) may leave steps behind: none outlives the run.
-        run_end(work_dir=self.work_dir / "work")
+        # A runner that was killed (or cancelled) may leave steps behind, and a killed launcher
+        # its own children (its process group): none outlives the run.
+        run_end(work_dir=self.work_dir / "work", runner_pgid=self.process.pid)
         patiently(lambda: self.update_progress(trace, records, final=True))
         if self.stopped_by:
             patiently(lambda: self.mark_unfinished_steps("stopped"))
@@ -328,13 +336,23 @@ class PipelineRun:
         if self.process.returncode == 0:
             return Outcome(True)
         failed = [s for s in summarise(records, pipeline_steps() or None) if s.status == "failed"]
-        step = failed[0].process if failed else "pipeline"
-        exit_code = failed[0].exit_code if failed and failed[0].exit_code is not None \
-            else self.process.returncode
-        error = _tail(stderr_path)
-        if "No space left on device" in error:
+        # Where each runner writes its error report: Nextflow to stdout and .nextflow.log (this
+        # attempt's only: a Nextflow that never started leaves the previous one in place),
+        # run-local to stderr.
+        nextflow_log = self.work_dir / ".nextflow.log"
+        fresh_log = _read(nextflow_log) if _modified_since(nextflow_log, started) else ""
+        outputs = ([_read(stdout_path), fresh_log, _read(stderr_path)]
+                   if self.job.runner == "nextflow" else [_read(stderr_path), _read(stdout_path)])
+        failure = failure_of_run(*outputs, exit_status=self.process.returncode,
+                                 logs_hint=f"{logs}/{stdout_path.name} and {stderr_path.name}")
+        step = failed[0].process if failed else failure.process or "pipeline"
+        exit_code = next(code for code in (failed[0].exit_code if failed else None,
+                                           failure.exit_code, self.process.returncode)
+                         if code is not None)
+        error = failure.reason
+        if "No space left on device" in error + _read(stderr_path):
             error = disk_full_error(OSError(errno.ENOSPC, "No space left on device")) + "\n" + error
-        elif self.process.returncode < 0 and not failed:
+        elif self.process.returncode < 0 and not failed and not failure.process:
             killed_by = signal.Signals(-self.process.returncode).name
             error = (f"The pipeline runner was stopped by {killed_by}; its steps were stopped "
                      f"too. Retry to resume.\n{error}").strip()
@@ -345,9 +363,11 @@ class PipelineRun:
         new = trace.poll()
         records += new
         if new or final or len(records) == 0:
+            states = summarise(records, pipeline_steps() or None)
+            if final:   # the runner has exited: recomputed once from the whole trace
+                states = settle(states)
             steps = [{"process": s.process, "status": s.status, "duration_s": s.duration_s,
-                      "exit_code": s.exit_code}
-                     for s in summarise(records, pipeline_steps() or None)]
+                      "exit_code": s.exit_code} for s in states]
             # A trace row appears when a task ends; while the runner lives, the first step
             # without one is the one running.
             if self.process and self.process.poll() is None:
@@ -369,12 +389,12 @@ class PipelineRun:
         Job.objects.filter(pk=self.job.pk).update(progress=steps)
 
     def stop_runner(self) -> None:
+        """SIGTERM to the runner's group: run-local stops its step, Nextflow kills its tasks and
+        writes them to the trace as ABORTED. One that lingers is killed after a grace period."""
         self.stopped_by = "cancelled or taken over"
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if self.process and self.process.poll() is None and not self.stop_asked:
+            self.stop_asked = time.monotonic()
+            _signal_group(self.process.pid, signal.SIGTERM)
 
 
 def _bundle_args(reference: StagedReference) -> list[str]:
@@ -391,11 +411,28 @@ def _bundle_args(reference: StagedReference) -> list[str]:
     return args
 
 
-def _tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+def _signal_group(pgid: int, sig: int) -> None:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _read(path: Path, limit: int = 1 << 20) -> str:
+    """The last `limit` bytes of a log file ("" if there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - limit))
+            return fh.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _modified_since(path: Path, moment: float) -> bool:
+    try:
+        return path.stat().st_mtime >= moment - 1
+    except OSError:
+        return False
 
 
 def _die_with_parent() -> None:

@@ -74,7 +74,7 @@ class TaskRecord:
 @dataclass(frozen=True)
 class StepState:
     process: str
-    status: str                     # pending | running | completed | cached | failed
+    status: str                     # a StepStatus value (jobs/models/runs.py)
     duration_s: float | None = None
     exit_code: int | None = None
 
@@ -223,8 +223,13 @@ class TraceTail:
         return records
 
 
+# ABORTED: a task Nextflow killed because the run stopped (cancelled, or another task failed);
+# it has no exit status. NEW/SUBMITTED/RUNNING rows are the tasks still in flight that Nextflow
+# writes when the run ends (TraceFileObserver.onFlowComplete); once the runner has exited they
+# were stopped too (`settle`).
 _STEP_STATUS = {"COMPLETED": "completed", "CACHED": "cached", "FAILED": "failed",
-                "ABORTED": "failed", "NEW": "running", "SUBMITTED": "running", "RUNNING": "running"}
+                "ABORTED": "stopped", "NEW": "running", "SUBMITTED": "running",
+                "RUNNING": "running"}
 
 
 def summarise(records: list[TaskRecord],
@@ -234,8 +239,9 @@ def summarise(records: list[TaskRecord],
     Without `expected_steps`, processes come in order of their lowest task_id. Processes seen
     but not expected are appended in that order, so no failure goes unshown. Of several records
     for one process (a failed attempt and its retry, or several samples) the latest by
-    (submitted_at, task_id) decides. Statuses outside COMPLETED/CACHED/FAILED/ABORTED count as
-    "running". Note: a FAILED attempt that Nextflow will retry shows "failed" until the retry's row.
+    (submitted_at, task_id) decides. ABORTED is "stopped"; statuses outside
+    COMPLETED/CACHED/FAILED/ABORTED count as "running". Note: a FAILED attempt that Nextflow will
+    retry shows "failed" until the retry's row.
     """
     latest: dict[str, TaskRecord] = {}     # keys in order of first appearance by task_id
     for rec in sorted(records, key=lambda r: r.task_id):
@@ -253,6 +259,13 @@ def summarise(records: list[TaskRecord],
             states.append(StepState(process, _STEP_STATUS.get(rec.status, "running"),
                                     rec.duration_s, rec.exit_code))
     return states
+
+
+def settle(states: list[StepState]) -> list[StepState]:
+    """The steps of a run whose runner has exited: none is running any more (a row still
+    "running" was a task stopped with the run); the steps that never started stay pending."""
+    return [StepState(s.process, "stopped", s.duration_s, s.exit_code) if s.status == "running"
+            else s for s in states]
 
 
 def _recency(rec: TaskRecord) -> tuple[datetime, int]:

@@ -28,6 +28,7 @@ process ANNOTATE {
         snpeff_db && task.memory ? "--memory ${Math.max(512L, (long) (task.memory.toMega() * 0.8))}m" : '',
     ].findAll { it }.join(' ')
     """
+    step_hook ${task.process}
     annotate --sample ${sample} --vcf ${vcf} --reference ${reference} --annotation ${annotation} ${options}
     """
 }

@@ -12,6 +12,7 @@ process BWA_ALIGN {
 
     script:
     """
+    step_hook ${task.process}
     bwa_align --sample ${sample} --r1 ${r1} --r2 ${r2} --reference ${reference} --threads ${task.cpus}
     """
 }

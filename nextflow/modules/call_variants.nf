@@ -16,6 +16,7 @@ process CALL_VARIANTS {
     script:
     def known = known_sites ? "--known-sites ${known_sites}" : ''
     """
+    step_hook ${task.process}
     call_variants --sample ${sample} --bam ${bam} --reference ${reference} --targets ${targets} \\
         --caller ${params.caller} --min-mapq ${params.min_mapq} --min-baseq ${params.min_baseq} \\
         --threads ${task.cpus} ${known}

@@ -12,6 +12,7 @@ process FASTP_QC {
 
     script:
     """
+    step_hook ${task.process}
     fastp_qc --sample ${sample} --r1 ${r1} --r2 ${r2} --threads ${task.cpus}
     """
 }

@@ -11,6 +11,7 @@ process FINAL_TABLE {
 
     script:
     """
+    step_hook ${task.process}
     final_table --sample ${sample} --vcf ${vcf}
     """
 }

@@ -11,6 +11,7 @@ process FLAGSTAT {
 
     script:
     """
+    step_hook ${task.process}
     flagstat --sample ${sample} --bam ${bam} --threads ${task.cpus}
     """
 }

@@ -13,6 +13,7 @@ process MARK_DUPLICATES {
 
     script:
     """
+    step_hook ${task.process}
     mark_duplicates --sample ${sample} --bam ${bam} --method ${params.markdup} --threads ${task.cpus}
     """
 }

@@ -12,6 +12,7 @@ process NORMALISE {
 
     script:
     """
+    step_hook ${task.process}
     normalise --sample ${sample} --vcf ${vcf} --reference ${reference} --threads ${task.cpus}
     """
 }

@@ -15,6 +15,7 @@ process QC_SUMMARY {
     script:
     def canon = canonical ? "--canonical ${canonical}" : ''
     """
+    step_hook ${task.process}
     qc_summary --sample ${sample} --fastp-json ${fastp_json} --flagstat ${flagstat} \\
         --markdup ${markdup} --bam ${bam} --targets ${targets} --min-mapq ${params.min_mapq} \\
         --annotation ${annotation} ${canon} \\

@@ -10,7 +10,8 @@ process SOFT_FILTER {
 
     script:
     """
-    soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth} \\
+    step_hook ${task.process}
+    soft_filter --sample ${sample} --vcf ${vcf} --min-qual ${params.min_qual} --min-depth ${params.min_depth} \
         --indel-gap ${params.indel_gap}
     """
 }

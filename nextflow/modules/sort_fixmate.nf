@@ -10,6 +10,7 @@ process SORT_FIXMATE {
 
     script:
     """
+    step_hook ${task.process}
     sort_fixmate --sample ${sample} --bam ${bam} --threads ${task.cpus}
     """
 }

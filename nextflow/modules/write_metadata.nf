@@ -27,6 +27,7 @@ process WRITE_METADATA {
         clinvar && params.clinvar_version ? "--source-version 'clinvar=${params.clinvar_version}'" : '',
     ].findAll { it }.join(' ')
     """
+    step_hook ${task.process}
     printf '%s\\n' '${params_json.replace("'", "'\\''")}' > params.json
     write_metadata --sample ${sample} --runner nextflow --reference ${reference} \\
         --pipeline-version '${workflow.manifest.version}' \\

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nfsupport import BIN, PIPELINE, SAMPLE, run, run_local
+from nfsupport import BIN, PIPELINE, SAMPLE, pipeline_runner, run, run_local, run_pipeline
 
 MISSING = [t for t in ("fastp", "bwa", "samtools", "bcftools", "tabix", "bgzip")
            if shutil.which(t) is None]
@@ -31,6 +31,8 @@ def pytest_collection_modifyitems(items):
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_tools: runs fastp/bwa/samtools/bcftools")
     config.addinivalue_line("markers", "needs_snpeff: runs snpEff (java)")
+    config.addinivalue_line("markers", "pipeline: runs the whole pipeline on the runner "
+                            "WES_PIPELINE_RUNNER names (nextflow, or run-local by default)")
 
 
 @pytest.fixture(scope="session")
@@ -124,14 +126,47 @@ def local_run_annotated(local_run, snpeff_db, testdata, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def failed_then_resumed(testdata, tmp_path_factory):
-    """A fresh run made to fail at CALL_VARIANTS (WES_LOCAL_FAIL_STEP), then run again with
-    --resume: the second run of the whole chain."""
+    """A fresh run made to fail at CALL_VARIANTS (WES_FAIL_STEP, honoured by bin/step_hook in
+    every task), then run again with --resume: the second run of the whole chain."""
     base = tmp_path_factory.mktemp("resume")
-    env = {"WES_LOCAL_FAIL_STEP": "CALL_VARIANTS:3"}
+    env = {"WES_FAIL_STEP": "CALL_VARIANTS:3"}
     failed = run_local(testdata, base / "out", base / "work", env=env)
     failed_trace = (base / "out" / "pipeline_info" / "trace.txt").read_text()
     resumed = run_local(testdata, base / "out", base / "work", "--resume",
-                        env={"WES_LOCAL_FAIL_STEP": ""})
+                        env={"WES_FAIL_STEP": ""})
+    return base / "out", failed, failed_trace, resumed
+
+
+@pytest.fixture(scope="session")
+def runner():
+    return pipeline_runner()
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(runner, request, tmp_path_factory):
+    """The whole chain on `runner` (on run-local, the same run as local_run): (out, result)."""
+    if runner == "local":
+        out, _, res = request.getfixturevalue("local_run")
+        return out, res
+    base = tmp_path_factory.mktemp("pipeline")
+    res = run_pipeline(runner, request.getfixturevalue("testdata"), base / "out", base / "work")
+    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-5000:]
+    return base / "out", res
+
+
+@pytest.fixture(scope="session")
+def pipeline_failed_then_resumed(runner, request, tmp_path_factory):
+    """A run made to fail at CALL_VARIANTS through bin/step_hook, then resumed, on `runner`
+    (on run-local, failed_then_resumed): (out, failed result, its trace text, resumed result)."""
+    if runner == "local":
+        return request.getfixturevalue("failed_then_resumed")
+    testdata = request.getfixturevalue("testdata")
+    base = tmp_path_factory.mktemp("pipeline-resume")
+    failed = run_pipeline(runner, testdata, base / "out", base / "work",
+                          env={"WES_FAIL_STEP": "CALL_VARIANTS:3"})
+    failed_trace = (base / "out" / "pipeline_info" / "trace.txt").read_text()
+    resumed = run_pipeline(runner, testdata, base / "out", base / "work", "--resume",
+                           env={"WES_FAIL_STEP": ""})
     return base / "out", failed, failed_trace, resumed
 
 
@@ -150,5 +185,6 @@ def ok(chain):
 
 @pytest.fixture(autouse=True)
 def _no_injected_failure(monkeypatch):
-    monkeypatch.delenv("WES_LOCAL_FAIL_STEP", raising=False)
+    for name in ("WES_FAIL_STEP", "WES_LOCAL_FAIL_STEP", "WES_STEP_DELAY", "WES_LOCAL_STEP_DELAY"):
+        monkeypatch.delenv(name, raising=False)
 

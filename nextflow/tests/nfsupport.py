@@ -4,6 +4,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,7 @@ TRACE_PATTERNS = {
     "task_id": r"\d+", "hash": r"[0-9a-f]{2}/[0-9a-f]{6}", "native_id": r"\d+",
     "name": r"[A-Z][A-Z0-9_]*( \(.+\))?", "status": r"COMPLETED|FAILED|CACHED|ABORTED",
     "exit": r"-?\d+|-", "submit": r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}",
-    "duration": DURATION, "realtime": DURATION + "|-", "%cpu": r"\d+\.\d%|-",
+    "duration": DURATION + "|-", "realtime": DURATION + "|-", "%cpu": r"\d+\.\d%|-",
     "peak_rss": SIZE + "|-", "peak_vmem": SIZE + "|-", "rchar": SIZE + "|-", "wchar": SIZE + "|-",
 }
 
@@ -109,3 +110,36 @@ def run_local(testdata, outdir, workdir, *extra, env=None):
                 "--r2", t / f"{SAMPLE}_R2.fastq.gz", "--reference", t / "ref.fa",
                 "--targets", t / "targets.bed", "--annotation", t / "genes.gff3",
                 "--outdir", outdir, "--work-dir", workdir, *extra], env=env)
+
+
+def pipeline_runner() -> str:
+    """The runner of the `pipeline` tests: WES_PIPELINE_RUNNER=nextflow (a `nextflow` on PATH is
+    then required), `auto` (Nextflow when present), else run-local."""
+    wanted = os.environ.get("WES_PIPELINE_RUNNER") or "local"
+    present = bool(shutil.which("nextflow") and shutil.which("java"))
+    if wanted == "auto":
+        return "nextflow" if present else "local"
+    if wanted == "nextflow" and not present:
+        raise AssertionError("WES_PIPELINE_RUNNER=nextflow, but there is no `nextflow` (or no "
+                             "`java`) on PATH")
+    return wanted
+
+
+def run_pipeline(runner, testdata, outdir, workdir, *extra, env=None):
+    """The whole pipeline on the generated data with either runner, the same arguments as
+    run_local (`--resume`, params as --name or --name-with-dashes). Nextflow runs in the work
+    directory's parent, so that runs sharing a work directory share its -resume history."""
+    if runner == "local":
+        return run_local(testdata, outdir, workdir, *extra, env=env)
+    args = [("-resume" if x == "--resume" else
+             re.sub(r"^--([a-z0-9-]+)$", lambda m: "--" + m.group(1).replace("-", "_"), str(x)))
+            for x in extra]
+    t = testdata
+    Path(workdir).parent.mkdir(parents=True, exist_ok=True)
+    return run(["nextflow", "run", PIPELINE / "main.nf", "-ansi-log", "false",
+                "-profile", os.environ.get("WES_NEXTFLOW_PROFILE") or "standard",
+                "-work-dir", workdir, "--sample", SAMPLE,
+                "--r1", t / f"{SAMPLE}_R1.fastq.gz", "--r2", t / f"{SAMPLE}_R2.fastq.gz",
+                "--reference", t / "ref.fa", "--targets", t / "targets.bed",
+                "--annotation", t / "genes.gff3", "--outdir", outdir, *args],
+               cwd=Path(workdir).parent, env=env)

@@ -112,7 +112,7 @@ def test_it_stops_at_a_failing_step_with_its_exit_code(failed_then_resumed):
     _, failed, trace, _ = failed_then_resumed
     assert failed.returncode == 3
     assert "CALL_VARIANTS (TEST1)" in failed.stderr
-    assert "simulated failure in CALL_VARIANTS" in failed.stderr      # the stderr tail
+    assert "step_hook: simulated failure in CALL_VARIANTS" in failed.stderr   # the stderr tail
     rows = [dict(zip(trace.splitlines()[0].split("\t"), l.split("\t")))
             for l in trace.splitlines()[1:]]
     assert [r["status"] for r in rows] == ["COMPLETED"] * 5 + ["FAILED"]
@@ -253,3 +253,31 @@ def test_it_rejects_a_declared_source_that_is_missing_or_not_indexed(testdata, t
     res = run_local(testdata, tmp_path / "o", tmp_path / "w", "--snpeff_db", tmp_path / "x.bin")
     assert res.returncode == 2 and "--snpeff_db: file not found" in res.stderr
     assert not (tmp_path / "o" / "pipeline_info").exists()       # stopped before any step
+
+
+def test_it_writes_the_step_a_signal_stopped_as_aborted(testdata, tmp_path):
+    """SIGTERM (a cancel) stops the step in flight, which the trace shows ABORTED with no exit
+    status, as Nextflow writes the tasks it kills."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [str(BIN / "run-local"), "--sample", S, "--r1", testdata / f"{S}_R1.fastq.gz",
+           "--r2", testdata / f"{S}_R2.fastq.gz", "--reference", testdata / "ref.fa",
+           "--targets", testdata / "targets.bed", "--annotation", testdata / "genes.gff3",
+           "--outdir", out, "--work-dir", work]
+    runner = subprocess.Popen([str(c) for c in cmd], env={**os.environ, "WES_STEP_DELAY": "30"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(work.glob("*/*/.command.sh")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=30)
+    assert runner.returncode == 143, stderr
+    rows = parse_trace(out / "pipeline_info" / "trace.txt")
+    assert [(r["name"], r["status"], r["exit"], r["duration"]) for r in rows] == [
+        (f"FASTP_QC ({S})", "ABORTED", "-", "-")]
+    assert "\nstep_hook FASTP_QC\n" in next(work.glob("*/*/.command.sh")).read_text()

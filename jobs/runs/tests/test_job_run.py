@@ -1,5 +1,7 @@
-"""A job submitted through the portal runs for real: local runner, the real tools, SeaweedFS,
-the test database. It ends "succeeded" only with every output verified in its bucket."""
+"""A job submitted through the portal runs for real: the real tools, SeaweedFS, the test
+database, on run-local or (WES_PIPELINE_RUNNER=nextflow) Nextflow. It ends "succeeded" only with
+every output verified in its bucket. Failures are injected through bin/step_hook, which both
+runners run first in every task."""
 
 import json
 from pathlib import Path
@@ -18,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, ready_sample,
-                                                               clinician, pipeline_env):
+                                                               clinician, pipeline_env, settings):
     sample = ready_sample(clinician)
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
 
     job = Job.objects.get()
     assert job.status == JobStatus.SUCCEEDED, (job.failed_step, job.error)
-    assert (job.pk, job.runner, job.attempts) == (sample.job_id, "local", 1)
+    assert (job.pk, job.runner, job.attempts) == (sample.job_id, settings.PIPELINE_RUNNER, 1)
     assert [s["process"] for s in job.progress] == pipeline_steps()
     assert {s["status"] for s in job.progress} == {"completed"}
 
@@ -47,7 +49,7 @@ def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, read
 
     metadata = json.loads(s3.open_object(bucket_name("results"),
                                          outputs["metadata.json"].key).read())
-    assert metadata["runner"] == "local"
+    assert metadata["runner"] == job.runner
     assert {metadata["inputs"]["r1"]["sha256"], metadata["inputs"]["r2"]["sha256"]} == \
         {f.sha256 for f in sample.files.all()}
     table = s3.open_object(bucket_name("results"), outputs["TEST1_Final_.txt"].key).read()
@@ -80,12 +82,14 @@ def test_it_fails_with_a_clear_reason_when_the_reference_is_missing(
 def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, ready_sample, clinician,
                                                      manager, pipeline_env, monkeypatch):
     sample = ready_sample(clinician)
-    monkeypatch.setenv("WES_LOCAL_FAIL_STEP", "CALL_VARIANTS:3")
+    monkeypatch.setenv("WES_FAIL_STEP", "CALL_VARIANTS:3")
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
     job = Job.objects.get()
     assert job.status == JobStatus.FAILED
     assert (job.failed_step, job.exit_code) == ("CALL_VARIANTS", 3)
-    assert job.error, "the failing step's stderr is kept"
+    assert job.error.splitlines()[0] == \
+        "Process `CALL_VARIANTS (TEST1)` terminated with an error exit status (3)"
+    assert "step_hook: simulated failure in CALL_VARIANTS" in job.error   # the step's stderr
     steps = {s["process"]: s["status"] for s in job.progress}
     assert steps["BWA_ALIGN"] == "completed" and steps["CALL_VARIANTS"] == "failed"
     assert not job.outputs.exists()
@@ -94,7 +98,7 @@ def test_a_failing_step_is_shown_and_a_retry_resumes(client_for, ready_sample, c
 
     # A clinician may not retry; the manager may, and the run resumes after the cached steps.
     assert client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/retry/").status_code == 403
-    monkeypatch.delenv("WES_LOCAL_FAIL_STEP")
+    monkeypatch.delenv("WES_FAIL_STEP")
     client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
@@ -110,7 +114,6 @@ def test_cancel_by_the_submitter_or_a_manager_only(client_for, clinician, manage
     from tests.helpers import make_user
     from tenants.services import membership_add
 
-    settings.PIPELINE_RUNNER = "local"
     sample = ready_sample(clinician)
     other = membership_add(lab=clinician.lab, user=make_user("other@lab-a.test"),
                            role="clinician")
@@ -186,16 +189,19 @@ def test_no_step_outlives_a_runner_killed_with_sigkill(client_for, ready_sample,
 
     from jobs.runs.processes import processes_in
 
+    from .workers import steps_started
+
     sample = ready_sample(clinician)
     work = Path(settings.PIPELINE_WORK_DIR) / str(sample.job_id)
     seen = {}
 
     def kill_the_runner_mid_step():
+        # The runner (run-local, or Nextflow's JVM) works in the job's directory and leads a
+        # process group of its own; its steps work in their task directories below work/.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "runner" not in seen:
-            steps = processes_in(work / "work")
-            runners = [pid for pid in processes_in(work) if pid not in steps and
-                       b"run-local" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            steps = steps_started(work)
+            runners = [pid for pid in processes_in(work) if _runner_of(work, pid)]
             if steps and runners:
                 seen.update(runner=runners[0], steps=steps)
                 os.kill(runners[0], signal.SIGKILL)
@@ -215,3 +221,13 @@ def test_no_step_outlives_a_runner_killed_with_sigkill(client_for, ready_sample,
     client_for(manager).post(f"/labs/lab-a/jobs/{job.pk}/retry/")
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+
+
+def _runner_of(work: Path, pid: int) -> bool:
+    import os
+
+    try:
+        return (os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(work)
+                and os.getpgid(pid) == pid)
+    except OSError:
+        return False

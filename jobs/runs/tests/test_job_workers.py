@@ -17,18 +17,19 @@ from tenants.models import AuditEvent
 
 from tests.helpers import redis_available
 
-from .workers import ROOT, alive, start_worker, wait_for, worker_env
+from .workers import ROOT, alive, start_worker, steps_started, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def job_processes(job) -> list[str]:
-    """Command lines of live processes working in this job's directory (runner and steps)."""
+def job_processes(job, under: str = "") -> list[int]:
+    """Live processes working in this job's directory (the runner and its steps), or only in
+    `under` it ("work": the steps, in their task directories)."""
     from django.conf import settings
 
-    work_dir = str(settings.PIPELINE_WORK_DIR / str(job.pk))
-    found = subprocess.run(["pgrep", "-af", work_dir], capture_output=True, text=True).stdout
-    return [line for line in found.splitlines() if "pgrep" not in line]
+    from jobs.runs.processes import processes_in
+
+    return processes_in(settings.PIPELINE_WORK_DIR / str(job.pk) / under)
 
 
 def stop(workers):
@@ -44,18 +45,21 @@ def stop(workers):
 
 
 def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician, ready_sample,
-                                                          pipeline_env, tmp_path, monkeypatch):
+                                                          pipeline_env, tmp_path, monkeypatch,
+                                                          settings):
     from django_q.conf import Conf
 
     sample = ready_sample(clinician)
     monkeypatch.setattr(Conf, "SYNC", False)
     job = job_submit(membership=clinician, sample=sample)
-    workers = [start_worker(tmp_path / "worker.log", WES_LOCAL_STEP_DELAY="2")]
+    # every step waits 2 s inside its task (bin/step_hook, under either runner)
+    workers = [start_worker(tmp_path / "worker.log", WES_STEP_DELAY="2")]
     try:
         running = wait_for(lambda: Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
                            .exclude(runner_pgid=None).first(), 60, "the job to run", job.pk)
         assert alive(running.runner_pgid)
-        wait_for(lambda: job_processes(job), 30, "a step to be running")
+        wait_for(lambda: steps_started(settings.PIPELINE_WORK_DIR / str(job.pk)), 60,
+                 "a step to be running")
         cancelled_at = time.monotonic()
         client_for(clinician).post(f"/labs/lab-a/jobs/{job.pk}/cancel/")
         # The run loop sees the cancel within a second or two and stops the runner, which stops
@@ -68,6 +72,7 @@ def test_cancelling_a_running_job_stops_its_process_group(client_for, clinician,
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and not job.outputs.exists()
     assert "running" not in {step["status"] for step in job.progress}
+    assert "stopped" in {step["status"] for step in job.progress}
     assert AuditEvent.objects.filter(action=audit_actions.JOB_CANCELLED,
                                      actor_email="clinician@lab-a.test").count() == 1
     assert not AuditEvent.objects.filter(action__in=[audit_actions.JOB_SUCCEEDED,

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.runs.trace import (
     StepState, TaskRecord, TraceTail, parse_duration, parse_size, parse_trace,
-    summarise,
+    settle, summarise,
 )
 
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "nextflow-24.10.9"
@@ -220,7 +220,16 @@ def test_it_lets_the_latest_attempt_of_a_process_win():
                           + row(7, "EXTRA", "ABORTED", "-"))
     assert summarise(records, ["ALIGN", "CALL"]) == [
         StepState("ALIGN", "running", 1.0, None), StepState("CALL", "completed", 1.0, 0),
-        StepState("EXTRA", "failed", 1.0, None)]         # unexpected processes are appended
+        StepState("EXTRA", "stopped", 1.0, None)]        # unexpected processes are appended
+
+
+def test_a_finished_run_has_no_step_running():
+    """A row still RUNNING when the runner has exited was a task stopped with the run."""
+    records = parse_trace(HEADER + row(1, "FASTP (S1)", "COMPLETED")
+                          + row(2, "ALIGN (S1)", "RUNNING", "2147483647"))
+    assert settle(summarise(records, STEPS)) == [
+        StepState("INDEX", "pending"), StepState("FASTP", "completed", 1.0, 0),
+        StepState("ALIGN", "stopped", 1.0, None), StepState("CALL", "pending")]
 
 
 def test_it_tails_a_file_written_in_pieces(tmp_path):

@@ -57,10 +57,14 @@ def test_a_dead_run_is_queued_again_at_once_then_once_per_wait(job):
 
 
 def test_a_dead_run_without_attempts_left_fails_with_the_reason(job):
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=3, max_attempts=3,
-                                         lease_owner="dead-worker", lease_expires_at=at(2))
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, attempts=3, max_attempts=3, lease_owner="dead-worker",
+        lease_expires_at=at(2), progress=[{"process": "FASTP_QC", "status": "completed"},
+                                          {"process": "BWA_ALIGN", "status": "running"},
+                                          {"process": "SORT_FIXMATE", "status": "pending"}])
     assert job_reap(now=at(3)) == {"requeued": 0, "failed": 1}
     job.refresh_from_db()
     assert (job.status, job.failed_step, job.lease_owner) == (JobStatus.FAILED, "worker", "")
+    assert [step["status"] for step in job.progress] == ["completed", "stopped", "pending"]
     assert "stopped 3 times" in job.error
     assert job_reap(now=at(20)) == {"requeued": 0, "failed": 0}

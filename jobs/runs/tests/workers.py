@@ -18,7 +18,8 @@ LEASE_SECONDS = 10
 def worker_env() -> dict:
     env = {**os.environ, "DATABASE_URL": child_database_url(), "REDIS_URL": "",
            "MINIO_ENDPOINT": settings.MINIO_ENDPOINT, "WES_WORK_DIR": str(settings.PIPELINE_WORK_DIR),
-           "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD, "WES_PIPELINE_RUNNER": "local",
+           "WES_REFERENCE_BUILD": settings.REFERENCE_BUILD,
+           "WES_PIPELINE_RUNNER": settings.PIPELINE_RUNNER,   # pipeline_env's choice
            "WES_JOB_LEASE_SECONDS": str(LEASE_SECONDS), "WES_QUEUE_WORKERS": "1"}
     for name in ("RAW", "INTERMEDIATE", "RESULTS", "ARCHIVES", "REFERENCE", "LOGS"):
         env[f"MINIO_BUCKET_{name}"] = getattr(settings, f"MINIO_BUCKET_{name}")
@@ -45,6 +46,14 @@ def wait_for(predicate, timeout: float, what: str, job_id=None):
                  f"error {job.error[-1500:]!r}, progress {job.progress}")
     raise AssertionError(f"timed out waiting for {what}{state}")
 
+
+
+def steps_started(work_dir: Path) -> list[Path]:
+    """Task directories of the run whose step has begun and not ended (`.command.begin`, no
+    `.exitcode`): written by both runners, and on a shared file system seen from here whichever
+    executor (local, Slurm) runs the step."""
+    return [begin.parent for begin in Path(work_dir, "work").glob("*/*/.command.begin")
+            if not (begin.parent / ".exitcode").exists()]
 
 
 def alive(pgid: int) -> bool:
