@@ -22,6 +22,12 @@ class JobStatus(models.TextChoices):
     PURGED = "purged", "Purged"
 
 
+class QcVerdict(models.TextChoices):
+    PASS = "pass", "QC passed"
+    WARN = "warn", "QC warnings"
+    FAIL = "fail", "QC failed"
+
+
 class InvalidTransition(Exception):
     pass
 
@@ -78,6 +84,11 @@ class Job(models.Model):
     runner_host = models.CharField(max_length=200, blank=True)
     # QC figures read from qc/{sample}.qc.json when the outputs are published
     qc = models.JSONField(default=dict, blank=True)
+    # The overall verdict on those figures (jobs.results.qc.qc_verdict), kept here so that lists
+    # show it without reading the figures; blank until the outputs are published.
+    qc_verdict = models.CharField(max_length=4, choices=QcVerdict.choices, blank=True)
+    # Why a manager started this analysis of a sample that already had one (blank for the first).
+    reanalysis_reason = models.TextField(blank=True)
     # Retention: a legal hold stops archiving and purging until it is lifted.
     legal_hold = models.BooleanField(default=False)
     legal_hold_reason = models.TextField(blank=True)
@@ -129,6 +140,9 @@ class Job(models.Model):
 
     def can_retry(self, membership) -> bool:
         return self._retryable() and self.may_retry(membership)
+
+    def is_active(self) -> bool:
+        return self._cancellable()
 
     def results_released(self) -> bool:
         """Results reach clinicians once a manager has signed a report of the job out (a
