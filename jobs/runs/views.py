@@ -48,8 +48,14 @@ def sample_reanalyse(request, sample_id):
         messages.error(request, f"Storage did not answer, so nothing was started: {exc}. "
                                 "Try again in a few minutes.")
     else:
-        messages.success(request, f"A new analysis of {sample.name} was queued; the earlier "
-                                  "one and its report stay on the sample's page.")
+        if job.queue_error:
+            messages.warning(request, f"A new analysis of {sample.name} was recorded, but the "
+                             f"task queue did not answer ({job.queue_error}). It starts by itself "
+                             f"once it answers, within {settings.REQUEUE_AFTER_SECONDS // 60} "
+                             "minutes.")
+        else:
+            messages.success(request, f"A new analysis of {sample.name} was queued; the earlier "
+                                      "one and its report stay on the sample's page.")
         return redirect("jobs:job_detail", lab_slug=request.lab.slug, job_id=job.pk)
     return redirect("jobs:sample_detail", lab_slug=request.lab.slug, sample_id=sample.pk)
 
