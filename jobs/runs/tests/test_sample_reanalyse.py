@@ -1,6 +1,7 @@
 """A manager analyses a submitted sample again: a new job (the earlier one, its outputs and its
 report untouched), with a reason, audited; refused to clinicians, while an analysis is queued or
-running, and once the raw reads are gone. What assumed one job per sample keeps right."""
+running, and once the raw reads are gone. (The review queue and usage with two analyses of a
+sample: jobs/records/tests/test_two_analyses.py.)"""
 
 import re
 from datetime import timedelta
@@ -11,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs.models import Job, JobOutput, Report, Sample, SampleStatus
-from jobs.records.usage import usage_report
 from storage import s3
 from storage.buckets import bucket_name
 from tests.upload_client import sample_fields
@@ -140,30 +140,6 @@ def test_it_is_refused_once_the_raw_reads_are_gone(client_for, manager, analysed
     assert "The raw FASTQ file R2 of S1 is no longer in storage" in html
     assert "Upload the reads as a new sample" in html
     assert Job.objects.count() == 1
-
-
-def test_one_sample_with_two_analyses_in_lists_queue_and_usage(client_for, manager, analysed):
-    first = Job.objects.get()
-    client_for(manager).post(reanalyse_url(analysed), {"reason": "new panel"})
-    new = Job.objects.exclude(pk=first.pk).get()
-    Job.objects.filter(pk=new.pk).update(status="succeeded", finished_at=timezone.now(),
-                                         qc_verdict="fail")
-    Report.objects.create(lab=analysed.lab, job=new, version=1)
-
-    # The review queue lists the new analysis's report; the first one's stays signed out.
-    queue = client_for(manager).get("/labs/lab-a/reviews/").content.decode()
-    assert queue.count("<tr data-report=") == 1
-    assert f"/jobs/{new.pk}/report/" in queue and 'data-qc-verdict="fail"' in queue
-    # The sample list shows where the sample is now: its current analysis awaits review.
-    listing = client_for(manager).get("/labs/lab-a/samples/").content.decode()
-    assert 'data-sample-stage="pending_review">Awaiting review' in listing
-    assert "(2 analyses)" in listing and 'data-qc-verdict="fail"' in listing
-    # Usage: one sample submitted, two jobs of it counted in their months.
-    report = usage_report(month=timezone.now().date().replace(day=1))
-    row = next(r for r in report.rows if r.lab == analysed.lab)
-    assert row.samples_submitted == 1
-    # Each analysis has its own keys: nothing of the first is overwritten.
-    assert new.pk != first.pk and Job.objects.filter(sample=analysed).count() == 2
 
 
 def test_the_sample_list_queries_do_not_grow_with_analyses(client_for, manager, analysed):
