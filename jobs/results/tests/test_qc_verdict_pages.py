@@ -54,3 +54,16 @@ def test_the_review_page_warns_the_manager_before_sign_out(client_for, manager, 
     assert "data-qc-review-warning" in html
     assert "QC failed for this analysis</strong>: Reads mapped, Mean target depth" in html
     assert html.index("data-qc-review-warning") < html.index("data-current-report")
+
+
+def test_jobs_published_before_the_verdict_get_one_by_migration(unmapped):
+    import importlib
+
+    from django.apps import apps
+
+    Job.objects.filter(pk=unmapped.pk).update(qc=QC, qc_verdict="")   # as published before
+    importlib.import_module("jobs.migrations.0013_lifecycle_qc_verdict_reanalysis") \
+        .verdicts_of_published_jobs(apps, None)
+    unmapped.refresh_from_db()
+    assert unmapped.qc_verdict == "fail"
+    assert unmapped.qc["fail_limits"] == qc_fail_limits(None)
