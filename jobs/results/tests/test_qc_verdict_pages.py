@@ -37,6 +37,7 @@ def test_the_job_page_shows_a_failed_verdict_and_the_failing_figures(client_for,
     assert unmapped.qc_verdict == "fail"
     html = client_for(manager).get(f"/labs/lab-a/jobs/{unmapped.pk}/").content.decode()
     assert 'data-qc-verdict="fail">QC failed</span>' in html
+    assert html.index("data-job-verdict") < html.index("data-job-status"), "before the status"
     assert "QC failed: Reads mapped, Mean target depth, Target bases ≥ 20× are past" in html
     assert 'class="qc-figure qc-fail" data-qc-key="mapped_pct"' in html
     assert "(goal ≥ 95.00%; fails &lt; 80.00%)" in html

@@ -110,3 +110,8 @@ def test_the_timeline_follows_an_analysis_live(chromium, live_server, client, cl
     assert page.locator("[data-reanalyse]").count() == 1, "the run ended: a manager may start another"
     assert still_same_document(page), "the page changed without a reload"
     screenshot(page, "timeline-5-finished-qc-failed")
+
+    page.click("[data-current-job] [data-job-link]")
+    page.wait_for_selector("[data-job-verdict]")
+    assert page.locator("[data-job-verdict]").inner_text() == "QC failed"
+    screenshot(page, "job-qc-failed")
