@@ -26,7 +26,7 @@ RUN_TASK = "jobs.tasks.run_job"
 
 def job_submit(*, membership, sample: Sample, request=None) -> Job:
     """Queue the pipeline for a verified sample. The first job carries the id reserved when the
-    upload started (the raw-data keys use it); a re-analysis would get its own."""
+    upload started (the raw-data keys use it); a re-analysis (`sample_reanalyse`) gets its own."""
     with transaction.atomic():
         sample = for_update(Sample.objects).get(pk=sample.pk, lab=membership.lab)
         if sample.status != SampleStatus.READY:
