@@ -141,9 +141,6 @@ class Job(models.Model):
     def can_retry(self, membership) -> bool:
         return self._retryable() and self.may_retry(membership)
 
-    def is_active(self) -> bool:
-        return self._cancellable()
-
     def results_released(self) -> bool:
         """Results reach clinicians once a manager has signed a report of the job out (a
         superseded version was signed too)."""
