@@ -36,6 +36,9 @@ def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
     assert job.status == JobStatus.SUCCEEDED
     assert {s["status"] for s in job.progress} == {"cached"}
     assert job.outputs.count() >= 10
+    from jobs.results.qc import qc_fail_limits, qc_verdict
+    assert job.qc["fail_limits"] == qc_fail_limits(None), "run-local records no failure limits"
+    assert job.qc_verdict == qc_verdict(job.qc) != "", "the real run's verdict is on the job"
 
 
 def test_publishing_stores_the_qc_verdict_by_the_runs_own_limits(tmp_path, manager, monkeypatch):
