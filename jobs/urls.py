@@ -48,6 +48,7 @@ urlpatterns = [
     path(sample, results.sample_detail, name="sample_detail"),
     path(sample + "status/", intake.sample_status, name="sample_status"),
     path(sample + "submit/", runs.sample_submit, name="sample_submit"),
+    path(sample + "reanalyse/", runs.sample_reanalyse, name="sample_reanalyse"),
     path(upload, intake.upload, name="upload"),
     path(upload + "parts/", intake.upload_parts, name="upload_parts"),
     path(upload + "parts/<int:part_number>/", intake.upload_sign_part, name="upload_sign_part"),

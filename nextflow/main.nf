@@ -32,7 +32,9 @@ def recordedParams() {
             'min_baseq', 'known_sites', 'snpeff_db', 'canonical', 'gnomad', 'gnomad_version',
             'clinvar', 'clinvar_version', 'reference_build', 'max_cpus',
             'qc_min_q30_rate', 'qc_min_mapped_pct', 'qc_max_duplication_pct', 'qc_min_mean_depth',
-            'qc_min_pct_targets_20x', 'qc_min_pct_bases_20x']
+            'qc_min_pct_targets_20x', 'qc_min_pct_bases_20x',
+            'qc_fail_min_q30_rate', 'qc_fail_min_mapped_pct', 'qc_fail_max_duplication_pct',
+            'qc_fail_min_mean_depth', 'qc_fail_min_pct_bases_20x']
 }
 
 def validateParams() {

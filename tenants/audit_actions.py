@@ -27,6 +27,7 @@ JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
 JOB_CANCELLED = "job.cancelled"
 JOB_RETRIED = "job.retried"
+SAMPLE_REANALYSED = "sample.reanalysed"       # a manager started a new job of a submitted sample
 JOB_REQUEUED = "job.requeued"
 OUTPUT_DOWNLOADED = "output.downloaded"
 USAGE_EXPORTED = "usage.exported"

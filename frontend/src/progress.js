@@ -1,16 +1,20 @@
 // Progress figures (pure, tested in Node) and the progress panel (DOM).
 
-const MB = 1e6
-const GB = 1e9
+const MiB = 1024 ** 2
+// Binary (IEC) units, the same rules as the portal's `size` template filter (common/sizes.py).
+const SIZE_UNITS = [[1024 ** 4, 'TiB', 2], [1024 ** 3, 'GiB', 2], [MiB, 'MiB', 1], [1024, 'KiB', 1]]
 
 export function formatBytes(bytes) {
-  if (bytes >= GB) return `${(bytes / GB).toFixed(2)} GB`
-  return `${(bytes / MB).toFixed(1)} MB`
+  for (const [factor, unit, decimals] of SIZE_UNITS) {
+    if (bytes >= factor) return `${(bytes / factor).toFixed(decimals)} ${unit}`
+  }
+  const whole = Math.round(bytes)
+  return `${whole} byte${whole === 1 ? '' : 's'}`
 }
 
 export function formatSpeed(bytesPerSecond) {
-  if (bytesPerSecond == null || !Number.isFinite(bytesPerSecond)) return '– MB/s'
-  return `${(bytesPerSecond / MB).toFixed(1)} MB/s`
+  if (bytesPerSecond == null || !Number.isFinite(bytesPerSecond)) return '– MiB/s'
+  return `${(bytesPerSecond / MiB).toFixed(1)} MiB/s`
 }
 
 export function formatEta(seconds) {

@@ -2,18 +2,21 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { SpeedMeter, etaSeconds, formatBytes, formatEta, formatSpeed, percent } from '../src/progress.js'
 
-test('formatBytes: MB with one decimal, GB from 1e9', () => {
-  assert.equal(formatBytes(0), '0.0 MB')
-  assert.equal(formatBytes(52_428_800), '52.4 MB')
-  assert.equal(formatBytes(999_949_999), '999.9 MB')
-  assert.equal(formatBytes(12_345_678_901), '12.35 GB')
+test('formatBytes: binary units, as the portal\'s size filter (common/sizes.py)', () => {
+  assert.equal(formatBytes(0), '0 bytes')
+  assert.equal(formatBytes(1), '1 byte')
+  assert.equal(formatBytes(1_234), '1.2 KiB')
+  assert.equal(formatBytes(52_428_800), '50.0 MiB')
+  assert.equal(formatBytes(16 * 1024 ** 2), '16.0 MiB')
+  assert.equal(formatBytes(12_345_678_901), '11.50 GiB')
+  assert.equal(formatBytes(2 * 1024 ** 4), '2.00 TiB')
 })
 
-test('formatSpeed: MB/s, dash when unknown', () => {
-  assert.equal(formatSpeed(12_500_000), '12.5 MB/s')
-  assert.equal(formatSpeed(0), '0.0 MB/s')
-  assert.equal(formatSpeed(null), '– MB/s')
-  assert.equal(formatSpeed(Infinity), '– MB/s')
+test('formatSpeed: MiB/s, dash when unknown', () => {
+  assert.equal(formatSpeed(12.5 * 1024 ** 2), '12.5 MiB/s')
+  assert.equal(formatSpeed(0), '0.0 MiB/s')
+  assert.equal(formatSpeed(null), '– MiB/s')
+  assert.equal(formatSpeed(Infinity), '– MiB/s')
 })
 
 test('formatEta: seconds, minutes, hours', () => {

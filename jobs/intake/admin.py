@@ -46,10 +46,17 @@ class PhiViewAudited:
 class SampleAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     view_action = audit_actions.SAMPLE_ADMIN_VIEWED
     list_action = audit_actions.SAMPLE_ADMIN_LISTED
-    list_display = ["name", "external_id", "lab", "status", "created_at"]
+    list_display = ["name", "external_id", "lab", "stage", "created_at"]
     list_filter = ["lab", "status"]
     list_select_related = ["lab"]
     search_fields = ["name", "external_id"]
     ordering = ["-created_at", "-id"]
     show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
     list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("jobs__reports")
+
+    @admin.display(description="status")
+    def stage(self, sample):
+        return sample.stage.label

@@ -3,8 +3,8 @@ import unicodedata
 
 from django import forms
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 
+from common.sizes import format_size
 from jobs.models import EXTERNAL_ID_RULE, SAMPLE_NAME_RULE, Sex
 
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz")
@@ -31,8 +31,8 @@ def check_fastq_file_name(name: str, size: int | None) -> str:
         if size <= 0:
             return "The file is empty."
         if size > settings.MAX_FASTQ_BYTES:
-            return (f"The file is {filesizeformat(size)}; the limit is "
-                    f"{filesizeformat(settings.MAX_FASTQ_BYTES)}.")
+            return (f"The file is {format_size(size)}; the limit is "
+                    f"{format_size(settings.MAX_FASTQ_BYTES)}.")
     return ""
 
 

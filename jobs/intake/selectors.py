@@ -42,34 +42,64 @@ def sample_history(sample) -> list[AuditEvent]:
     return [event for event in events if event.lab_id == sample.lab_id]
 
 
+# What each timeline state says beside its time.
+STATE_WORDS = {"done": "done", "current": "in progress", "failed": "failed", "pending": "waiting",
+               "stopped": "stopped"}
+
+
 @dataclass
 class TimelineEntry:
     label: str
     at: datetime | None
-    state: str            # "done", "current", "failed", "pending"
+    state: str            # "done", "current", "failed", "stopped", "pending"
     detail: str = ""
     steps: list | None = None
+
+    @property
+    def state_word(self) -> str:
+        return STATE_WORDS[self.state]
+
+
+def _received(sample, files) -> TimelineEntry:
+    """Received once both files are completely stored (uploaded; verified implies it)."""
+    stored = [f for f in files if f.uploaded_at and f.status in ("uploaded", "verified")]
+    if files and len(stored) == len(files):
+        return TimelineEntry("Received", max(f.uploaded_at for f in stored), "done",
+                             f"{len(files)} FASTQ files stored")
+    started = min((f.upload_started_at for f in files if f.upload_started_at), default=None)
+    detail = f"{len(stored)} of {len(files)} FASTQ files stored"
+    if sample.status == "rejected":
+        return TimelineEntry("Received", started, "failed", detail)
+    return TimelineEntry("Received", started, "current" if started else "pending", detail)
+
+
+def _verified(sample, files) -> TimelineEntry:
+    if sample.status == "rejected":
+        return TimelineEntry("Verified", sample.updated_at, "failed", sample.rejection_reason)
+    if files and all(f.verified_at for f in files):
+        return TimelineEntry("Verified", max(f.verified_at for f in files), "done")
+    if sample.status == "verifying":
+        return TimelineEntry("Verified", None, "current", sample.verification_note)
+    return TimelineEntry("Verified", None, "pending")
 
 
 def sample_timeline(sample) -> list[TimelineEntry]:
     """Received → verified → queued → running (per-step times) → succeeded/failed → in review →
-    signed out (and amendments), for the sample's latest analysis."""
+    signed out (and amendments), for the sample's current analysis, each step done, in progress,
+    waiting or failed as of now (the sample page re-reads it while anything is in progress)."""
     files = list(sample.files.all())
-    received = min((f.uploaded_at for f in files if f.uploaded_at), default=None)
-    verified = max((f.verified_at for f in files if f.verified_at), default=None) \
-        if all(f.verified_at for f in files) and files else None
-    entries = [TimelineEntry("Received", received or sample.created_at, "done",
-                             f"{len(files)} FASTQ files"),
-               TimelineEntry("Verified", verified,
-                             "failed" if sample.status == "rejected" else
-                             ("done" if verified else "pending"),
-                             sample.rejection_reason)]
+    entries = [_received(sample, files), _verified(sample, files)]
     job = sample.latest_job
     if job is None:
-        return entries + [TimelineEntry("Queued", None, "pending")]
-    entries.append(TimelineEntry("Queued", job.submitted_at, "done",
-                                 f"by {job.submitted_by.email}"))
-    running_state = {"queued": "pending", "running": "current"}.get(job.status, "done")
+        return entries + [TimelineEntry("Queued", None, "pending"),
+                          TimelineEntry("Running", None, "pending")]
+    by = f"by {job.submitted_by.email}"
+    if job.reanalysis_reason:
+        by += f" · new analysis: {job.reanalysis_reason[:200]}"
+    entries.append(TimelineEntry("Queued", job.submitted_at,
+                                 "current" if job.status == "queued" else "done", by))
+    running_state = {"queued": "pending", "running": "current", "failed": "failed",
+                     "cancelled": "stopped"}.get(job.status, "done")
     entries.append(TimelineEntry("Running", job.started_at, running_state,
                                  f"attempt {job.attempts}" if job.attempts else "",
                                  steps=job.progress))
@@ -78,19 +108,22 @@ def sample_timeline(sample) -> list[TimelineEntry]:
                                      job.failed_step or job.error[:200]))
         return entries
     if job.status == "cancelled":
-        entries.append(TimelineEntry("Cancelled", job.finished_at, "failed"))
+        entries.append(TimelineEntry("Cancelled", job.finished_at, "stopped"))
         return entries
     entries.append(TimelineEntry("Succeeded", job.finished_at,
-                                 "done" if job.finished_at else "pending"))
+                                 "done" if job.finished_at else "pending",
+                                 job.get_qc_verdict_display() if job.qc_verdict else ""))
     versions = list(job.reports.select_related("signed_by").order_by("version"))
     first = versions[0] if versions else None
-    entries.append(TimelineEntry("In review", first.created_at if first else None,
-                                 "current" if first and first.status == "pending_review" else
-                                 ("done" if first else "pending")))
     signed = [r for r in versions if r.signed_at]
+    entries.append(TimelineEntry("In review", first.created_at if first else None,
+                                 "done" if signed else ("current" if first else "pending")))
     if not signed:
         entries.append(TimelineEntry("Signed out", None, "pending"))
-    for r in signed:
+    for r in versions:
         label = "Signed out" if r.version == 1 else f"Amended (version {r.version})"
-        entries.append(TimelineEntry(label, r.signed_at, "done", f"by {r.signed_by.email}"))
+        if r.signed_at:
+            entries.append(TimelineEntry(label, r.signed_at, "done", f"by {r.signed_by.email}"))
+        elif signed and r.status == "pending_review":
+            entries.append(TimelineEntry(label, None, "current", "awaiting review"))
     return entries

@@ -151,7 +151,8 @@ def _same_reads_elsewhere(sample: Sample, files: list[SampleFile]) -> str:
         if f.sha256 and other:
             return (f"{f.label} is byte-identical to {other.label} of sample {other.sample.name} "
                     f"(SHA-256 {f.sha256[:12]}...): the same reads cannot belong to two samples. "
-                    f"To analyse {other.sample.name} again, submit that sample again.")
+                    f"To analyse {other.sample.name} again, a lab manager starts a new "
+                    f"analysis from that sample's page.")
     return ""
 
 

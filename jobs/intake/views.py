@@ -197,13 +197,12 @@ def _sheet_plain(request, context, form, parsed, uploads):
 @lab_view()
 @require_GET
 def sample_status(request, sample_id):
-    """Polled while uploading and verifying: status only, no patient data, so not audited."""
+    """The upload API's status of a sample (docs/upload-api.md): status only, no patient data, so
+    not audited. (The sample page polls its own URL for its live parts.)"""
     sample = access_sample(request.membership, sample_id)
     files = list(sample.files.all())
-    if request.htmx:
-        return render(request, "jobs/_sample_status.html", {"sample": sample, "files": files})
     return JsonResponse({
-        "status": sample.status, "reason": sample.rejection_reason,
+        "status": sample.status, "stage": sample.stage.label, "reason": sample.rejection_reason,
         "note": sample.verification_note,
         "files": [{"read": f.read, "status": f.status, "size": f.size,
                    "read_count": f.read_count, "error": f.error} for f in files]})

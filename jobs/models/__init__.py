@@ -3,7 +3,7 @@ the ones before it). The base of every jobs sub-package: any of them may import 
 
 from jobs.models.intake import (EXTERNAL_ID_RULE, SAMPLE_NAME_RULE, FileStatus, Sample,
                                 SampleFile, SampleStatus, Sex)
-from jobs.models.runs import InvalidTransition, Job, JobStatus
+from jobs.models.runs import InvalidTransition, Job, JobStatus, QcVerdict
 from jobs.models.results import GeneCoverage, Impact, JobOutput, Variant
 from jobs.models.review import (Classification, ClinicalClass, FilterPreset, GenePanel,
                                 GenePanelVersion, SelectionCategory, VariantSelection)
@@ -12,7 +12,7 @@ from jobs.models.records import (JobUsage, LabUsageSnapshot, ReconciliationRun,
                                  ReconciliationStatus)
 
 __all__ = ["EXTERNAL_ID_RULE", "SAMPLE_NAME_RULE", "FileStatus", "Sample", "SampleFile",
-           "SampleStatus", "Sex", "InvalidTransition", "Job", "JobStatus", "Impact", "JobOutput",
+           "SampleStatus", "Sex", "InvalidTransition", "Job", "JobStatus", "QcVerdict", "Impact", "JobOutput",
            "Variant", "GeneCoverage", "Classification", "ClinicalClass", "FilterPreset", "GenePanel",
            "GenePanelVersion", "SelectionCategory", "VariantSelection", "Report", "ReportStatus", "JobUsage", "LabUsageSnapshot",
            "ReconciliationRun", "ReconciliationStatus"]

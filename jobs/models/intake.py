@@ -1,6 +1,8 @@
 """What a clinician brings: a sample's identifiers and its FASTQ pair (jobs.intake)."""
 
 import uuid
+from functools import cached_property
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -31,6 +33,20 @@ class SampleStatus(models.TextChoices):
     READY = "ready", "Ready"
     SUBMITTED = "submitted", "Submitted"
     REJECTED = "rejected", "Rejected"
+
+
+class SampleStage(NamedTuple):
+    code: str      # also the CSS class: status-<code>
+    label: str
+
+
+# Where a sample with an analysis is, by the status of its current (newest) job.
+JOB_STAGES = {
+    "queued": SampleStage("queued", "Analysis queued"),
+    "running": SampleStage("running", "Analysis running"),
+    "failed": SampleStage("failed", "Analysis failed"),
+    "cancelled": SampleStage("cancelled", "Analysis cancelled"),
+}
 
 
 class Sample(models.Model):
@@ -76,10 +92,51 @@ class Sample(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
+    @cached_property
     def latest_job(self):
+        """The current analysis: the newest job (`Job.Meta.ordering`). Earlier jobs, their outputs
+        and reports stay as they were when a manager starts a new one."""
         jobs = list(self.jobs.all())
         return jobs[0] if jobs else None
+
+    @property
+    def changing(self) -> bool:
+        """Something about the sample changes without anyone acting: its upload, its
+        verification, or its current analysis waiting in the queue or running (the sample page
+        polls while this holds)."""
+        if self.status in (SampleStatus.UPLOADING, SampleStatus.VERIFYING):
+            return True
+        job = self.latest_job
+        return bool(job and job.status in ("queued", "running"))
+
+    def may_reanalyse(self, membership) -> bool:
+        """Lab managers start a new analysis of a sample (jobs.runs.services.sample_reanalyse)."""
+        return membership.is_manager
+
+    def can_reanalyse(self, membership) -> bool:
+        """A submitted sample whose analyses have all ended (the raw files are checked in
+        storage when it is asked for)."""
+        return (self.may_reanalyse(membership) and self.status == SampleStatus.SUBMITTED
+                and not self.changing)
+
+    @property
+    def stage(self) -> SampleStage:
+        """Where the sample is, in words, from intake to sign-out: the one place every page takes
+        a sample's status from. Reads the current job and its reports (prefetch `jobs__reports`
+        for lists)."""
+        job = self.latest_job
+        if self.status != SampleStatus.SUBMITTED or job is None:
+            label = "Ready to submit" if self.status == SampleStatus.READY \
+                else self.get_status_display()
+            return SampleStage(self.status, label)
+        if job.status in JOB_STAGES:
+            return JOB_STAGES[job.status]
+        reports = list(job.reports.all())
+        if any(r.signed_at for r in reports):
+            if any(r.status == "pending_review" for r in reports):
+                return SampleStage("pending_review", "Amendment awaiting review")
+            return SampleStage("signed_out", "Report signed out")
+        return SampleStage("pending_review", "Awaiting review")
 
     @property
     def turnaround(self):

@@ -32,6 +32,12 @@ class StepStatus(models.TextChoices):
     STOPPED = "stopped", "Stopped"       # ended by a cancel or another step's failure
 
 
+class QcVerdict(models.TextChoices):
+    PASS = "pass", "QC passed"
+    WARN = "warn", "QC warnings"
+    FAIL = "fail", "QC failed"
+
+
 class InvalidTransition(Exception):
     pass
 
@@ -88,6 +94,11 @@ class Job(models.Model):
     runner_host = models.CharField(max_length=200, blank=True)
     # QC figures read from qc/{sample}.qc.json when the outputs are published
     qc = models.JSONField(default=dict, blank=True)
+    # The overall verdict on those figures (jobs.results.qc.qc_verdict), kept here so that lists
+    # show it without reading the figures; blank until the outputs are published.
+    qc_verdict = models.CharField(max_length=4, choices=QcVerdict.choices, blank=True)
+    # Why a manager started this analysis of a sample that already had one (blank for the first).
+    reanalysis_reason = models.TextField(blank=True)
     # Retention: a legal hold stops archiving and purging until it is lifted.
     legal_hold = models.BooleanField(default=False)
     legal_hold_reason = models.TextField(blank=True)

@@ -9,13 +9,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.shortcuts import redirect
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
+from common.sizes import format_size
 from jobs.intake.admin import PhiViewAudited
 from jobs.models import InvalidTransition, Job, JobOutput
 from jobs.records.usage_admin import require_operations
@@ -43,7 +43,7 @@ class JobOutputInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="Size")
     def size_shown(self, output):
         return format_html('<span title="{} bytes">{}</span>', f"{output.size:,}",
-                           filesizeformat(output.size))
+                           format_size(output.size))
 
 
 class LegalHoldForm(forms.Form):
@@ -110,7 +110,7 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     def archive_shown(self, job):
         if not job.archive_size:
             return "—"
-        return f"{filesizeformat(job.archive_size)}, SHA-256 {job.archive_sha256}"
+        return f"{format_size(job.archive_size)}, SHA-256 {job.archive_sha256}"
 
     @admin.display(description="Sample", ordering="sample__name")
     def sample_name(self, job):

@@ -14,13 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_http_methods
 
 from common.admin import ReadOnlyAdminMixin
+from common.sizes import format_size
 from common.months import parse_month, shift_month
 from common.queue import enqueue
 from jobs.models import JobUsage, LabUsageSnapshot, ReconciliationRun
@@ -165,11 +165,11 @@ class LabUsageSnapshotInline(admin.TabularInline):
 
     @admin.display(description="listed")
     def listed(self, snapshot):
-        return f"{snapshot.object_count} ({filesizeformat(snapshot.bytes_listed)})"
+        return f"{snapshot.object_count} ({format_size(snapshot.bytes_listed)})"
 
     @admin.display(description="in ledger")
     def in_ledger(self, snapshot):
-        return f"{snapshot.ledger_count} ({filesizeformat(snapshot.ledger_bytes)})"
+        return f"{snapshot.ledger_count} ({format_size(snapshot.ledger_bytes)})"
 
     @admin.display(description="unrecorded (in storage, not in the ledger)")
     def unrecorded(self, snapshot):
@@ -202,7 +202,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="bytes listed")
     def size(self, run):
-        return filesizeformat(run.bytes_listed)
+        return format_size(run.bytes_listed)
 
     @admin.display(description="differences")
     def differences(self, run):

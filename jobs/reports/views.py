@@ -12,6 +12,7 @@ from jobs.models import ReportStatus
 from jobs.reports import downloads, selectors, services
 from jobs.reports.access import access_report
 from jobs.reports.forms import AmendForm, DraftForm, SignOutForm
+from jobs.results.qc import qc_section
 from jobs.results.views import download_reason_page
 from jobs.review.panels import panel_versions
 from jobs.review.selection import review_digest, selected_variants
@@ -43,7 +44,7 @@ def _report_page(request, job, *, status=200, **forms):
     selected = selected_variants(job) if membership.is_manager and current else []
     page_errors = [e for form in forms.values() for e in form.non_field_errors()]
     context = {"job": job, "versions": versions, "current": current, "page_errors": page_errors,
-               "selected": selected,
+               "selected": selected, **qc_section(job),
                "review_changed": bool(current and current.status == ReportStatus.PENDING_REVIEW
                                       and membership.is_manager
                                       and review_digest(job, selected) != current.review_digest),

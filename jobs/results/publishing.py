@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobOutput, JobUsage
 from jobs.results.coverage import load_gene_coverage
-from jobs.results.qc import read_qc_summary
+from jobs.results.qc import qc_fail_limits, qc_verdict, read_qc_summary
 from jobs.results.variant_table import load_variants
 from jobs.results.variants import variant_table_summary
 from jobs.runs.runner import PublishError
@@ -33,13 +33,14 @@ METADATA_KEYS = ("tools", "parameters", "reference", "inputs", "outputs", "runne
 def job_outputs_publish(job: Job, out_dir: Path) -> None:
     """Publish and load everything a succeeded run left in `out_dir`. Safe to run again after a
     retry: an object already stored with the same digest is not sent again, rows are replaced."""
-    _check_metadata(out_dir)
+    metadata = _check_metadata(out_dir)
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         published = list(pool.map(lambda path: _publish_one(job, out_dir, path), files))
     outputs_record(job=job, published=published,
                    trace_path=out_dir / "pipeline_info" / "trace.txt")
-    _load_results(job, out_dir)
+    _load_results(job, out_dir, parameters=metadata.get("parameters")
+                  if isinstance(metadata, dict) else None)
 
 
 def outputs_record(*, job: Job, published: list[tuple[str, str, str, int, str]],
@@ -62,18 +63,22 @@ def outputs_record(*, job: Job, published: list[tuple[str, str, str, int, str]],
                                "tasks": tasks, "recorded_at": now})
 
 
-def _load_results(job: Job, out_dir: Path) -> None:
-    """QC figures onto the job and the variant table into the database (the files themselves
-    are already published)."""
+def _load_results(job: Job, out_dir: Path, *, parameters: dict | None = None) -> None:
+    """QC figures (with the run's failure limits, from its `parameters`) and their verdict onto
+    the job, and the variant table into the database (the files themselves are already
+    published)."""
     name = job.sample.name
     qc_path = out_dir / "qc" / f"{name}.qc.json"
     coverage = out_dir / "qc" / f"{name}.gene_coverage.tsv"
     table = out_dir / f"{name}_Final_.txt"
     try:
         qc = read_qc_summary(qc_path) if qc_path.exists() else {}
+        if qc:
+            qc["fail_limits"] = qc_fail_limits(parameters if isinstance(parameters, dict)
+                                               else None)
         with table.open(encoding="utf-8") as lines, transaction.atomic():
             load_variants(job=job, lines=lines)
-            Job.objects.filter(pk=job.pk).update(qc=qc)
+            Job.objects.filter(pk=job.pk).update(qc=qc, qc_verdict=qc_verdict(qc))
             if coverage.exists():
                 with coverage.open(encoding="utf-8") as rows:
                     load_gene_coverage(job=job, lines=rows)
@@ -105,7 +110,7 @@ def _publish_one(job: Job, out_dir: Path, path: Path) -> tuple[str, str, str, in
     return relative, role, key, size, digest
 
 
-def _check_metadata(out_dir: Path) -> None:
+def _check_metadata(out_dir: Path) -> dict:
     path = out_dir / "metadata.json"
     try:
         metadata = json.loads(path.read_text())
@@ -115,3 +120,4 @@ def _check_metadata(out_dir: Path) -> None:
     missing = [k for k in METADATA_KEYS if k not in metadata]
     if missing:
         raise PublishError("publishing outputs", f"metadata.json lacks {', '.join(missing)}")
+    return metadata

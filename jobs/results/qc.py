@@ -11,11 +11,24 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+from django.conf import settings
 
 SCHEMA = "wes-portal/qc/1"
 MAX_BYTES = 1 << 20          # a summary is ~1 KB; anything this big is not one
 STATUSES = ("pass", "warn")
+VERDICTS = ("pass", "warn", "fail")   # in rising order of gravity
+# Figure -> the pipeline param past which the run's verdict is "fail" (nextflow.config, group
+# qc_verdict_options of nextflow_schema.json; a run records the values it used in metadata.json).
+FAIL_LIMITS = {
+    "q30_rate_after": ("min", "qc_fail_min_q30_rate"),
+    "mapped_pct": ("min", "qc_fail_min_mapped_pct"),
+    "duplication_pct": ("max", "qc_fail_max_duplication_pct"),
+    "mean_target_depth": ("min", "qc_fail_min_mean_depth"),
+    "pct_target_bases_ge_20x": ("min", "qc_fail_min_pct_bases_20x"),
+}
 
 
 class QcSummaryError(ValueError):
@@ -136,14 +149,61 @@ def qc_summary_problems(data) -> list[str]:
     return problems
 
 
+@cache
+def _schema_fail_limits() -> dict:
+    schema = json.loads((Path(settings.BASE_DIR) / "nextflow" / "nextflow_schema.json")
+                        .read_text(encoding="utf-8"))
+    props = schema["definitions"]["qc_verdict_options"]["properties"]
+    return {param: props[param]["default"] for _, param in FAIL_LIMITS.values()}
+
+
+def qc_fail_limits(parameters: dict | None) -> dict:
+    """{figure: {'min' or 'max': limit}}: the failure limits the run was given (its
+    metadata.json `parameters`), else the pipeline's defaults (nextflow_schema.json)."""
+    parameters, defaults = parameters or {}, _schema_fail_limits()
+    limits = {}
+    for key, (side, param) in FAIL_LIMITS.items():
+        value = parameters.get(param, defaults[param])
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            limits[key] = {side: value}
+    return limits
+
+
+def _beyond(value, rule: dict) -> bool:
+    side, limit = next(iter(rule.items()))
+    return value < limit if side == "min" else value > limit
+
+
+def figure_status(qc: dict, key: str) -> str | None:
+    """'fail' past the run's failure limit, else the pipeline's own 'pass'/'warn' (None when the
+    figure has no threshold). A share with nothing to divide by (no reads) fails."""
+    value, rule = qc.get(key), (qc.get("fail_limits") or {}).get(key)
+    if rule and (value is None or (isinstance(value, (int, float)) and _beyond(value, rule))):
+        return "fail"
+    return (qc.get("status") or {}).get(key)
+
+
+def qc_verdict(qc: dict) -> str:
+    """The run's overall QC verdict: 'fail' when a figure is past its failure limit or no read
+    survived filtering, 'warn' when a figure missed the pipeline's threshold, else 'pass'; ''
+    when the run left no QC summary."""
+    if not qc:
+        return ""
+    if qc.get("reads_after_filtering") == 0:
+        return "fail"
+    statuses = {figure_status(qc, fig.key) for fig in QC_FIGURES if fig.key in qc}
+    return next((v for v in reversed(VERDICTS) if v in statuses), "pass")
+
+
 def qc_rows(qc: dict) -> list[dict]:
     """One row per figure present in a summary (e.g. `Job.qc`), in QC_FIGURES order:
-    {key, label, value, display, status ('pass'/'warn'/None), threshold (e.g. '≥ 95.00%', ''),
-    bar (0-100 for the figures that are shares: `*_pct` percentages, `*_rate` fractions; else
-    None)}."""
+    {key, label, value, display, status ('pass'/'warn'/'fail'/None), threshold (e.g. '≥ 95.00%',
+    ''), fail_limit (e.g. '< 80.00%', ''), bar (0-100 for the figures that are shares: `*_pct`
+    percentages, `*_rate` fractions; else None)}."""
     rows = []
     qc = qc or {}
-    thresholds, status = qc.get("thresholds") or {}, qc.get("status") or {}
+    thresholds = qc.get("thresholds") or {}
+    fail_limits = qc.get("fail_limits") or {}
     for fig in QC_FIGURES:
         if fig.key not in qc:
             continue
@@ -152,10 +212,25 @@ def qc_rows(qc: dict) -> list[dict]:
         if rule:
             side, limit = next(iter(rule.items()))
             threshold = f"{'≥' if side == 'min' else '≤'} {fig.display(limit)}"
+        fail = fail_limits.get(fig.key) or {}
+        fail_limit = ""
+        if fail:
+            side, limit = next(iter(fail.items()))
+            fail_limit = f"{'<' if side == 'min' else '>'} {fig.display(limit)}"
         rows.append({"key": fig.key, "label": fig.label, "value": qc[fig.key],
-                     "display": fig.display(qc[fig.key]), "status": status.get(fig.key),
-                     "threshold": threshold, "bar": _bar(fig.key, qc[fig.key])})
+                     "display": fig.display(qc[fig.key]), "status": figure_status(qc, fig.key),
+                     "threshold": threshold, "fail_limit": fail_limit,
+                     "bar": _bar(fig.key, qc[fig.key])})
     return rows
+
+
+def qc_section(job) -> dict:
+    """What a page's QC section (templates/jobs/_qc_figures.html) shows of `job` (None: no
+    analysis yet): its figures, its verdict, and the figures that failed or warned."""
+    rows = qc_rows(job.qc) if job else []
+    return {"qc_job": job, "qc_figures": rows,
+            "qc_failed": [r["label"] for r in rows if r["status"] == "fail"],
+            "qc_warned": [r["label"] for r in rows if r["status"] == "warn"]}
 
 
 def _bar(key: str, value) -> float | None:

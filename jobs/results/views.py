@@ -16,7 +16,7 @@ from jobs.intake.views import UPLOADABLE, file_json
 from jobs.models import JobStatus
 from jobs.results import downloads
 from jobs.results.access import access_job_output
-from jobs.results.qc import qc_rows
+from jobs.results.qc import qc_section
 from jobs.runs.access import access_job
 from storage.s3 import StorageError
 from tenants import audit_actions
@@ -24,21 +24,32 @@ from tenants.access import lab_view
 from tenants.audit import Actor, audit_record
 
 
+def _sample_live(request, sample) -> dict:
+    """What the sample page re-reads while the sample changes: status, analyses, timeline, QC."""
+    files = list(sample.files.all())
+    return {"sample": sample, "files": files,
+            "jobs": list(sample.jobs.select_related("submitted_by")),
+            "can_reanalyse": sample.can_reanalyse(request.membership),
+            "timeline": selectors.sample_timeline(sample), **qc_section(sample.latest_job)}
+
+
 @lab_view()
 @require_GET
+@never_cache
+@vary_on_headers("HX-Request")  # the status card's polling gets its parts of the same URL
 def sample_detail(request, sample_id):
     sample = access_sample(request.membership, sample_id)
+    context = _sample_live(request, sample)
+    if request.htmx:  # polling while the sample changes: the page's live parts, not audited
+        return render(request, "jobs/_sample_poll.html", context)
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.SAMPLE_VIEWED,
                  lab=request.lab, resource_type="sample", resource_id=sample.pk,
                  phi_accessed=True, request=request, details={"sample": str(sample.pk)})
-    files = list(sample.files.all())
-    to_upload = [f for f in files if f.status in UPLOADABLE]
+    to_upload = [f for f in context["files"] if f.status in UPLOADABLE]
     return render(request, "jobs/sample_detail.html", {
-        "sample": sample, "files": files, "files_to_upload": to_upload,
+        **context, "files_to_upload": to_upload,
         "files_json": json.dumps([file_json(request.lab.slug, f) for f in to_upload]),
         "history": selectors.sample_history(sample),
-        "timeline": selectors.sample_timeline(sample),
-        "qc_figures": qc_rows(sample.latest_job.qc) if sample.latest_job else [],
     })
 
 
@@ -51,7 +62,7 @@ def job_detail(request, job_id):
     membership = request.membership
     context = {"job": job, "outputs": list(job.outputs.all()),
                "can_download": job.can_download(membership),
-               "released": job.results_released(), "qc_figures": qc_rows(job.qc),
+               "released": job.results_released(), **qc_section(job),
                "has_report": job.reports.exists(),
                "can_cancel": job.can_cancel(membership), "can_retry": job.can_retry(membership)}
     if request.htmx:  # progress polling: states and step times only

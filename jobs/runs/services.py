@@ -1,4 +1,5 @@
-"""Writes for pipeline jobs: submit a ready sample, cancel, retry. (Running one is
+"""Writes for pipeline jobs: submit a ready sample, analyse a submitted one again, cancel, retry.
+(Running one is
 jobs/runs/runner.py; re-queueing dead runs is jobs/runs/reaper.py.)
 
 A job moves between states only through its model methods, called here under a row lock.
@@ -14,7 +15,9 @@ from django.db import transaction
 
 from common.db import for_update
 from common.queue import Sending, enqueue
-from jobs.models import InvalidTransition, Job, Sample, SampleStatus
+from jobs.models import InvalidTransition, Job, JobStatus, Sample, SampleStatus
+from storage import s3
+from storage.buckets import bucket, bucket_name
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
 
@@ -23,7 +26,7 @@ RUN_TASK = "jobs.tasks.run_job"
 
 def job_submit(*, membership, sample: Sample, request=None) -> Job:
     """Queue the pipeline for a verified sample. The first job carries the id reserved when the
-    upload started (the raw-data keys use it); a re-analysis would get its own."""
+    upload started (the raw-data keys use it); a re-analysis (`sample_reanalyse`) gets its own."""
     with transaction.atomic():
         sample = for_update(Sample.objects).get(pk=sample.pk, lab=membership.lab)
         if sample.status != SampleStatus.READY:
@@ -43,6 +46,56 @@ def job_submit(*, membership, sample: Sample, request=None) -> Job:
         sending = enqueue_run(job.pk)
     job.queue_error = sending.error   # the run is queued again by the reaper if this failed
     return job
+
+
+def sample_reanalyse(*, membership, sample: Sample, reason: str, request=None) -> Job:
+    """A manager starts a new analysis (a new job) of a submitted sample, saying why. The earlier
+    jobs, their outputs and reports stay as they are; the new job becomes the sample's current
+    one. Refused while an analysis of the sample is queued or running, and once the raw FASTQ
+    files are no longer in storage (the raw-data bucket expires them)."""
+    if not sample.may_reanalyse(membership):
+        raise PermissionDenied("Only a lab manager can start a new analysis of a sample.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why the sample is analysed again (it is kept in the audit "
+                              "trail and on the new analysis).")
+    with transaction.atomic():
+        sample = for_update(Sample.objects).get(pk=sample.pk, lab=membership.lab)
+        if sample.status != SampleStatus.SUBMITTED:
+            raise ValidationError(f"Only a submitted sample can be analysed again; {sample.name} "
+                                  f"is {sample.get_status_display().lower()}.")
+        if sample.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+            raise ValidationError(f"An analysis of {sample.name} is still queued or running; "
+                                  "wait for it to end, or cancel it, first.")
+        files = list(sample.files.all())
+        missing = _raw_files_missing(files)
+        if missing:
+            raise ValidationError(
+                f"The raw FASTQ file{'s' if len(missing) > 1 else ''} "
+                f"{' and '.join(missing)} of {sample.name} {'are' if len(missing) > 1 else 'is'} "
+                f"no longer in storage (uploads are kept {bucket('raw').expire_days} days, then "
+                "removed; archived analyses keep their results, not the reads), so it cannot be "
+                "analysed again. Upload the reads as a new sample.")
+        previous = sample.latest_job
+        job = Job.objects.create(lab=sample.lab, sample=sample, submitted_by=membership.user,
+                                 max_attempts=settings.JOB_MAX_ATTEMPTS,
+                                 reanalysis_reason=reason)
+        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.SAMPLE_REANALYSED,
+                     lab=sample.lab, resource_type="sample", resource_id=sample.pk,
+                     request=request,
+                     details={"sample": str(sample.pk), "job": str(job.pk),
+                              "previous_job": str(previous.pk) if previous else None,
+                              "reason": reason,
+                              "digests": {f.label: f.sha256 for f in files}})
+        sending = enqueue_run(job.pk)
+    job.queue_error = sending.error
+    return job
+
+
+def _raw_files_missing(files) -> list[str]:
+    """Labels of the sample's FASTQ files not (or no longer whole) in the raw-data bucket."""
+    raw = bucket_name("raw")
+    return [f.label for f in files if s3.object_size(raw, f.key) != f.size]
 
 
 def enqueue_run(job_id) -> Sending:

@@ -15,9 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from common.sizes import format_size
 from jobs.models import Job, JobStatus
 
 KEPT_WHILE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -77,8 +77,8 @@ def require_space(job: Job) -> None:
     free = free_bytes()
     if free < needed:
         raise WorkDiskFull(
-            f"The worker's disk is full: {filesizeformat(free)} free in {work_root()}, "
-            f"{filesizeformat(needed)} needed for this run. Free space (or raise the disk), then "
+            f"The worker's disk is full: {format_size(free)} free in {work_root()}, "
+            f"{format_size(needed)} needed for this run. Free space (or raise the disk), then "
             "retry the job.")
 
 
@@ -86,7 +86,7 @@ def disk_full_error(exc: OSError) -> str | None:
     """The sentence for an OSError that means the work disk filled up during the run."""
     if exc.errno != errno.ENOSPC:
         return None
-    return (f"The worker's disk is full: {exc}. {filesizeformat(free_bytes())} are free in "
+    return (f"The worker's disk is full: {exc}. {format_size(free_bytes())} are free in "
             f"{work_root()}; free space, then retry the job.")
 
 

@@ -2,7 +2,15 @@ from datetime import timedelta
 
 from django import template
 
+from common.sizes import format_size
+
 register = template.Library()
+
+
+@register.filter
+def size(value) -> str:
+    """A size in bytes, in the portal's one unit system (binary: KiB, MiB, GiB; common/sizes.py)."""
+    return format_size(value)
 
 
 @register.filter

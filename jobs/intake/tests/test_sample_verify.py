@@ -168,7 +168,7 @@ def test_the_same_reads_under_a_second_sample_are_refused(uploader_for, clinicia
     refused = Sample.objects.get(pk=second["sample"]["id"])
     assert refused.status == "rejected"
     assert "byte-identical to R1 of sample FIRST" in refused.rejection_reason
-    assert "submit that sample again" in refused.rejection_reason
+    assert "a lab manager starts a new analysis from that sample's page" in refused.rejection_reason
 
 
 def test_a_storage_outage_during_verification_says_so_and_heals_by_itself(

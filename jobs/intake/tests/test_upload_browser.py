@@ -113,10 +113,10 @@ def test_a_clinician_uploads_a_pair_and_sees_it_verified(chromium, portal, big_f
         "() => Number(document.querySelector('[data-overall]')?.dataset.percent || 0) >= 20")
     assert progress.get_attribute("data-state") == "uploading"
     assert page.locator("[data-file-row='1']").is_visible()
-    page.wait_for_function(r"""() => /\d+(\.\d+)? MB\/s · .+ left/.test(
+    page.wait_for_function(r"""() => /\d+(\.\d+)? MiB\/s · .+ left/.test(
         document.querySelector('[data-overall] [data-figures]').textContent)""")
     overall = page.locator("[data-overall] [data-figures]").inner_text()
-    assert re.search(r"[\d.]+ MB of 105\.\d MB sent · [\d.]+ MB kept · [\d.]+ MB/s · \S+.* left",
+    assert re.search(r"[\d.]+ MiB of 10[01]\.\d MiB sent · [\d.]+ MiB kept · [\d.]+ MiB/s · \S+.* left",
                      overall), overall
     assert page.locator("button[type=submit]").is_disabled()
     screenshot(page, "upload-in-progress")

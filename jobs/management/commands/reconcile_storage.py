@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.template.defaultfilters import filesizeformat
 
+from common.sizes import format_size
 from jobs.models import ReconciliationStatus
 from jobs.records.reconciliation import storage_reconcile
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         for snapshot in run.snapshots.select_related("lab").order_by("bucket_role", "lab__name"):
             owner = snapshot.lab.name if snapshot.lab else "no lab"
             line = (f"{snapshot.bucket} / {owner}: {snapshot.object_count} objects, "
-                    f"{filesizeformat(snapshot.bytes_listed)}")
+                    f"{format_size(snapshot.bytes_listed)}")
             if snapshot.expired_count:
                 line += f"; {snapshot.expired_count} removed by the expiry rule (ledger closed)"
             self.stdout.write(line)
@@ -35,7 +35,7 @@ class Command(BaseCommand):
                     f"  size differs: {entry['key']} is {entry['listed']} bytes in storage, "
                     f"{entry['recorded']} in the ledger"))
         summary = (f"run {run.pk}: {run.objects_listed} objects, "
-                   f"{filesizeformat(run.bytes_listed)} in {run.list_requests} list requests")
+                   f"{format_size(run.bytes_listed)} in {run.list_requests} list requests")
         if run.status == ReconciliationStatus.DIFFERENCES:
             raise CommandError(
                 f"{summary}; {run.unrecorded_count} unrecorded, {run.missing_count} missing, "

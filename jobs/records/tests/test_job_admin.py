@@ -147,7 +147,7 @@ def test_the_job_page_shows_steps_qc_and_sizes_as_tables(client_for, staff, lab_
     assert "<tr><td>BWA_ALIGN</td><td>failed</td><td>–</td><td>137</td></tr>" in page
     assert "<tr><td>Reads before filtering</td><td>123,456 reads</td><td></td></tr>" in page
     assert "<tr><td>Reads mapped</td><td>98.77%</td><td>pass</td></tr>" in page
-    assert '<span title="5,242,880 bytes">5.0\xa0MB</span>' in page
+    assert '<span title="5,242,880 bytes">5.0\xa0MiB</span>' in page
     assert '"process": "FASTP_QC"' not in page, "no raw JSON"
 
 

@@ -281,7 +281,7 @@ def test_before_any_run_the_dashboard_shows_what_the_ledger_holds_now(client_for
                                 lab=lab_a, deleted_at=timezone.now())
     html = client_for(staff).get("/admin/storage-dashboard/").content.decode()
     raw = html.split('data-bucket="raw"')[1].split("</tr>")[0]
-    assert 'data-ledger-now="4000">3.9\xa0KB <span class="quiet">(2)</span>' in raw
+    assert 'data-ledger-now="4000">3.9\xa0KiB <span class="quiet">(2)</span>' in raw
     assert "No reconciliation has finished yet" in html
 
 

@@ -36,3 +36,44 @@ def test_storage_down_while_publishing_is_not_success_and_a_retry_completes(
     assert job.status == JobStatus.SUCCEEDED
     assert {s["status"] for s in job.progress} == {"cached"}
     assert job.outputs.count() >= 10
+    from jobs.results.qc import qc_fail_limits, qc_verdict
+    assert job.qc["fail_limits"] == qc_fail_limits(None), "run-local records no failure limits"
+    assert job.qc_verdict == qc_verdict(job.qc) != "", "the real run's verdict is on the job"
+
+
+def test_publishing_stores_the_qc_verdict_by_the_runs_own_limits(tmp_path, manager, monkeypatch):
+    """A run with no read mapped gets a failing verdict on the job, by the failure limits its
+    metadata.json recorded (else the pipeline's defaults), so lists need not read the figures."""
+    import json
+
+    from django.utils import timezone
+
+    from jobs.models import Sample
+    from jobs.results.tests.test_qc import write_pipeline_summary
+
+    sample = Sample.objects.create(lab=manager.lab, name="S1", external_id="E1", sex="female",
+                                   clinical_indication="x", created_by=manager.user,
+                                   consent_confirmed_at=timezone.now(), status="submitted")
+    job = Job.objects.create(lab=manager.lab, sample=sample, submitted_by=manager.user,
+                             status="running")
+    (tmp_path / "qc").mkdir()
+    qc = json.loads(write_pipeline_summary(tmp_path / "qc").read_text())
+    (tmp_path / "qc" / "S1.qc.json").write_text(json.dumps({**qc, "mapped_pct": 0.0}))
+    (tmp_path / "S1_Final_.txt").write_text("")
+    monkeypatch.setattr(publishing, "load_variants", lambda **kwargs: 0)
+    monkeypatch.setattr(publishing, "variant_table_summary", lambda **kwargs: None)
+
+    publishing._load_results(job, tmp_path, parameters=None)
+    job.refresh_from_db()
+    assert job.qc_verdict == "fail"
+    assert job.qc["fail_limits"]["mapped_pct"] == {"min": 80}
+
+    healthy = {**qc, "mapped_pct": 99.0, "duplication_pct": 5.0, "mean_target_depth": 30.0,
+               "pct_target_bases_ge_20x": 95.0, "q30_rate_after": 0.95}
+    (tmp_path / "qc" / "S1.qc.json").write_text(json.dumps(healthy))
+    publishing._load_results(job, tmp_path, parameters={"qc_fail_min_mean_depth": 40})
+    job.refresh_from_db()
+    assert job.qc_verdict == "fail", "30x is below this run's own limit of 40x"
+    publishing._load_results(job, tmp_path, parameters={})
+    job.refresh_from_db()
+    assert job.qc_verdict == "warn", "above the default limit; the summary warned on depth"

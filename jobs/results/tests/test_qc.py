@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.results.qc import QC_FIGURES, QcSummaryError, qc_rows, read_qc_summary
+from jobs.results.qc import (QC_FIGURES, QcSummaryError, qc_fail_limits, qc_rows, qc_verdict,
+                             read_qc_summary)
 
 ROOT = Path(__file__).resolve().parents[3]
 QC_SUMMARY = ROOT / "nextflow" / "bin" / "qc_summary"
@@ -68,7 +69,8 @@ def test_it_gives_a_row_per_figure_in_display_order(summary):
     assert by_key["q30_rate_before"]["display"] == "90.0%"
     assert by_key["duplication_pct"] == {
         "key": "duplication_pct", "label": "Duplicate reads", "value": 10.0,
-        "display": "10.00%", "status": "pass", "threshold": "≤ 20.00%", "bar": 10.0}
+        "display": "10.00%", "status": "pass", "threshold": "≤ 20.00%", "fail_limit": "",
+        "bar": 10.0}
     assert by_key["mapped_pct"]["bar"] == round(by_key["mapped_pct"]["value"], 1)
     assert by_key["mean_target_depth"]["bar"] is None     # not a share: no bar
     assert by_key["mean_target_depth"]["display"] == "15.0×"
@@ -146,3 +148,52 @@ def test_it_rejects_more_reads_after_filtering_than_before(tmp_path, summary):
     with pytest.raises(QcSummaryError, match=r"reads_after_filtering \(41\) exceeds "
                                              r"reads_before_filtering \(40\)"):
         read_qc_summary(write(tmp_path, summary))
+
+
+def config_param(name: str) -> float:
+    config = (ROOT / "nextflow" / "nextflow.config").read_text()
+    return float(next(line.split("=")[1].split("//")[0] for line in config.splitlines()
+                      if line.strip().startswith(name + " ")))
+
+
+def test_the_failure_limits_are_the_pipelines_params():
+    limits = qc_fail_limits(None)
+    assert limits == {
+        "q30_rate_after": {"min": config_param("qc_fail_min_q30_rate")},
+        "mapped_pct": {"min": config_param("qc_fail_min_mapped_pct")},
+        "duplication_pct": {"max": config_param("qc_fail_max_duplication_pct")},
+        "mean_target_depth": {"min": config_param("qc_fail_min_mean_depth")},
+        "pct_target_bases_ge_20x": {"min": config_param("qc_fail_min_pct_bases_20x")}}
+    # A run given its own limits (recorded in its metadata.json parameters) is judged by them.
+    assert qc_fail_limits({"qc_fail_min_mapped_pct": 50})["mapped_pct"] == {"min": 50}
+
+
+def good(summary) -> dict:
+    """The pipeline's summary of a run that meets every threshold."""
+    figures = {"q30_rate_after": 0.95, "mapped_pct": 99.5, "duplication_pct": 8.0,
+               "mean_target_depth": 120.0, "pct_targets_ge_20x": 98.0,
+               "pct_target_bases_ge_20x": 97.0}
+    return {**summary, **figures, "status": dict.fromkeys(summary["status"], "pass"),
+            "overall": "pass", "fail_limits": qc_fail_limits(None)}
+
+
+def test_a_run_with_no_read_mapped_fails_its_qc(summary):
+    qc = {**good(summary), "mapped_pct": 0.0,
+          "status": {**good(summary)["status"], "mapped_pct": "warn"}}
+    assert qc_verdict(qc) == "fail"
+    mapped = {r["key"]: r for r in qc_rows(qc)}["mapped_pct"]
+    assert (mapped["status"], mapped["fail_limit"]) == ("fail", "< 80.00%")
+
+
+def test_the_verdict_is_pass_warn_or_fail_by_the_limits(summary):
+    assert qc_verdict(good(summary)) == "pass"
+    warned = {**good(summary), "duplication_pct": 30.0,
+              "status": {**good(summary)["status"], "duplication_pct": "warn"}}
+    assert qc_verdict(warned) == "warn", "past the threshold, short of the failure limit"
+    assert qc_verdict({**warned, "duplication_pct": 60.0}) == "fail"
+    assert qc_verdict({**good(summary), "reads_after_filtering": 0}) == "fail"
+    assert qc_verdict({**good(summary), "mapped_pct": None}) == "fail", "no reads to map"
+    lenient = {**warned, "mapped_pct": 60.0,
+               "fail_limits": qc_fail_limits({"qc_fail_min_mapped_pct": 50})}
+    assert qc_verdict(lenient) == "warn"
+    assert qc_verdict({}) == "", "no summary, no verdict"
