@@ -3,6 +3,7 @@
 LOGIN = "auth.login"
 LOGOUT = "auth.logout"
 LOGIN_FAILED = "auth.login_failed"
+USER_EMAIL_VERIFIED_BY_STAFF = "user.email_verified_by_staff"  # staff set it in the admin
 INVITATION_CREATED = "invitation.created"
 INVITATION_ACCEPTED = "invitation.accepted"
 INVITATION_REVOKED = "invitation.revoked"
