@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.paging import list_page
@@ -137,7 +138,9 @@ def report_draft(request, job_id, report_id):
                                      **form.cleaned_data, request=request)
     except (ValidationError, StorageError) as exc:
         return _refused(request, report, form, "draft_form", exc)
-    return _to_report(request, report, "The draft was updated.")
+    written = timezone.localtime(report.drafted_at)
+    return _to_report(request, report, f"The draft was written again at {written:%H:%M:%S}: "
+                                       "read the new PDF before signing.")
 
 
 @lab_view()

@@ -458,3 +458,24 @@ def test_the_report_lists_what_the_reviewer_selected_and_sign_out_waits_for_a_fr
                                                    audit_actions.VARIANT_SELECTED])
     assert sorted(e.action for e in events) == [audit_actions.VARIANT_CLASSIFIED,
                                                 audit_actions.VARIANT_SELECTED]
+
+
+def test_save_draft_shows_the_new_drafts_own_time(client_for, manager, finished_job):
+    """Each save writes a new draft; the page names its time to the second, so a save a few
+    seconds after the last one visibly changes it (to the minute, two saves looked alike)."""
+    client = client_for(manager)
+    report = finished_job.reports.get()
+    url = f"/labs/lab-a/jobs/{finished_job.pk}/report/{report.pk}/draft/"
+    shown = []
+    for interpretation in ("First reading.", "Second reading."):
+        time.sleep(1.1)
+        response = client.post(url, {"interpretation": interpretation, "result_summary": "",
+                                     "panel_version": ""}, follow=True)
+        html = response.content.decode()
+        drafted = Report.objects.get(pk=report.pk).drafted_at
+        written = timezone.localtime(drafted)
+        assert f"The draft was written again at {written:%H:%M:%S}" in html
+        assert (f'<time datetime="{written.isoformat()}" data-drafted-at>'
+                f'{written:%Y-%m-%d %H:%M:%S}</time>') in html
+        shown.append(re.search(r"data-drafted-at>([^<]+)<", html).group(1))
+    assert shown[0] != shown[1]
