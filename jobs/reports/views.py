@@ -33,6 +33,20 @@ def review_queue(request):
     return render(request, "jobs/review_queue.html", {"reports": page.rows, "page": page})
 
 
+def error_summary(forms) -> list[dict]:
+    """Every error of the bound forms, for the summary at the top of the page: a field's error
+    links to its input (the sign-out checkbox is far down a long page), a form's own error says
+    what was refused."""
+    summary = []
+    for form in forms:
+        summary += [{"message": e, "anchor": ""} for e in form.non_field_errors()]
+        for name, errors in form.errors.items():
+            if name in form.fields and not form.fields[name].widget.is_hidden:
+                field = form[name]
+                summary += [{"message": e, "anchor": field.id_for_label} for e in errors]
+    return summary
+
+
 def _report_page(request, job, *, status=200, **forms):
     membership = request.membership
     versions = selectors.report_versions(membership, job)
@@ -42,8 +56,8 @@ def _report_page(request, job, *, status=200, **forms):
         raise Http404("No such report")  # clinicians never learn that a draft exists
     current = versions[0] if versions else None
     selected = selected_variants(job) if membership.is_manager and current else []
-    page_errors = [e for form in forms.values() for e in form.non_field_errors()]
-    context = {"job": job, "versions": versions, "current": current, "page_errors": page_errors,
+    context = {"job": job, "versions": versions, "current": current,
+               "error_summary": error_summary(forms.values()),
                "selected": selected,
                "review_changed": bool(current and current.status == ReportStatus.PENDING_REVIEW
                                       and membership.is_manager

@@ -479,3 +479,25 @@ def test_save_draft_shows_the_new_drafts_own_time(client_for, manager, finished_
                 f'{written:%Y-%m-%d %H:%M:%S}</time>') in html
         shown.append(re.search(r"data-drafted-at>([^<]+)<", html).group(1))
     assert shown[0] != shown[1]
+
+
+def test_a_refused_sign_out_lists_every_error_at_the_top_linked_to_its_field(client_for, manager,
+                                                                           finished_job):
+    report = finished_job.reports.get()
+    response = client_for(manager).post(
+        f"/labs/lab-a/jobs/{finished_job.pk}/report/{report.pk}/sign/",
+        {"password": "", "draft_sha256": report.draft_sha256})
+    assert response.status_code == 400
+    html = response.content.decode()
+    summary = html.split('id="error-summary"')[1].split("</div>")[0]
+    assert 'tabindex="-1" autofocus' in summary
+    assert "Nothing was changed: 2 things need your attention" in summary
+    assert ('<a href="#id_confirm" data-error-for="id_confirm">Tick the box to confirm the '
+            'meaning of your signature (“Reviewed and approved”).</a>') in summary
+    assert "Re-enter your password (or an authenticator code) to sign." in summary
+    assert html.index('id="error-summary"') < html.index("data-current-report")
+    # and next to the field, in a form the browser does not block before the server can explain
+    sign_form = html.split("data-sign-form")[1].split("</form>")[0]
+    assert sign_form.startswith(" novalidate>")
+    assert "Tick the box to confirm the meaning of your signature" in sign_form
+    assert Report.objects.get(pk=report.pk).status == "pending_review"
