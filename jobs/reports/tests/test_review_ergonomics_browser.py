@@ -75,3 +75,24 @@ def test_a_refused_sign_out_shows_its_errors_at_the_top_and_next_to_the_field(
     assert 0 <= error_box["y"] <= VIEWPORT
     page.screenshot(path=str(ARTIFACTS / "review-ergonomics-sign-out-field-error.png"))
     assert job.reports.get().status == "pending_review"
+
+
+def test_the_lab_home_lists_what_needs_doing_with_links(chromium, live_server, client, manager,
+                                                        clinician):
+    from jobs.reports.tests.test_lab_home import stock
+
+    stock(manager.lab, manager.user, 3)
+    page = browser_page_as(chromium, live_server, client, manager.user, height=VIEWPORT)
+    page.goto(f"{live_server.url}/labs/lab-a/")
+    assert page.locator("[data-pending-review]").count() == 3
+    screenshot(page, "review-ergonomics-lab-home-manager")
+    page.click("[data-pending-review=SPEND1] a")
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]+/report/$"))
+    assert page.locator("h1").inner_text() == "Report for SPEND1"
+
+    page = browser_page_as(chromium, live_server, client, clinician.user, height=VIEWPORT)
+    page.goto(f"{live_server.url}/labs/lab-a/")
+    assert page.locator("[data-pending-review]").count() == 0
+    assert page.locator("[data-signed-report]").count() == 3
+    assert page.locator("[data-ready-sample]").count() == 3
+    screenshot(page, "review-ergonomics-lab-home-clinician")
