@@ -501,3 +501,27 @@ def test_a_refused_sign_out_lists_every_error_at_the_top_linked_to_its_field(cli
     assert sign_form.startswith(" novalidate>")
     assert "Tick the box to confirm the meaning of your signature" in sign_form
     assert Report.objects.get(pk=report.pk).status == "pending_review"
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_a_clinician_reads_the_samples_history_and_outputs_in_words(client_for, manager,
+                                                                    clinician, finished_job):
+    report = finished_job.reports.get()
+    assert sign(client_for(manager), report).status_code == 302
+    client = client_for(clinician)
+    fetch_pdf(client, Report.objects.get(pk=report.pk))
+    html = client.get(f"/labs/lab-a/samples/{finished_job.sample_id}/").content.decode()
+    history = visible_text(html.split("<h2>History</h2>")[1])
+    assert "Report signed out" in history and "Report downloaded" in history
+    assert "reason: Clinical care of this patient" in history
+    codes = [c for c in vars(audit_actions).values() if isinstance(c, str) and "." in c]
+    assert not [c for c in codes if c in history], history
+    assert "clinical_care" not in history
+    assert f'data-history-action="{audit_actions.REPORT_DOWNLOADED}"' in html
+
+    job_page = visible_text(client.get(f"/labs/lab-a/jobs/{finished_job.pk}/").content.decode())
+    assert "Kept with the results" in job_page
+    assert "Bucket" not in job_page and "bucket" not in job_page
