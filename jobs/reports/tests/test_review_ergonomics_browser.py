@@ -96,3 +96,28 @@ def test_the_lab_home_lists_what_needs_doing_with_links(chromium, live_server, c
     assert page.locator("[data-signed-report]").count() == 3
     assert page.locator("[data-ready-sample]").count() == 3
     screenshot(page, "review-ergonomics-lab-home-clinician")
+
+
+def test_a_clinician_reads_the_sample_history_in_words(chromium, live_server, client, manager,
+                                                       clinician, finished_job):  # noqa: F811
+    from jobs.reports.tests.test_reports import fetch_pdf, sign
+
+    report = finished_job.reports.get()
+    manager_client = client.__class__()
+    manager_client.force_login(manager.user)
+    assert sign(manager_client, report).status_code == 302
+    clinician_client = client.__class__()
+    clinician_client.force_login(clinician.user)
+    fetch_pdf(clinician_client, report.__class__.objects.get(pk=report.pk))
+
+    page = browser_page_as(chromium, live_server, client, clinician.user, height=VIEWPORT)
+    page.goto(f"{live_server.url}/labs/lab-a/samples/{finished_job.sample_id}/")
+    history = page.locator("h2:has-text('History') + table").inner_text()
+    assert "Report downloaded" in history and "reason: Clinical care of this patient" in history
+    assert "report.downloaded" not in history and "clinical_care" not in history
+    page.locator("h2:has-text('History')").scroll_into_view_if_needed()
+    screenshot(page, "review-ergonomics-sample-history-clinician")
+    page.goto(f"{live_server.url}/labs/lab-a/jobs/{finished_job.pk}/")
+    outputs = page.locator("h2:has-text('Outputs') + table").inner_text()
+    assert "Kept with the results" in outputs and "results" not in outputs.split("\n")[0]
+    screenshot(page, "review-ergonomics-job-outputs-clinician")
