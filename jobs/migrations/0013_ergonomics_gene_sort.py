@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='variant',
             name='gene_sort',
-            field=models.TextField(blank=True, default=''),
+            field=models.TextField(blank=True, null=True),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(

@@ -56,8 +56,9 @@ class Variant(models.Model):
     filter = models.CharField(max_length=200, blank=True)
     gene = models.CharField(max_length=64, blank=True)
     # The gene in natural order (SIM1, SIM3, SIM10): its digit runs zero-padded, written when
-    # the table is loaded (variant_table.gene_sort_key).
-    gene_sort = models.TextField(blank=True, default="")
+    # the table is loaded (variant_table.gene_sort_key); NULL without a gene, so a row with no
+    # gene sorts last either way, like every missing value.
+    gene_sort = models.TextField(null=True, blank=True)
     transcript = models.CharField(max_length=64, blank=True)
     consequence = models.CharField(max_length=200, blank=True)
     impact = models.CharField(max_length=10, choices=Impact.choices, blank=True)

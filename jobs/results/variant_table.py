@@ -182,8 +182,10 @@ def _parse(lines: Iterable[str | bytes], sample: str):
 GENE_DIGITS = 10
 
 
-def gene_sort_key(symbol: str) -> str:
+def gene_sort_key(symbol: str) -> str | None:
     """The symbol in natural order as plain text: SIM1 < SIM3 < SIM10, C1orf112 < C10orf90."""
+    if not symbol:
+        return None
     return re.sub(r"\d+", lambda digits: digits.group().zfill(GENE_DIGITS), symbol)
 
 

@@ -244,11 +244,16 @@ def numbered_genes(manager):
     return job
 
 
+def descending_last(client, job, genes_of):
+    return genes_of[shown(client.get(url_of(job) + "?max_af_pct=&sort=-gene"))[-1]]
+
+
 def test_it_sorts_genes_in_natural_order(client_for, manager, numbered_genes):
     client = client_for(manager)
     genes_of = dict(numbered_genes.variants.values_list("variant_id", "gene"))
     ascending = [genes_of[v] for v in shown(client.get(url_of(numbered_genes) +
                                                        "?max_af_pct=&sort=gene"))]
+    assert ascending[-1] == "" and descending_last(client, numbered_genes, genes_of) == ""
     assert [g for g in ascending if g] == ["C1orf112", "C10orf90", "SIM1", "SIM2", "SIM3",
                                            "SIM10", "SIM10", "SIM10A", "SIM21"]
     descending = [genes_of[v] for v in shown(client.get(url_of(numbered_genes) +
@@ -265,10 +270,11 @@ def test_the_migration_fills_older_rows_as_the_loader_does(numbered_genes):
 
     migration = importlib.import_module("jobs.migrations.0013_ergonomics_gene_sort")
     loaded = dict(numbered_genes.variants.values_list("id", "gene_sort"))
-    numbered_genes.variants.update(gene_sort="")
+    numbered_genes.variants.update(gene_sort=None)
     with connection.cursor() as cursor:
         cursor.execute(migration.BACKFILL)
     assert dict(numbered_genes.variants.values_list("id", "gene_sort")) == loaded
+    assert sum(g is None for g in loaded.values()) == 1  # the row without a gene
     assert sorted(g for g in loaded.values() if g) == [gene_sort_key(g) for g in NATURAL[:5]] + \
         [gene_sort_key("SIM10")] * 2 + [gene_sort_key(g) for g in NATURAL[6:]]
 
