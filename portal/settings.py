@@ -310,13 +310,27 @@ TIME_ZONE = env_str("WES_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+def _refusal_in_one_line(record) -> bool:
+    """Django logs an expected refusal (a 403 from PermissionDenied, a 400 from a bad request)
+    at WARNING with the exception's traceback. The refusal is the code working: one line with
+    its reason, and tracebacks stay for the 5xx that are not."""
+    if getattr(record, "status_code", 500) < 500 and record.exc_info:
+        reason = str(record.exc_info[1])
+        if reason:
+            record.msg, record.args = f"{record.msg} (%s)", (*record.args, reason)
+        record.exc_info = record.exc_text = None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"refusal_in_one_line": {"()": lambda: _refusal_in_one_line}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("WES_LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
+                "django.request": {"filters": ["refusal_in_one_line"]}},
 }
 
 

@@ -41,6 +41,10 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
                          request=request)
             raise
 
+    def format_email_subject(self, subject):
+        """The portal's name, not the Sites framework's domain ("[example.com]"), in front."""
+        return subject if subject.startswith("WES Portal") else f"WES Portal: {subject}"
+
     def is_open_for_signup(self, request):
         return pending_invitation(request) is not None
 

@@ -23,6 +23,7 @@ from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
 from tenants.models import AuditEvent, AuditExport, Invitation, Lab, Membership
+from tenants import user_admin  # noqa: F401  (registers the user pages)
 
 
 def audit_admin_change(request, action: str, lab, resource_type: str, resource_id, **details):

@@ -3,6 +3,7 @@
 LOGIN = "auth.login"
 LOGOUT = "auth.logout"
 LOGIN_FAILED = "auth.login_failed"
+USER_EMAIL_VERIFIED_BY_STAFF = "user.email_verified_by_staff"  # staff set it in the admin
 INVITATION_CREATED = "invitation.created"
 INVITATION_ACCEPTED = "invitation.accepted"
 INVITATION_REVOKED = "invitation.revoked"
@@ -10,6 +11,7 @@ MEMBERSHIP_ADDED = "membership.added"
 MEMBERSHIP_REMOVED = "membership.removed"
 MEMBERSHIP_ROLE_CHANGED = "membership.role_changed"
 LAB_CREATED = "lab.created"
+LAB_HOME_VIEWED = "lab.home_viewed"   # the lists of reports and samples on a lab's home page
 SAMPLE_CREATED = "sample.created"
 SAMPLE_VIEWED = "sample.viewed"
 SAMPLE_LIST_VIEWED = "sample.list_viewed"

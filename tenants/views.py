@@ -6,10 +6,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants import services
+from tenants import audit_actions, services
 from tenants.access import access_invitation, access_member, lab_view
 from tenants.adapters import INVITATION_SESSION_KEY
+from tenants.audit import Actor, audit_record
 from tenants.forms import InvitationForm
+from tenants.home import home_sections
 from tenants.selectors import (
     invitation_by_token,
     member_list,
@@ -30,10 +32,15 @@ def lab_picker(request):
 @lab_view()
 @require_GET
 def lab_home(request):
+    lists = home_sections(request.membership)
+    audit_record(actor=Actor.for_user(request.user), action=audit_actions.LAB_HOME_VIEWED,
+                 lab=request.lab, resource_type="lab", resource_id=request.lab.pk,
+                 phi_accessed=True, request=request,
+                 details={key: len(rows) for key, rows in lists.items() if isinstance(rows, list)})
     return render(request, "tenants/lab_home.html", {
+        **lists,
         "member_count": request.lab.memberships.count(),
         "sample_count": request.lab.samples.count(),
-        "ready_count": request.lab.samples.filter(status="ready").count(),
         "other_lab_count": membership_list_for_user(request.user).exclude(
             lab=request.lab).count(),
     })

@@ -21,7 +21,10 @@ class ReauthFields(forms.Form):
 class SignOutForm(ReauthFields):
     # The draft on the manager's screen: signing is refused when it is no longer the current one.
     draft_sha256 = forms.RegexField(r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
-    confirm = forms.BooleanField(label=f"I confirm the meaning of my signature: “{MEANING}”.")
+    confirm = forms.BooleanField(
+        label=f"I confirm the meaning of my signature: “{MEANING}”.",
+        error_messages={"required": "Tick the box to confirm the meaning of your signature "
+                                    f"(“{MEANING}”)."})
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
                               max_length=2000, label="Comment (optional, printed on the report)")
     field_order = ["confirm", "comment", "password", "code"]

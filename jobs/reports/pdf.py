@@ -27,7 +27,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (BaseDocTemplate, Frame, KeepTogether, PageTemplate, Paragraph,
+from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Frame, KeepTogether, PageTemplate, Paragraph,
                                 Spacer, Table, TableStyle)
 
 from jobs.reports.report_data import (AWAITING_SIGN_OUT, DRAFT_BANNER, NO_VARIANTS,
@@ -252,8 +252,15 @@ def _result_section(content: ReportContent) -> list:
     return [_boxed(rows, ZEBRA, RULE), Spacer(1, 4)]
 
 
+# A heading starts a new page when less than this is left below it: room for the heading and
+# a first row, so no heading is left alone at the foot of a page (and no page left half empty,
+# which keeping a heading with its whole, many-page table would do).
+ROOM_FOR_A_TABLE = 45 * mm
+
+
 def _variants_section(content: ReportContent) -> list:
-    parts = [_p("Reported variants", H2), _p(SELECTION_RULE, SMALL_MUTED), Spacer(1, 3)]
+    parts = [CondPageBreak(ROOM_FOR_A_TABLE), _p("Reported variants", H2),
+             _p(SELECTION_RULE, SMALL_MUTED), Spacer(1, 3)]
     if not content.variants:
         scope = f" in the genes of the panel {content.panel.name}" if content.panel else ""
         parts.append(_boxed([_p(f"{NO_VARIANTS}{scope}.", CELL_BOLD),
@@ -265,7 +272,8 @@ def _variants_section(content: ReportContent) -> list:
     if primary:
         parts += [_p("Primary findings", H3)] + _variant_table(primary)
     if secondary:
-        parts += [Spacer(1, 4), _p("Secondary findings", H3)] + _variant_table(secondary)
+        parts += [Spacer(1, 4), CondPageBreak(ROOM_FOR_A_TABLE - 15 * mm),
+                  _p("Secondary findings", H3)] + _variant_table(secondary)
     return parts
 
 
@@ -470,8 +478,10 @@ def render_report_pdf(content: ReportContent) -> bytes:
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="report", frames=[frame], onPage=_on_page(content))])
-    story = (_heading(content) + _result_section(content) + _sample_section(content)
-             + _interpretation_section(content) + _variants_section(content)
+    # What the reader came for first (page 1): the result and its interpretation; then whose
+    # sample, the variants behind the result, and the QC, methods and limitations after them.
+    story = (_heading(content) + _result_section(content) + _interpretation_section(content)
+             + _sample_section(content) + _variants_section(content)
              + _qc_section(content)
              + _methods_section(content) + _limitations_section(content)
              + _signature_section(content))

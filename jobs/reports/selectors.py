@@ -1,6 +1,8 @@
-"""Reads for the review pages."""
+"""Reads for the review pages, and the lab home page's lists of reports and samples."""
 
-from jobs.models import ReportStatus
+from jobs.models import ReportStatus, SampleStatus
+
+HOME_LIST_LENGTH = 8
 
 
 def reports_pending_review(lab):
@@ -17,3 +19,26 @@ def report_versions(membership, job) -> list:
     first."""
     return [report for report in job.reports.select_related("signed_by").order_by("-version")
             if report.visible_to(membership)]
+
+
+def lab_home_lists(membership, *, limit: int = HOME_LIST_LENGTH) -> dict:
+    """The lab home page's lists, each its newest (or, for the review queue, oldest) `limit`
+    rows with the total: reports awaiting review (managers only, the queue's order), reports
+    signed out (everyone), samples whose files are verified and await submission (everyone).
+    Five queries however large the lab: each list is a LIMIT on an index, each total a count."""
+    lab = membership.lab
+    lists = {}
+    if membership.is_manager:
+        pending = reports_pending_review(lab)
+        lists["pending_reviews"] = list(pending[:limit])
+        lists["pending_review_total"] = (len(lists["pending_reviews"])
+                                         if len(lists["pending_reviews"]) < limit
+                                         else pending.count())
+    lists["signed_reports"] = list(
+        lab.reports.filter(status=ReportStatus.SIGNED_OUT)
+        .select_related("job__sample", "signed_by").order_by("-signed_at", "-id")[:limit])
+    ready = lab.samples.filter(status=SampleStatus.READY).order_by("-created_at", "-id")
+    lists["ready_samples"] = list(ready[:limit])
+    lists["ready_total"] = (len(lists["ready_samples"]) if len(lists["ready_samples"]) < limit
+                            else ready.count())
+    return lists

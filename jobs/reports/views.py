@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.paging import list_page
@@ -33,6 +34,20 @@ def review_queue(request):
     return render(request, "jobs/review_queue.html", {"reports": page.rows, "page": page})
 
 
+def error_summary(forms) -> list[dict]:
+    """Every error of the bound forms, for the summary at the top of the page: a field's error
+    links to its input (the sign-out checkbox is far down a long page), a form's own error says
+    what was refused."""
+    summary = []
+    for form in forms:
+        summary += [{"message": e, "anchor": ""} for e in form.non_field_errors()]
+        for name, errors in form.errors.items():
+            if name in form.fields and not form.fields[name].widget.is_hidden:
+                field = form[name]
+                summary += [{"message": e, "anchor": field.id_for_label} for e in errors]
+    return summary
+
+
 def _report_page(request, job, *, status=200, **forms):
     membership = request.membership
     versions = selectors.report_versions(membership, job)
@@ -42,8 +57,8 @@ def _report_page(request, job, *, status=200, **forms):
         raise Http404("No such report")  # clinicians never learn that a draft exists
     current = versions[0] if versions else None
     selected = selected_variants(job) if membership.is_manager and current else []
-    page_errors = [e for form in forms.values() for e in form.non_field_errors()]
-    context = {"job": job, "versions": versions, "current": current, "page_errors": page_errors,
+    context = {"job": job, "versions": versions, "current": current,
+               "error_summary": error_summary(forms.values()),
                "selected": selected, **qc_section(job),
                "review_changed": bool(current and current.status == ReportStatus.PENDING_REVIEW
                                       and membership.is_manager
@@ -138,7 +153,9 @@ def report_draft(request, job_id, report_id):
                                      **form.cleaned_data, request=request)
     except (ValidationError, StorageError) as exc:
         return _refused(request, report, form, "draft_form", exc)
-    return _to_report(request, report, "The draft was updated.")
+    written = timezone.localtime(report.drafted_at)
+    return _to_report(request, report, f"The draft was written again at {written:%H:%M:%S}: "
+                                       "read the new PDF before signing.")
 
 
 @lab_view()

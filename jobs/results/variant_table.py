@@ -170,11 +170,23 @@ def _parse(lines: Iterable[str | bytes], sample: str):
             gnomad_hom=_number(row["gnomad_hom"], int, lineno, "gnomad_hom", "a whole number"),
             depth=_number(row["depth"], int, lineno, "depth", "a whole number"),
             qual=_number(row["qual"], float, lineno, "qual", "a number"),
-            impact=impact_of(row["consequence"]))
+            impact=impact_of(row["consequence"]), gene_sort=gene_sort_key(row["gene"]))
         yield row
     if not header_seen:
         raise ValueError("line 1: the variant table is empty; expected the header "
                          f"{' '.join(COLUMNS)}")
+
+
+# Digit runs padded to this width sort as numbers in a text comparison. PostgreSQL's lpad (the
+# migration that filled older rows) cuts a longer run, which no gene symbol has.
+GENE_DIGITS = 10
+
+
+def gene_sort_key(symbol: str) -> str | None:
+    """The symbol in natural order as plain text: SIM1 < SIM3 < SIM10, C1orf112 < C10orf90."""
+    if not symbol:
+        return None
+    return re.sub(r"\d+", lambda digits: digits.group().zfill(GENE_DIGITS), symbol)
 
 
 CHROM_RANK = {**{str(n): n for n in range(1, 23)}, "X": 23, "Y": 24, "M": 25, "MT": 25}

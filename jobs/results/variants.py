@@ -248,7 +248,8 @@ def _ordering(sort: str, *, walk_ids: bool) -> list:
     # Impact sorts by severity (HIGH first when ascending), not alphabetically; a call absent
     # from the population database is the rarest of all.
     first = (_IMPACT_RANK if key == "impact" else
-             Coalesce(F("gnomad_af"), Value(0.0)) if key == "gnomad_af" else F(key))
+             Coalesce(F("gnomad_af"), Value(0.0)) if key == "gnomad_af" else
+             F("gene_sort") if key == "gene" else F(key))
     # Missing values (no depth, no quality) go last either way, and ties keep genomic order.
     return [first.desc(nulls_last=True) if descending else first.asc(nulls_last=True),
             genomic.asc()]

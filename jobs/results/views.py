@@ -2,6 +2,7 @@
 and the audited download of an output file. The variant table is a review page (jobs.review)."""
 
 import json
+import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
@@ -22,6 +23,11 @@ from storage.s3 import StorageError
 from tenants import audit_actions
 from tenants.access import lab_view
 from tenants.audit import Actor, audit_record
+
+log = logging.getLogger(__name__)
+STORAGE_DOWN = ("The file store is not answering, so no download link was made and nothing was "
+                "recorded as downloaded. Try again in a few minutes; if it keeps happening, tell "
+                "your lab's administrator.")
 
 
 def _sample_live(request, sample) -> dict:
@@ -114,5 +120,7 @@ def download_reason_page(request, context: dict, *, error: Exception | None = No
     if isinstance(error, ValidationError):
         context["error"] = " ".join(error.messages)
     elif error is not None:
-        context["error"] = f"Storage is unavailable: {error}"
+        # The server, bucket and key are for the operators' log; the member learns what it means.
+        log.warning("No download link issued: storage is unavailable: %s", error)
+        context["error"] = STORAGE_DOWN
     return render(request, "jobs/download.html", context, status=400 if error else 200)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from common.db import for_update
 from jobs.models import GenePanel, GenePanelVersion
+from jobs.results.variant_table import gene_sort_key
 from jobs.results.variants import GENE_SYMBOL, gene_spellings, hgnc_spelling
 from jobs.runs.reference import ReferenceError, reference_file
 from storage.s3 import StorageError
@@ -37,7 +38,7 @@ def parse_genes(text: str) -> list[str]:
         raise ValidationError("List at least one gene.")
     if len(set(genes)) > MAX_PANEL_GENES:
         raise ValidationError(f"A panel holds at most {MAX_PANEL_GENES} genes.")
-    return sorted({hgnc_spelling(g) for g in genes})
+    return sorted({hgnc_spelling(g) for g in genes}, key=gene_sort_key)
 
 
 def panel_coverage(job, version) -> dict | None:
@@ -48,7 +49,8 @@ def panel_coverage(job, version) -> dict | None:
         return None
     measured = {hgnc_spelling(c.gene): c for c in job.gene_coverage.filter(
         gene__in=[g for gene in version.genes for g in gene_spellings(gene)])}
-    genes = [{"gene": g, "coverage": measured.get(g)} for g in version.genes]
+    genes = [{"gene": g, "coverage": measured.get(g)}
+             for g in sorted(version.genes, key=gene_sort_key)]
     bases = sum(c.bases for c in measured.values())
     return {"genes": genes, "measured": bool(measured),
             "pct_20x": (round(100 * sum(c.bases_20x for c in measured.values()) / bases, 1)
@@ -101,8 +103,8 @@ def _add_version(membership, panel, symbols, *, note, request, action) -> GenePa
     version = GenePanelVersion.objects.create(
         panel=panel, version=(latest.version + 1) if latest else 1, genes=symbols, note=note,
         created_by=membership.user)
-    added = sorted(set(symbols) - set(latest.genes if latest else []))
-    removed = sorted(set(latest.genes if latest else []) - set(symbols))
+    added = sorted(set(symbols) - set(latest.genes if latest else []), key=gene_sort_key)
+    removed = sorted(set(latest.genes if latest else []) - set(symbols), key=gene_sort_key)
     audit_record(actor=Actor.for_user(membership.user), action=action, lab=membership.lab,
                  resource_type="gene_panel", resource_id=panel.pk, request=request,
                  details={"panel": panel.name, "version": version.version,
@@ -161,6 +163,6 @@ def hpo_suggestion(terms: list[str]) -> dict:
         return {"error": "The reference bundle has no HPO gene file."}
     genes_of, names = _hpo_index(str(path), path.stat().st_mtime)
     found = [t for t in terms if t in genes_of]
-    return {"genes": sorted(set().union(*(genes_of[t] for t in found))),
+    return {"genes": sorted(set().union(*(genes_of[t] for t in found)), key=gene_sort_key),
             "terms": [(t, names.get(t, ""), len(genes_of[t])) for t in found],
             "unknown": [t for t in terms if t not in genes_of]}

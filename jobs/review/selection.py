@@ -45,7 +45,7 @@ def selected_variants(job):
     """The job's selected variants, primary findings first, each with `.category` and
     `.classification` (the lab's current one)."""
     rows = list(job.variants.filter(selection__isnull=False)
-                .select_related("selection").order_by("selection__category", "gene", "id"))
+                .select_related("selection").order_by("selection__category", "gene_sort", "id"))
     classes = current_classifications(job.lab, rows)
     for row in rows:
         row.category = row.selection.category

@@ -329,3 +329,13 @@ def test_the_dashboard_in_a_browser(chromium, live_server, client, stocked, judg
     page.wait_for_url(re.compile(r".*/change/$"))
     screenshot(page, "admin-reconciliation-run")
     page.context.close()
+
+
+def test_before_any_run_the_bucket_sizes_say_not_measured_rather_than_zero(client_for, staff,
+                                                                          storage_down):
+    html = client_for(staff).get("/admin/storage-dashboard/").content.decode()
+    raw = html.split('data-bucket="raw"')[1].split("</tr>")[0]
+    assert "data-not-measured>not measured yet</td>" in raw
+    # the listed objects and size are not shown as 0; the ledger's own figure ("Ledger now") is
+    assert 'data-value="0"' not in raw and 'data-ledger-now="0">0\xa0bytes' in raw
+    assert "data-no-run>What the buckets hold is not measured yet" in html

@@ -326,3 +326,10 @@ def test_the_usage_page_in_a_browser(chromium, live_server, client, lab_a, lab_b
         page.click("#usage-csv")
     assert download.value.suggested_filename == "wes-usage-2026-10.csv"
     page.context.close()
+
+
+def test_the_samples_column_says_it_counts_samples_submitted(client_for, staff, seeded):
+    html = client_for(staff).get("/admin/usage/?month=2026-10").content.decode()
+    heading = html.split('data-heading="samples_submitted">')[1].split("</th>")[0]
+    assert ">Samples submitted</abbr>" in heading
+    assert "Distinct samples with an analysis submitted this month" in heading

@@ -14,14 +14,15 @@ from jobs.models import (Classification, GeneCoverage, GenePanel, GenePanelVersi
                          JobStatus, Report, Sample, SampleStatus, Variant, VariantSelection)
 from jobs.reports.content import build_report_content
 from jobs.reports.pdf import render_report_pdf
+from jobs.results.variant_table import gene_sort_key
 from jobs.reports.report_data import (DEFAULT_LIMITATIONS, DRAFT_BANNER, PanelSummary, QCFigure,
                                       ReportContent, ReportVariant, Signature)
 from tests.helpers import ARTIFACTS
 
 GENERATED = datetime(2025, 3, 4, 9, 0, tzinfo=timezone.utc)
 APPROVED_SHA256 = hashlib.sha256(b"the approved draft").hexdigest()
-SECTIONS = ["Result", "Sample and request", "Clinical indication", "Reported variants", "Interpretation",
-            "Quality control", "Methods", "Limitations", "Sign-out"]
+SECTIONS = ["Result", "Interpretation", "Sample and request", "Clinical indication",
+            "Reported variants", "Quality control", "Methods", "Limitations", "Sign-out"]
 
 
 def variant(i: int, **fields) -> ReportVariant:
@@ -179,6 +180,37 @@ def test_it_puts_the_result_and_interpretation_on_page_one_and_sources_in_the_me
     assert "gnomAD 4.1 abababababababab…" in text and "ClinVar 2026-11-30" in text
 
 
+def test_the_result_and_interpretation_come_first_and_qc_methods_after_however_long():
+    """A long request (indication, 14 HPO terms), 34 variants and a 39-gene coverage note: the
+    reader still finds the result and the whole interpretation at the top of page 1, and a
+    findings heading is never left at the foot of a page without its table."""
+    variants = tuple(variant(i, gene=f"SIM{i}", comment="Segregation not tested." if i % 3 == 0
+                             else "") for i in range(1, 31)) + tuple(
+        variant(i, gene=f"BRCA{i}", category="secondary") for i in range(40, 44))
+    interpretation = ("The heterozygous SIM3 stop-gain is absent from gnomAD and predicted to "
+                      "cause loss of function.\n\nParental testing is recommended to establish "
+                      "whether it arose de novo.")
+    pages = pages_text(render_report_pdf(content(
+        variants=variants, interpretation=interpretation,
+        result_summary="Likely pathogenic variant in SIM3, consistent with the phenotype.",
+        panel=PanelSummary("Epilepsy v3", 120, 96.2,
+                           tuple(f"SIM{i} (9{i % 10}.5%)" for i in range(1, 40))),
+        clinical_indication="Early-onset epilepsy with developmental delay, hypotonia and "
+                            "feeding difficulties since birth; a brother with similar features.",
+        hpo_terms=tuple(f"HP:000{1200 + i}" for i in range(14)))))
+    assert len(pages) >= 4
+    first = pages[0]
+    assert first.index("Result Likely pathogenic variant in SIM3") < first.index(
+        "Interpretation The heterozygous SIM3 stop-gain") < first.index("Sample and request")
+    assert "whether it arose de novo." in first
+    text = " ".join(pages)
+    order = [text.index(s) for s in ("Reported variants", "Quality control", "Methods",
+                                     "Limitations", "Sign-out")]
+    assert order == sorted(order) and text.index("Sample and request") < order[0]
+    secondary = next(n for n, page in enumerate(pages) if "Secondary findings" in page)
+    assert "BRCA40" in pages[secondary]
+
+
 def test_it_states_what_an_amendment_replaces_and_why():
     text = " ".join(pages_text(render_report_pdf(content(
         report_version=2, amends_version=1, amendment_reason="Segregation result added",
@@ -267,7 +299,8 @@ def finished_job(manager):
     for i, (vid, gene, filt, impact) in enumerate(rows):
         Variant.objects.create(lab=manager.lab, job=job, variant_id=vid, chrom="chr1", pos=100 + i,
                                ref="C", alt="T", genotype="0/1", depth=30, vaf=0.5, filter=filt,
-                               gene=gene, transcript=f"ENST{i:011d}.1", impact=impact,
+                               gene=gene, gene_sort=gene_sort_key(gene),
+                               transcript=f"ENST{i:011d}.1", impact=impact,
                                consequence="missense_variant", hgvs_c=f"c.{i}C>T")
     return job
 

@@ -458,3 +458,70 @@ def test_the_report_lists_what_the_reviewer_selected_and_sign_out_waits_for_a_fr
                                                    audit_actions.VARIANT_SELECTED])
     assert sorted(e.action for e in events) == [audit_actions.VARIANT_CLASSIFIED,
                                                 audit_actions.VARIANT_SELECTED]
+
+
+def test_save_draft_shows_the_new_drafts_own_time(client_for, manager, finished_job):
+    """Each save writes a new draft; the page names its time to the second, so a save a few
+    seconds after the last one visibly changes it (to the minute, two saves looked alike)."""
+    client = client_for(manager)
+    report = finished_job.reports.get()
+    url = f"/labs/lab-a/jobs/{finished_job.pk}/report/{report.pk}/draft/"
+    shown = []
+    for interpretation in ("First reading.", "Second reading."):
+        time.sleep(1.1)
+        response = client.post(url, {"interpretation": interpretation, "result_summary": "",
+                                     "panel_version": ""}, follow=True)
+        html = response.content.decode()
+        drafted = Report.objects.get(pk=report.pk).drafted_at
+        written = timezone.localtime(drafted)
+        assert f"The draft was written again at {written:%H:%M:%S}" in html
+        assert (f'<time datetime="{written.isoformat()}" data-drafted-at>'
+                f'{written:%Y-%m-%d %H:%M:%S}</time>') in html
+        shown.append(re.search(r"data-drafted-at>([^<]+)<", html).group(1))
+    assert shown[0] != shown[1]
+
+
+def test_a_refused_sign_out_lists_every_error_at_the_top_linked_to_its_field(client_for, manager,
+                                                                           finished_job):
+    report = finished_job.reports.get()
+    response = client_for(manager).post(
+        f"/labs/lab-a/jobs/{finished_job.pk}/report/{report.pk}/sign/",
+        {"password": "", "draft_sha256": report.draft_sha256})
+    assert response.status_code == 400
+    html = response.content.decode()
+    summary = html.split('id="error-summary"')[1].split("</div>")[0]
+    assert 'tabindex="-1" autofocus' in summary
+    assert "Nothing was changed: 2 things need your attention" in summary
+    assert ('<a href="#id_confirm" data-error-for="id_confirm">Tick the box to confirm the '
+            'meaning of your signature (“Reviewed and approved”).</a>') in summary
+    assert "Re-enter your password (or an authenticator code) to sign." in summary
+    assert html.index('id="error-summary"') < html.index("data-current-report")
+    # and next to the field, in a form the browser does not block before the server can explain
+    sign_form = html.split("data-sign-form")[1].split("</form>")[0]
+    assert sign_form.startswith(" novalidate>")
+    assert "Tick the box to confirm the meaning of your signature" in sign_form
+    assert Report.objects.get(pk=report.pk).status == "pending_review"
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_a_clinician_reads_the_samples_history_and_outputs_in_words(client_for, manager,
+                                                                    clinician, finished_job):
+    report = finished_job.reports.get()
+    assert sign(client_for(manager), report).status_code == 302
+    client = client_for(clinician)
+    fetch_pdf(client, Report.objects.get(pk=report.pk))
+    html = client.get(f"/labs/lab-a/samples/{finished_job.sample_id}/").content.decode()
+    history = visible_text(html.split("<h2>History</h2>")[1])
+    assert "Report signed out" in history and "Report downloaded" in history
+    assert "reason: Clinical care of this patient" in history
+    codes = [c for c in vars(audit_actions).values() if isinstance(c, str) and "." in c]
+    assert not [c for c in codes if c in history], history
+    assert "clinical_care" not in history
+    assert f'data-history-action="{audit_actions.REPORT_DOWNLOADED}"' in html
+
+    job_page = visible_text(client.get(f"/labs/lab-a/jobs/{finished_job.pk}/").content.decode())
+    assert "Kept with the results" in job_page
+    assert "Bucket" not in job_page and "bucket" not in job_page

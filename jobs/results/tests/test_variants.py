@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from jobs.intake import services
 from jobs.models import Job, JobStatus
-from jobs.results.variant_table import COLUMNS, impact_of, load_variants
+from jobs.results.variant_table import COLUMNS, gene_sort_key, impact_of, load_variants
 from jobs.results.variants import gene_spellings, variant_page
 from tests.helpers import screenshot
 from tenants import audit_actions
@@ -225,6 +225,58 @@ def test_each_filter_shows_the_hand_counted_rows(client_for, manager, job, query
 ])
 def test_it_sorts_by_the_chosen_column(client_for, manager, job, sort, expected):
     assert shown(client_for(manager).get(url_of(job) + "?max_af_pct=&sort=" + sort)) == expected
+
+
+NATURAL = ["C1orf112", "C10orf90", "SIM1", "SIM2", "SIM3", "SIM10", "SIM10A", "SIM21"]
+
+
+@pytest.fixture
+def numbered_genes(manager):
+    """The small table with genes that sort differently as text (SIM1, SIM10, SIM2...)."""
+    job = make_job(manager, "NAT")
+    lines = tsv(SMALL.replace(" S1 ", " NAT "))
+    genes = ["SIM10", "SIM2", "C10orf90", "SIM1", "SIM21", "SIM3", "C1orf112", "SIM10A", "-",
+             "SIM10"]
+    rows = [line.split("\t") for line in lines[1:]]
+    for row, gene in zip(rows, genes):
+        row[12] = "" if gene == "-" else gene
+    load_variants(job=job, lines=[lines[0], *("\t".join(r) for r in rows)])
+    return job
+
+
+def descending_last(client, job, genes_of):
+    return genes_of[shown(client.get(url_of(job) + "?max_af_pct=&sort=-gene"))[-1]]
+
+
+def test_it_sorts_genes_in_natural_order(client_for, manager, numbered_genes):
+    client = client_for(manager)
+    genes_of = dict(numbered_genes.variants.values_list("variant_id", "gene"))
+    ascending = [genes_of[v] for v in shown(client.get(url_of(numbered_genes) +
+                                                       "?max_af_pct=&sort=gene"))]
+    assert ascending[-1] == "" and descending_last(client, numbered_genes, genes_of) == ""
+    assert [g for g in ascending if g] == ["C1orf112", "C10orf90", "SIM1", "SIM2", "SIM3",
+                                           "SIM10", "SIM10", "SIM10A", "SIM21"]
+    descending = [genes_of[v] for v in shown(client.get(url_of(numbered_genes) +
+                                                        "?max_af_pct=&sort=-gene"))]
+    assert [g for g in descending if g] == ["SIM21", "SIM10A", "SIM10", "SIM10", "SIM3", "SIM2",
+                                            "SIM1", "C10orf90", "C1orf112"]
+    # ties keep genomic order: the two SIM10 rows are V01 (chr1) then V10 (chr2)
+    assert [v for v in shown(client.get(url_of(numbered_genes) + "?max_af_pct=&sort=gene"))
+            if genes_of[v] == "SIM10"] == ["V01", "V10"]
+
+
+def test_the_migration_fills_older_rows_as_the_loader_does(numbered_genes):
+    import importlib
+
+    migration = importlib.import_module("jobs.migrations.0014_gene_sort")
+    loaded = dict(numbered_genes.variants.values_list("id", "gene_sort"))
+    numbered_genes.variants.update(gene_sort=None)
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+    assert dict(numbered_genes.variants.values_list("id", "gene_sort")) == loaded
+    assert sum(g is None for g in loaded.values()) == 1  # the row without a gene
+    assert sorted(g for g in loaded.values() if g) == [gene_sort_key(g) for g in NATURAL[:5]] + \
+        [gene_sort_key("SIM10")] * 2 + [gene_sort_key(g) for g in NATURAL[6:]]
 
 
 @pytest.mark.parametrize("query,expected", [
