@@ -38,7 +38,7 @@ def verify_output() -> str:
 
 
 @pytest.mark.django_db
-def test_it_chains_each_event_to_the_one_before():
+def test_it_chains_each_event_to_the_one_before(provisioned_s3):
     first, second, third = record(1), record(2), record(3)
     assert first.prev_hash == GENESIS_HASH
     assert second.prev_hash == first.hash and third.prev_hash == second.hash
@@ -90,7 +90,7 @@ def test_it_refuses_update_and_delete_on_postgresql():
 
 
 @pytest.mark.django_db
-def test_it_reports_the_first_edited_row():
+def test_it_reports_the_first_edited_row(provisioned_s3):
     events = [record(n) for n in range(5)]
     tamper_with_audit_rows("UPDATE tenants_auditevent SET details = %s WHERE id = %s",
                                  ['{"n": 999}', events[2].pk])
