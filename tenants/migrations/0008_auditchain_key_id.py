@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db import migrations, models
 from django.utils import timezone
@@ -10,9 +10,9 @@ def schedule(apps, schema_editor):
     apps.get_model("django_q", "Schedule").objects.update_or_create(
         func=CHECKPOINT, defaults={
             "name": "Audit log: checkpoint the chain to the logs bucket (Object Lock)",
-            "schedule_type": "H", "repeats": -1,
-            "next_run": timezone.now().replace(minute=7, second=0, microsecond=0)
-            + timedelta(hours=1),
+            "schedule_type": "D", "repeats": -1,
+            "next_run": datetime.combine(timezone.localdate() + timedelta(days=1), time(14, 30),
+                                         tzinfo=timezone.get_current_timezone()),
         })
 
 
