@@ -302,14 +302,15 @@ def _chain_rows(chunk_size: int, after_id: int):
             yield from rows
 
 
-def walk_chain(*, after: tuple[int, str, int] | None = None, watch=frozenset(),
+def walk_chain(*, after: tuple[int, str, int, str | None] | None = None, watch=frozenset(),
                chunk_size: int = 10_000) -> ChainWalk:
     """Walk the chain in id order: every row's link to the one before and its chain value under
     its own key. Stops at the first break; rows under a key that is not configured are counted
     and their links still followed.
 
-    `after` = (event id, its chain value, its position) starts from a checkpoint instead of the
-    beginning: only later rows are read, and the first must point at that value. The ids in
+    `after` = (event id, its chain value, its position, its key id) starts from a checkpoint
+    instead of the beginning: only later rows are read, and the first must point at that value
+    (and may not drop the key, when that event had one). The ids in
     `watch` are remembered with their position and stored value. Streams rows through a
     server-side cursor, so memory stays flat however long the log is.
     """
@@ -317,17 +318,18 @@ def walk_chain(*, after: tuple[int, str, int] | None = None, watch=frozenset(),
     decode = json.loads if connection.vendor == "postgresql" else None
     canonical = canonical_values
     walk = ChainWalk()
-    after_id, expected_prev, position = after or (0, GENESIS_HASH, 0)
+    after_id, expected_prev, position, after_key = after or (0, GENESIS_HASH, 0, None)
     previous_id = after[0] if after else None
+    start = position
     hashers: dict = {}
     unknown: dict[str, list] = {}
-    current_key, hasher, first_keyed = object(), None, None
+    current_key, hasher = object(), None
+    first_keyed = after_id if after_key is not None else None
     event_id = created_at = key_id = None
     for (event_id, stored_hash, created_at, actor_id, actor_email, lab_id, action, resource_type,
          resource_id, details, phi_accessed, data_exported, ip_address, user_agent, request_id,
          prev_hash, key_id) in _chain_rows(chunk_size, after_id):
         position += 1
-        walk.checked += 1
         if prev_hash != expected_prev:
             if previous_id is None:
                 reason = ("it is the first row but does not point at the start of the chain: "
@@ -374,6 +376,7 @@ def walk_chain(*, after: tuple[int, str, int] | None = None, watch=frozenset(),
         if event_id in watch:
             walk.watched[event_id] = (position, stored_hash)
         expected_prev, previous_id = stored_hash, event_id
+    walk.checked = position - start
     walk.unknown_keys = [UnknownKeyRows(k, n, first, _as_datetime(when))
                          for k, (n, first, when) in unknown.items()]
     walk.first_keyed_id = first_keyed

@@ -161,7 +161,8 @@ def audit_checkpoint(*, walk: ChainWalk | None = None,
                 return CheckpointOutcome(skipped=f"not written: event #{latest.last_id} {what} "
                                                  f"({latest.describe()}); run verify_audit",
                                          problem=True)
-            walk = walk_chain(after=(latest.last_id, latest.chain_value, latest.count or 0))
+            walk = walk_chain(after=(latest.last_id, latest.chain_value, latest.count or 0,
+                                     latest.key_id))
         else:
             walk = walk_chain()
     problem = walk.first_problem()

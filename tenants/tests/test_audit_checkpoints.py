@@ -160,3 +160,41 @@ def test_the_checkpoint_is_scheduled_daily(db):
     schedule = Schedule.objects.get(func="tenants.tasks.checkpoint_audit_chain")
     assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
     assert schedule.next_run > timezone.now() - timedelta(minutes=1)
+
+
+def test_the_admin_shows_checkpoint_problems_and_rows_it_cannot_check(admin_client,
+                                                                      provisioned_s3, settings):
+    events = [record(n) for n in range(4)]
+    audit_checkpoint()
+    tamper_with_audit_rows("DELETE FROM tenants_auditevent WHERE id = %s", [events[-1].pk])
+    verify_audit_chain()
+    page = admin_client.get("/admin/tenants/auditevent/").content.decode()
+    verified = AuditEvent.objects.get(action=audit_actions.AUDIT_VERIFIED)
+    linked = AuditEvent.objects.filter(id__lt=verified.pk).count()
+    assert f"Hash chain NOT CONFIRMED: all {linked} event(s) link up" in page
+    assert (f'<ul id="checkpoint-problems" class="chain-check broken">\n  <li>the log ends at '
+            f"event #{events[2].pk}, but checkpoint of event #{events[3].pk}") in page
+
+    settings.AUDIT_KEYS = {"other": "x" * 40}
+    page = admin_client.get(f"/admin/tenants/auditevent/{events[0].pk}/change/").content.decode()
+    assert "CANNOT BE CHECKED: audit key &#x27;test&#x27; is not in WES_AUDIT_KEYS" in page
+
+
+def test_the_scheduled_checkpoint_refuses_events_rewritten_with_the_plain_hash(provisioned_s3):
+    events = [record(n) for n in range(3)]
+    audit_checkpoint()
+    later = [record(n) for n in range(3, 5)]
+    # Rows after the checkpoint rewritten without the key: the plain SHA-256, no key id.
+    tamper_with_audit_rows("UPDATE tenants_auditevent SET key_id = NULL WHERE id > %s",
+                           [events[-1].pk])
+    prev_hash = events[-1].hash
+    for event in later:
+        row = AuditEvent.objects.get(pk=event.pk)
+        row.prev_hash = prev_hash
+        prev_hash = event_hash(row)
+        tamper_with_audit_rows("UPDATE tenants_auditevent SET prev_hash = %s, hash = %s "
+                               "WHERE id = %s", [row.prev_hash, prev_hash, row.pk])
+    outcome = checkpoint_audit_chain()
+    assert outcome.startswith(f"not written: the chain is not intact at event #{later[0].pk}")
+    assert "it has no audit key" in outcome
+    assert [c.last_id for c in checkpoints_read()] == [events[-1].pk]
