@@ -198,3 +198,20 @@ def test_the_scheduled_checkpoint_refuses_events_rewritten_with_the_plain_hash(p
     assert outcome.startswith(f"not written: the chain is not intact at event #{later[0].pk}")
     assert "it has no audit key" in outcome
     assert [c.last_id for c in checkpoints_read()] == [events[-1].pk]
+
+
+def test_old_checkpoints_are_held_against_the_log_by_their_names(provisioned_s3, monkeypatch):
+    from tenants import audit_checkpoints
+
+    events = [record(n) for n in range(3)]
+    audit_checkpoint()
+    more = [record(n) for n in range(3, 5)]
+    audit_checkpoint()
+    monkeypatch.setattr(audit_checkpoints, "READ_IN_FULL_DAYS", -1)   # all but the newest "old"
+    old, newest = checkpoints_read()
+    assert (old.read, old.count, newest.read, newest.count) == (False, None, True, 5)
+
+    tamper_with_audit_rows("DELETE FROM tenants_auditevent WHERE id > %s", [events[1].pk])
+    findings = audit_chain_check(checkpoint=False).checkpoints.findings
+    assert [(f.kind, f.event_id) for f in findings] == [("truncated", events[-1].pk),
+                                                       ("truncated", more[-1].pk)]
