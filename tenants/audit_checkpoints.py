@@ -225,7 +225,9 @@ def checkpoints_check(walk: ChainWalk) -> CheckpointCheck:
                                          f"covered up to #{cp.last_id}: the newest events were "
                                          "removed", cp.last_id, cp.key))
             else:
-                add(Finding("removed", f"event #{cp.last_id} of {name} is missing from the log",
+                add(Finding("removed", f"event #{cp.last_id} of {name} is missing from the log "
+                                       f"(which goes on to #{newest_id}): events were removed, "
+                                       "or cut off and the log written on after them",
                             cp.last_id, cp.key))
         elif value != cp.chain_value:
             add(Finding("recomputed", f"event #{cp.last_id} no longer has the chain value of "
