@@ -1,12 +1,14 @@
 """Audit chain benchmark: `verify_chain()` over a million events, in one run.
 
-    .venv/bin/python -m bench.audit_verify [--events 1000000] [--no-tamper]
+    .venv/bin/python -m bench.audit_verify [--events 1000000] [--no-tamper] [--legacy]
 
 Works in a temporary database, never the portal's own: Django's test-database machinery creates
 `test_<name>_<pid>` on the PostgreSQL server at DATABASE_URL (SQLite when it is unset), migrates
 it, and drops it at the end. The events are loaded with COPY, each hashed by
-`tenants.audit.canonical_values`, the function the portal itself hashes with, so the chain is
-exactly what `audit_record` would have written. Then:
+`tenants.audit.canonical_values` and `chain_hasher`, the functions the portal itself chains with,
+so the chain is exactly what `audit_record` would have written: keyed (HMAC-SHA256 under the
+current audit key), or with --legacy the plain SHA-256 of events written before keyed chaining.
+Then:
 
 1. `verify_chain()` over all of them (goal: under 30 s for 1,000,000 events), wall time and the
    process's CPU time (the machine is shared: the load average before the run is printed too);
@@ -18,7 +20,6 @@ Results are printed and written to bench/out/audit_verify.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -32,13 +33,14 @@ ACTIONS = ["auth.login", "sample.viewed", "sample.list_viewed", "output.download
            "job.started", "job.succeeded", "upload.completed", "membership.added"]
 COLUMNS = ("created_at", "actor_id", "actor_email", "lab_id", "action", "resource_type",
            "resource_id", "details", "phi_accessed", "data_exported", "ip_address", "user_agent",
-           "request_id", "prev_hash", "hash")
+           "request_id", "prev_hash", "hash", "key_id")
 
 
-def chained_rows(count: int, lab_ids: list):
+def chained_rows(count: int, lab_ids: list, key_id: str | None):
     """`count` events as COPY rows (in COLUMNS order), each chained to the one before."""
-    from tenants.audit import GENESIS_HASH, canonical_values
+    from tenants.audit import GENESIS_HASH, canonical_values, chain_hasher
 
+    chain_value = chain_hasher(key_id)
     start = datetime(2025, 1, 1, tzinfo=dt_timezone.utc)
     prev_hash = GENESIS_HASH
     for n in range(count):
@@ -50,12 +52,12 @@ def chained_rows(count: int, lab_ids: list):
                   f"user{user}@lab.test", lab_id, action, "sample", str(uuid.UUID(int=n)),
                   details, n % 3 == 0, n % 7 == 0, f"10.0.{user % 250}.{n % 250}",
                   "Mozilla/5.0 (X11; Linux x86_64) Chrome/140", f"req-{n:08x}", prev_hash)
-        digest = hashlib.sha256(canonical_values(*values)).hexdigest()
-        yield (*values[:7], json.dumps(details), *values[8:], digest)
+        digest = chain_value(canonical_values(*values))
+        yield (*values[:7], json.dumps(details), *values[8:], digest, key_id)
         prev_hash = digest
 
 
-def load(count: int) -> float:
+def load(count: int, key_id: str | None) -> float:
     from django.db import connection
 
     from tenants.models import AuditEvent, Lab
@@ -67,12 +69,12 @@ def load(count: int) -> float:
         with connection.cursor() as cursor:
             sql = f"COPY tenants_auditevent ({', '.join(COLUMNS)}) FROM STDIN"
             with cursor.cursor.copy(sql) as copy:
-                for row in chained_rows(count, lab_ids):
+                for row in chained_rows(count, lab_ids, key_id):
                     copy.write_row(row)
             cursor.execute("ANALYZE tenants_auditevent")
     else:
         batch = []
-        for row in chained_rows(count, lab_ids):
+        for row in chained_rows(count, lab_ids, key_id):
             fields = dict(zip(COLUMNS, row))
             fields["details"] = json.loads(fields["details"])
             batch.append(AuditEvent(**fields))
@@ -102,6 +104,8 @@ def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-tamper", action="store_true")
+    parser.add_argument("--legacy", action="store_true",
+                        help="chain with the plain SHA-256 (no key id), as before keyed chaining")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -109,6 +113,7 @@ def main() -> dict:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
@@ -116,9 +121,11 @@ def main() -> dict:
     from tenants.models import AuditEvent
 
     old_config = setup_databases(verbosity=0, interactive=False)
-    results: dict = {"database": connection.vendor, "events": args.events}
+    key_id = None if args.legacy else settings.AUDIT_KEY_ID
+    results: dict = {"database": connection.vendor, "events": args.events,
+                     "chain": "sha256 (legacy)" if args.legacy else f"hmac-sha256 key {key_id}"}
     try:
-        results["load_seconds"] = round(load(args.events), 2)
+        results["load_seconds"] = round(load(args.events, key_id), 2)
         ids = list(AuditEvent.objects.order_by("id").values_list("id", flat=True)[:1])
         assert AuditEvent.objects.count() == args.events
 
@@ -147,7 +154,8 @@ def main() -> dict:
     finally:
         teardown_databases(old_config, verbosity=0)
     OUT.mkdir(exist_ok=True)
-    (OUT / "audit_verify.json").write_text(json.dumps(results, indent=2))
+    name = "audit_verify_legacy.json" if args.legacy else "audit_verify.json"
+    (OUT / name).write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return results
 

@@ -7,6 +7,7 @@ A value that is present but malformed is an error at start-up, never a silent de
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -65,6 +66,33 @@ def env_secret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from None
     return os.environ.get(name, default)
+
+
+KEY_ID_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+def parse_keys(name: str, text: str) -> dict[str, str]:
+    """`id:secret` entries separated by commas, spaces or new lines (a `#` starts a comment) as
+    {id: secret}, in the order given. Ids are 1-32 letters, digits, `.`, `_` or `-`."""
+    keys: dict[str, str] = {}
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    for entry in (e for line in lines for e in re.split(r"[\s,]+", line) if e):
+        key_id, sep, secret = entry.partition(":")
+        if not sep or not secret:
+            raise ImproperlyConfigured(f"{name}: {key_id[:32]!r} has no secret; write each key "
+                                       "as id:secret")
+        if not KEY_ID_RULE.match(key_id):
+            raise ImproperlyConfigured(f"{name}: key id {key_id[:40]!r} is not 1-32 letters, "
+                                       "digits, '.', '_' or '-'")
+        if key_id in keys:
+            raise ImproperlyConfigured(f"{name}: key id {key_id!r} is given twice")
+        keys[key_id] = secret
+    return keys
+
+
+def env_keys(name: str, default: str = "") -> dict[str, str]:
+    """Named secrets from `NAME` or the file `NAME_FILE` (see `parse_keys`)."""
+    return parse_keys(name, env_secret(name, default))
 
 
 def origin_of(url: str) -> str:

@@ -30,6 +30,10 @@ def dev_environment(var_dir: Path, s3_endpoint: str) -> dict[str, str]:
     env["MINIO_ENDPOINT"] = s3_endpoint
     env.setdefault("MINIO_PUBLIC_ENDPOINT", s3_endpoint)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The development audit key comes from portal/dev_defaults.py; checkpoints are retained in
+    # GOVERNANCE mode for a week, so a developer's local storage can still be cleaned up.
+    env.setdefault("WES_AUDIT_CHECKPOINT_LOCK_MODE", "GOVERNANCE")
+    env.setdefault("WES_AUDIT_CHECKPOINT_RETENTION_DAYS", "7")
     return env
 
 

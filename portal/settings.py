@@ -1,7 +1,7 @@
 """WES Portal settings: every value comes from the environment; defaults make a first run work.
 
 See docs/configuration.md for the full list. With DJANGO_DEBUG off the portal refuses to start on
-the development secret key or the development storage credentials.
+the development secret key, the development storage credentials or the development audit key.
 """
 
 import os
@@ -11,8 +11,14 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.dev_defaults import DEV_SECRET_KEY, DEV_STORAGE_ACCESS_KEY, DEV_STORAGE_SECRET_KEY
-from common.env import env_bool, env_int, env_list, env_secret, env_str
+from portal.dev_defaults import (
+    DEV_AUDIT_KEY_SECRET,
+    DEV_AUDIT_KEYS,
+    DEV_SECRET_KEY,
+    DEV_STORAGE_ACCESS_KEY,
+    DEV_STORAGE_SECRET_KEY,
+)
+from common.env import env_bool, env_int, env_keys, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))
@@ -262,6 +268,23 @@ DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimu
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
 ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)
 ARCHIVE_PART_BYTES = env_int("WES_ARCHIVE_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
+# The audit chain: each event's chain value is an HMAC-SHA256 under the current key, kept outside
+# the database; old keys stay listed so the rows they chained still verify (docs/operations.md,
+# "Audit chain: key, checkpoints, roles"). Checkpoints of the chain go to the logs bucket under
+# S3 Object Lock retention.
+AUDIT_KEYS = env_keys("WES_AUDIT_KEYS", DEV_AUDIT_KEYS)
+AUDIT_KEY_ID = env_str("WES_AUDIT_KEY_ID", next(iter(AUDIT_KEYS)) if len(AUDIT_KEYS) == 1 else "")
+if AUDIT_KEY_ID not in AUDIT_KEYS:
+    raise ImproperlyConfigured(
+        f"WES_AUDIT_KEY_ID={AUDIT_KEY_ID!r} names no key in WES_AUDIT_KEYS (ids: "
+        f"{', '.join(AUDIT_KEYS) or 'none'}); with several keys, WES_AUDIT_KEY_ID picks the "
+        "current one")
+AUDIT_CHECKPOINT_LOCK_MODE = env_str("WES_AUDIT_CHECKPOINT_LOCK_MODE", "COMPLIANCE").upper()
+if AUDIT_CHECKPOINT_LOCK_MODE not in {"COMPLIANCE", "GOVERNANCE"}:
+    raise ImproperlyConfigured(f"WES_AUDIT_CHECKPOINT_LOCK_MODE={AUDIT_CHECKPOINT_LOCK_MODE!r}: "
+                               "use COMPLIANCE or GOVERNANCE")
+AUDIT_CHECKPOINT_RETENTION_DAYS = env_int("WES_AUDIT_CHECKPOINT_RETENTION_DAYS", 7 * 365,
+                                          minimum=1)
 # Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
@@ -340,6 +363,13 @@ def _refuse_development_defaults() -> None:
         problems.append("DJANGO_SECRET_KEY is the development default")
     if MINIO_ACCESS_KEY == DEV_STORAGE_ACCESS_KEY or MINIO_SECRET_KEY == DEV_STORAGE_SECRET_KEY:
         problems.append("MINIO_ACCESS_KEY / MINIO_SECRET_KEY are the development defaults")
+    if DEV_AUDIT_KEY_SECRET in AUDIT_KEYS.values():
+        problems.append("WES_AUDIT_KEYS holds the development audit chain key (set WES_AUDIT_KEYS "
+                        "or WES_AUDIT_KEYS_FILE to id:secret with a secret of your own)")
+    short = [key_id for key_id, secret in AUDIT_KEYS.items() if len(secret) < 32]
+    if short:
+        problems.append(f"the audit chain key(s) {', '.join(short)} in WES_AUDIT_KEYS are shorter "
+                        "than 32 characters")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start with DJANGO_DEBUG off: " + "; ".join(problems)

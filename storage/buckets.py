@@ -30,8 +30,9 @@ class BucketRule:
 
     @property
     def object_lock(self) -> bool:
-        """Versioned buckets allow S3 legal holds, which is how a job's legal hold reaches the
-        objects themselves (no default retention: nothing is locked until a hold is placed)."""
+        """Versioned buckets have Object Lock, with no default retention: nothing is locked until
+        a job's legal hold reaches its objects, or an audit checkpoint is written with its own
+        retention."""
         return self.versioned
 
     def lifecycle_rules(self) -> list[dict]:
@@ -76,8 +77,11 @@ REGISTRY: tuple[BucketRule, ...] = (
                encrypted=True, expire_days=DAYS_IN_SEVEN_YEARS),
     BucketRule("reference", "MINIO_BUCKET_REFERENCE", "genomes, indexes, annotation",
                versioned=False, encrypted=False, expire_days=None, read_only=True),
-    BucketRule("logs", "MINIO_BUCKET_LOGS", "Nextflow trace/report/timeline, audit exports",
-               versioned=False, encrypted=False, expire_days=365),
+    # Versioned so that it can have Object Lock: the audit chain's checkpoints are written here
+    # under retention (tenants/audit_checkpoints.py); a retained version outlives the expiry rule.
+    BucketRule("logs", "MINIO_BUCKET_LOGS",
+               "Nextflow trace/report/timeline, audit exports, audit chain checkpoints",
+               versioned=True, encrypted=False, expire_days=365),
 )
 
 

@@ -70,7 +70,7 @@ def _bucket_drift(rule: BucketRule) -> list[Drift]:
     if versioned != rule.versioned:
         found.append(Drift(name, "versioning", _on_off(rule.versioned), _on_off(versioned)))
     if rule.object_lock and not s3.get_object_lock_enabled(name):
-        found.append(Drift(name, "object lock", "enabled (for legal holds)", "off"))
+        found.append(Drift(name, "object lock", "enabled (legal holds, audit checkpoints)", "off"))
     if rule.encrypted:
         algorithm = s3.get_default_encryption(name)
         if algorithm is None:

@@ -620,3 +620,46 @@ def object_version_count(bucket: str, key: str) -> int:
     with translated_errors(f"list the versions of {key} in {bucket}"):
         answer = client().list_object_versions(Bucket=bucket, Prefix=key)
     return sum(1 for v in answer.get("Versions", []) if v["Key"] == key)
+
+
+def put_retained_bytes(bucket: str, key: str, data: bytes, *, mode: str, retain_until,
+                       content_type: str = "application/json") -> str:
+    """A small object written with S3 Object Lock retention (`mode` COMPLIANCE or GOVERNANCE) until
+    `retain_until`; returns its version id. The bucket must have Object Lock enabled, or the
+    server refuses the write (InvalidRequest)."""
+    with translated_errors(f"write {key} to {bucket} under {mode.lower()} retention"):
+        answer = client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+                                     ObjectLockMode=mode, ObjectLockRetainUntilDate=retain_until,
+                                     ChecksumAlgorithm="SHA256")
+    return answer.get("VersionId", "")
+
+
+def get_retained_version(bucket: str, key: str, version_id: str) -> dict:
+    """{"body", "lock_mode", "retain_until", "legal_hold"} of one stored version; lock_mode and
+    retain_until are None when the version has no retention."""
+    with translated_errors(f"read {key} ({version_id}) from {bucket}"):
+        answer = client().get_object(Bucket=bucket, Key=key, VersionId=version_id)
+        body = answer["Body"].read()
+    return {"body": body, "lock_mode": answer.get("ObjectLockMode"),
+            "retain_until": answer.get("ObjectLockRetainUntilDate"),
+            "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
+
+
+def delete_version(bucket: str, key: str, version_id: str, *,
+                   bypass_governance: bool = False) -> None:
+    """Delete one stored version for good (the server refuses while retention or a hold is in
+    force: AccessDenied)."""
+    extra = {"BypassGovernanceRetention": True} if bypass_governance else {}
+    with translated_errors(f"delete version {version_id} of {key} from {bucket}"):
+        client().delete_object(Bucket=bucket, Key=key, VersionId=version_id, **extra)
+
+
+def shorten_retention(bucket: str, key: str, version_id: str, *, mode: str, retain_until,
+                      bypass_governance: bool = False) -> None:
+    """Set a version's retention (what an attacker would try: the server refuses to shorten
+    COMPLIANCE retention, and GOVERNANCE retention without the bypass)."""
+    extra = {"BypassGovernanceRetention": True} if bypass_governance else {}
+    with translated_errors(f"change the retention of {key} in {bucket}"):
+        client().put_object_retention(Bucket=bucket, Key=key, VersionId=version_id,
+                                      Retention={"Mode": mode, "RetainUntilDate": retain_until},
+                                      **extra)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 from tenants import audit_actions
-from tenants.audit import Actor, audit_record, event_hash
+from tenants.audit import Actor, audit_record, event_hash_matches
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
 from tenants.models import AuditEvent, AuditExport, Invitation, Lab, Membership
 from tenants import user_admin  # noqa: F401  (registers the user pages)
@@ -370,8 +370,13 @@ class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
 
     @admin.display(description="This row")
     def integrity(self, event: AuditEvent) -> str:
-        if event_hash(event) == event.hash:
+        matches = event_hash_matches(event)
+        if matches:
             return "its contents match its hash"
+        if matches is None:
+            return format_html('<strong style="color:var(--error-fg)">{}</strong>',
+                               f"CANNOT BE CHECKED: audit key {event.key_id!r} is not in "
+                               "WES_AUDIT_KEYS")
         return format_html('<strong style="color:var(--error-fg)">{}</strong>',
                            "EDITED: its contents do not match its hash")
 

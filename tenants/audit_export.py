@@ -1,8 +1,8 @@
 """Monthly audit exports: one month of the audit log as gzip-compressed JSON Lines in the logs
 bucket, with its SHA-256 recorded, so each month can be kept and checked outside the database.
 
-Each line is one event with every column, `hash` and `prev_hash` included, so the chain can be
-checked again from the files alone. The bytes are deterministic (sorted keys, gzip without a
+Each line is one event with every column, `hash`, `prev_hash` and `key_id` included, so the chain
+can be checked again from the files alone (with the audit key the line names). The bytes are deterministic (sorted keys, gzip without a
 timestamp), so an export written twice is the same object with the same checksum.
 """
 
@@ -29,7 +29,7 @@ from tenants.models import AuditEvent, AuditExport
 
 EXPORT_FIELDS = ("id", "created_at", "actor_id", "actor_email", "lab_id", "action",
                  "resource_type", "resource_id", "details", "phi_accessed", "data_exported",
-                 "ip_address", "user_agent", "request_id", "prev_hash", "hash")
+                 "ip_address", "user_agent", "request_id", "prev_hash", "hash", "key_id")
 READ_CHUNK = 1024 * 1024
 
 

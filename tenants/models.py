@@ -111,6 +111,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # The audit key (WES_AUDIT_KEYS) whose HMAC `hash` is; empty on events written before keyed
+    # chaining, whose `hash` is a plain SHA-256.
+    key_id = models.CharField(max_length=32, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -1,6 +1,8 @@
 """django-q2 entry points for tenants. Each calls one service and is safe to run twice."""
 
-from tenants import audit_export, audit_verify
+from django.core.mail import mail_admins
+
+from tenants import audit_checkpoints, audit_export, audit_verify
 
 
 def export_audit_log() -> str:
@@ -15,5 +17,21 @@ def verify_audit_chain(requested_by: int | None = None, via: str = "schedule") -
     event = audit_verify.audit_chain_verify(requested_by=requested_by, via=via)
     details = event.details
     if details["intact"]:
-        return f"intact: {details['checked']} event(s) in {details['seconds']} s"
-    return f"BROKEN at {details['broken_at']}"
+        return (f"intact: {details['checked']} event(s) in {details['seconds']} s, "
+                f"{details['checkpoints']} checkpoint(s) hold")
+    problems = [details["broken_at"]] if "broken_at" in details else []
+    problems += [p["message"] for p in details.get("checkpoint_problems", [])]
+    return "BROKEN: " + "; ".join(problems)
+
+
+def checkpoint_audit_chain() -> str:
+    """Daily (and after every check): write a checkpoint of the newest event to the logs bucket,
+    under Object Lock retention, once the events since the last checkpoint are seen to continue
+    it. When they do not, nothing is written and ADMINS are mailed."""
+    outcome = audit_checkpoints.audit_checkpoint()
+    if outcome.written is not None:
+        return f"checkpoint of event #{outcome.written.last_id}: {outcome.written.key}"
+    if outcome.problem:
+        mail_admins("Audit log checkpoint NOT written",
+                    f"The audit chain checkpoint was {outcome.skipped}.")
+    return outcome.skipped

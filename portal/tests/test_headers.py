@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {"DJANGO_DEBUG": "false",
               "DJANGO_SECRET_KEY": "Vq3-8xZr!pL0m#Tn2Ws7@Yb5Kd9&Hf4Jc6%Ge1Ua0Ri8Qo3Pe7Nw2Mv5Lt9Ks",
               "MINIO_ACCESS_KEY": "portal", "MINIO_SECRET_KEY": "a-real-storage-secret",
-              "DJANGO_ALLOWED_HOSTS": "wes.example.org"}
+              "DJANGO_ALLOWED_HOSTS": "wes.example.org",
+              "WES_AUDIT_KEYS": "k2026:an-audit-chain-key-of-at-least-32-characters"}
 
 
 def check_deploy(tmp_path, **env) -> subprocess.CompletedProcess:

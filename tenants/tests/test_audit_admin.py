@@ -219,6 +219,7 @@ def verify_and_follow(client, capture, url):
 
 
 def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, seeded, sync_tasks,
+                                                          provisioned_s3,
                                                           settings, mailoutbox,
                                                           django_capture_on_commit_callbacks):
     settings.ADMINS = [("", "security@portal.test")]
@@ -259,7 +260,7 @@ def test_it_verifies_the_chain_and_names_the_tampered_row(client_for, auditor, s
         call_command("verify_audit", stdout=StringIO())
 
 
-def test_the_daily_check_runs_as_a_scheduled_task(db):
+def test_the_daily_check_runs_as_a_scheduled_task(db, provisioned_s3):
     import importlib
 
     from django.apps import apps
@@ -290,7 +291,7 @@ def test_it_names_the_row_after_a_removed_one(seeded):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, superuser, seeded,
-                                                       manager, sync_tasks):
+                                                       manager, sync_tasks, provisioned_s3):
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     page.goto(live_server.url + CHANGELIST)
     page.fill("input[name=login]", "root@portal.test")

@@ -59,7 +59,7 @@ def test_it_shows_each_bucket_rule_against_the_server(client_for, staff, provisi
                      r'<td>enabled \(for legal holds\)</td><td class="server">enabled', results)
     logs = page.split('data-bucket="logs"')[1]
     assert re.search(r'data-aspect="lifecycle">\s*<td>lifecycle</td><td>wes-logs-expire-365d '
-                     r'\[Enabled\] expire=365d</td><td class="server">no rules</td>', logs)
+                     r'\[Enabled\] expire=365d noncurrent=365d</td><td class="server">no rules</td>', logs)
     assert page.count("data-drift") == 2
     assert f"Re-apply the rules of {bucket_name('results')}" in page
 
