@@ -85,3 +85,69 @@ def browser_page_as(chromium, live_server, client, user, *, width: int = 1400, h
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
                           "url": live_server.url}])
     return context.new_page()
+
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def give_totp(user, secret: str = TEST_TOTP_SECRET):
+    """The user's authenticator app, set up with a secret the test knows (allauth's own model)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return existing or TOTP.activate(user, secret).instance
+
+
+def totp_code(secret: str = TEST_TOTP_SECRET, *, offset: int = 0) -> str:
+    """The code an authenticator app shows now (`offset` periods later or earlier)."""
+    from allauth.mfa.totp.internal.auth import (format_hotp_value, hotp_value,
+                                                yield_hotp_counters_from_time)
+
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time()) + offset))
+
+
+def forget_used_totp_codes() -> None:
+    """allauth refuses a code already used in its period (replay protection, in the cache); tests
+    that sign the same user in twice within 30 seconds start from a clean slate."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def mark_mfa_passed(client, user) -> None:
+    """Record in the test client's session that it passed the code step, exactly as allauth's
+    sign-in does after a TOTP code (an "mfa" authentication record): what `force_login` alone
+    cannot, for the roles that must use two-factor authentication."""
+    import time
+
+    from allauth.account.internal.flows.login import (_AUTHENTICATION_METHODS_USER_SESSION_KEY,
+                                                      AUTHENTICATION_METHODS_SESSION_KEY)
+    from allauth.account.internal.userkit import user_id_to_str
+    from allauth.mfa.models import Authenticator
+
+    session = client.session
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    record = {"method": "mfa", "at": time.time(), "type": "totp"}
+    if totp is not None:
+        record["id"] = totp.pk
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        *session.get(AUTHENTICATION_METHODS_SESSION_KEY, []), record]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
+    session.save()
+
+
+def sign_in_through_form(page, base_url: str, email: str, password: str,
+                         secret: str = TEST_TOTP_SECRET) -> None:
+    """Sign in on the login page; when the portal asks for the authenticator code (a user with
+    TOTP), type the current one."""
+    page.goto(base_url + "/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    if "/accounts/2fa/authenticate/" in page.url:
+        forget_used_totp_codes()
+        page.fill("input[name=code]", totp_code(secret))
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
