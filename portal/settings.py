@@ -180,7 +180,9 @@ if unknown_roles := set(MFA_REQUIRED_ROLES) - {"manager", "clinician", "staff"}:
 # Sessions end after this long without a request, and this long after sign-in whatever happens.
 SESSION_IDLE_SECONDS = env_int("WES_SESSION_IDLE_SECONDS", 15 * 60, minimum=120)
 SESSION_MAX_SECONDS = env_int("WES_SESSION_MAX_SECONDS", 12 * 3600, minimum=300)
-SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
+# The session row's expiry date: the idle limit, plus the minute for which activity is not written
+# (tenants/session_limits.py). The cookie itself ends with the browser (ACCOUNT_SESSION_REMEMBER).
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -1,7 +1,7 @@
 """Idle and absolute limits of a signed-in session, kept in the session itself and enforced by
 `portal.middleware.SessionLimitsMiddleware`.
 
-The session stores when it was signed in and when it was last seen; "last seen" (and the
+The session stores when it was signed in and when it was last seen; "last seen" (and so the
 session row's expiry date, and the sessions page's row) is written at most once a minute, so a
 busy page costs no extra writes. Every request counts as activity, including the browser
 uploader's part-signing requests, so a long upload keeps its session alive."""
@@ -23,7 +23,6 @@ def start(request) -> None:
     now = time.time()
     request.session[STARTED_KEY] = now
     request.session[SEEN_KEY] = now
-    request.session.set_expiry(settings.SESSION_IDLE_SECONDS)
 
 
 def expired_reason(request) -> str | None:
@@ -41,8 +40,9 @@ def expired_reason(request) -> str | None:
 
 
 def touch(request, ip: str | None) -> None:
-    """Note activity, at most once a minute: the session's last-seen time and expiry date (so the
-    row itself expires server-side when the user stops), and the sessions page's row."""
+    """Note activity, at most once a minute: the session's last-seen time (saving the session
+    also moves its row's expiry date, SESSION_COOKIE_AGE = the idle limit and a minute, so the
+    row itself expires when the user stops), and the sessions page's row."""
     now = time.time()
     started = request.session.get(STARTED_KEY)
     seen = request.session.get(SEEN_KEY)
@@ -53,8 +53,6 @@ def touch(request, ip: str | None) -> None:
         return
     else:
         request.session[SEEN_KEY] = now
-        left = settings.SESSION_MAX_SECONDS - (now - started)
-        request.session.set_expiry(max(1, int(min(settings.SESSION_IDLE_SECONDS, left))))
     if not request.session.session_key:
         request.session.save()
     key = request.session.session_key
