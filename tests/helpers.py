@@ -137,17 +137,31 @@ def mark_mfa_passed(client, user) -> None:
     session.save()
 
 
-def sign_in_through_form(page, base_url: str, email: str, password: str,
-                         secret: str = TEST_TOTP_SECRET) -> None:
-    """Sign in on the login page; when the portal asks for the authenticator code (a user with
-    TOTP), type the current one."""
-    page.goto(base_url + "/accounts/login/")
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", password)
+def enrol_totp_in_browser(page, shot: str | None = None) -> str:
+    """The guided first step of a manager or staff member without an authenticator: read the
+    key shown beside the QR code (what the phone app scans), type the app's code, then continue
+    from the recovery codes. Returns the secret."""
+    import re
+
+    page.wait_for_url(re.compile(r".*/accounts/2fa/totp/activate/$"))
+    secret = page.input_value("#authenticator_secret")
+    if shot:
+        screenshot(page, f"{shot}-1-enrol")
+    page.fill("input[name=code]", totp_code(secret))
     page.click("button[type=submit]")
-    page.wait_for_load_state()
-    if "/accounts/2fa/authenticate/" in page.url:
-        forget_used_totp_codes()
-        page.fill("input[name=code]", totp_code(secret))
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+    page.wait_for_url(re.compile(r".*/accounts/2fa/recovery-codes/$"))
+    if shot:
+        screenshot(page, f"{shot}-2-recovery-codes")
+    page.click("[data-mfa-continue]")
+    return secret
+
+
+def enter_totp_code(page, secret: str = TEST_TOTP_SECRET) -> None:
+    """After the password of a user with an authenticator app: the code step, typed as the user
+    would (replay protection forgotten first, so one test may sign the same user in twice)."""
+    import re
+
+    page.wait_for_url(re.compile(r".*/accounts/2fa/authenticate/$"))
+    forget_used_totp_codes()
+    page.fill("input[name=code]", totp_code(secret))
+    page.click("button[type=submit]")
