@@ -61,13 +61,13 @@ SESSION_ENDED_MESSAGES = {
 }
 
 # What a user who must use two-factor authentication, and has not in this session, may still
-# reach: enrolment, the code step, recovery codes, signing out.
-MFA_EXEMPT_URL_NAMES = {
+# reach: the code step and signing out; without an authenticator yet, also enrolment and the
+# recovery codes it shows.
+MFA_CODE_STEP_URL_NAMES = {"mfa_authenticate", "mfa_reauthenticate", "account_logout",
+                           "account_login", "healthz"}
+MFA_ENROLMENT_URL_NAMES = MFA_CODE_STEP_URL_NAMES | {
     "mfa_activate_totp", "mfa_view_recovery_codes", "mfa_download_recovery_codes",
-    "mfa_generate_recovery_codes", "mfa_authenticate", "mfa_reauthenticate", "mfa_index",
-    "account_reauthenticate", "account_logout", "account_login", "account_change_password",
-    "healthz",
-}
+    "mfa_index", "account_reauthenticate"}
 
 
 class MfaRequiredMiddleware:
@@ -81,11 +81,13 @@ class MfaRequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if (user.is_authenticated and not mfa.session_passed_mfa(request)
+        if (user.is_authenticated
                 and not request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/"))
-                and self._url_name(request) not in MFA_EXEMPT_URL_NAMES
-                and mfa.mfa_required(user)):
-            return self._redirect(request, user)
+                and mfa.session_needs_mfa(request)):
+            enrolled = mfa.has_totp(user)
+            allowed = MFA_CODE_STEP_URL_NAMES if enrolled else MFA_ENROLMENT_URL_NAMES
+            if self._url_name(request) not in allowed:
+                return self._redirect(request, enrolled)
         return self.get_response(request)
 
     @staticmethod
@@ -96,10 +98,10 @@ class MfaRequiredMiddleware:
             return None
 
     @staticmethod
-    def _redirect(request, user):
+    def _redirect(request, enrolled: bool):
         going_to = request.get_full_path() if request.method == "GET" else reverse(
             "tenants:lab_picker")
-        if mfa.has_totp(user):
+        if enrolled:
             target = f"{reverse('mfa_reauthenticate')}?{urlencode({'next': going_to})}"
             message = "Enter the code from your authenticator app to continue."
         else:

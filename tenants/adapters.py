@@ -62,17 +62,24 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
 
     def is_reauthentication_required(self, *, app, **kwargs):
         """Setting up two-factor authentication right after signing in (the guided first step
-        for managers and staff) does not ask for the password a second time; later changes do."""
+        for managers and staff) does not ask for the password a second time, nor does seeing the
+        recovery codes right after: a sign-in (or code step) in the last few minutes counts as
+        recent, for a user with no authenticator yet or a session that passed the code step.
+        Later changes ask again."""
         required = super().is_reauthentication_required(app=app, **kwargs)
         if required and app == "allauth.mfa":
             from allauth.account import app_settings as account_settings
             from allauth.account.internal.flows.login import get_authentication_records
             from allauth.core import context
+            from allauth.mfa.utils import is_mfa_enabled
+
+            from tenants.mfa import session_passed_mfa
 
             request = context.request
             records = get_authentication_records(request, request.user) if request else []
-            if records and time.time() - records[-1]["at"] < \
-                    account_settings.REAUTHENTICATION_TIMEOUT:
+            recent = records and time.time() - records[-1]["at"] < \
+                account_settings.REAUTHENTICATION_TIMEOUT
+            if recent and (session_passed_mfa(request) or not is_mfa_enabled(request.user)):
                 return False
         return required
 

@@ -35,6 +35,8 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
 def start_session_limits(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
         session_limits.start(request)
+        request.user = user
+        mfa.session_needs_mfa(request)      # decided now, while the sign-in saves the session
 
 
 @receiver(mfa_signals.authenticator_added, dispatch_uid="audit_mfa_added")

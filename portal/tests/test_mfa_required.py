@@ -134,6 +134,10 @@ def test_a_manager_who_signed_in_before_enrolling_elsewhere_is_asked_for_a_code(
     response = client.get("/labs/lab-a/")
     assert response.status_code == 302
     assert response.url == "/accounts/2fa/reauthenticate/?next=%2Flabs%2Flab-a%2F"
+    # Nor can that session mint itself recovery codes to get past the code step.
+    for url in ["/accounts/2fa/recovery-codes/generate/", "/accounts/2fa/recovery-codes/",
+                "/accounts/2fa/"]:
+        assert client.get(url).url.startswith("/accounts/2fa/reauthenticate/"), url
     forget_used_totp_codes()
     response = client.post(response.url, {"code": totp_code(), "next": "/labs/lab-a/"})
     assert response.status_code == 302 and response.url == "/labs/lab-a/"
@@ -168,3 +172,19 @@ def test_the_user_menu_links_two_factor_and_sessions(client_for, clinician):
     assert 'href="/accounts/2fa/"' in page and 'href="/sessions/"' in page
 
 
+
+
+def test_a_clinician_made_manager_is_asked_within_a_minute_at_no_cost_per_request(
+        client, clinician, monkeypatch):
+    import time
+
+    sign_in(client, "clinician@lab-a.test")
+    client.get("/labs/lab-a/")
+    clinician.role = "manager"
+    clinician.save()
+    # Within the minute the earlier answer stands (no query for it) ...
+    assert client.get("/labs/lab-a/").status_code == 200
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    # ... then the new role is seen.
+    assert client.get("/labs/lab-a/").url == ENROL

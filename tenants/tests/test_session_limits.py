@@ -117,3 +117,11 @@ def test_users_see_their_sessions_and_end_the_others(clinician):
     assert laptop.get("/labs/lab-a/").status_code == 200
     event = AuditEvent.objects.get(action=audit_actions.SESSIONS_ENDED)
     assert event.details["ip"] == "203.0.113.44"
+
+
+def test_expired_session_rows_are_deleted_daily():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="django.core.management.call_command",
+                                    args="'clearsessions'")
+    assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
