@@ -125,3 +125,23 @@ def test_expired_session_rows_are_deleted_daily():
     schedule = Schedule.objects.get(func="django.core.management.call_command",
                                     args="'clearsessions'")
     assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_sessions_page_in_chromium(chromium, live_server, client, clinician):
+    from django.test import Client
+
+    from tests.helpers import browser_page_as, screenshot
+
+    sign_in(Client(), "clinician@lab-a.test", "Mozilla/5.0 (iPhone) Safari/17", "203.0.113.44")
+    page = browser_page_as(chromium, live_server, client, clinician.user, width=1200, height=700)
+    page.goto(live_server.url + "/labs/lab-a/")
+    page.click("text=Sessions")
+    assert page.locator("tr[data-session]").count() == 2
+    assert "203.0.113.44" in page.content()
+    screenshot(page, "sessions-page")
+    page.click("[data-end-other-sessions]")
+    page.wait_for_selector("tr[data-session][data-current]")
+    assert page.locator("tr[data-session]").count() == 1
+    screenshot(page, "sessions-page-others-ended")
