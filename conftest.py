@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from tests.helpers import ARTIFACTS, make_user, storages_for  # noqa: F401 (used by fixtures)
+from tests.helpers import (ARTIFACTS, make_user, mark_mfa_passed,  # noqa: F401 (used by fixtures)
+                           storages_for)
 from storage.seaweed import SeaweedServer
 
 BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",
@@ -28,6 +29,25 @@ def fast_password_hashing():
     """Real hashing costs ~0.2 s per user; tests are about access, not the hash function."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+@pytest.fixture(autouse=True)
+def force_login_passes_mfa(monkeypatch):
+    """`client.force_login(user)` (and so `client_for`) stands for a complete sign-in: for the
+    roles that must use two-factor authentication, the session also records the code step, as
+    allauth's does. Tests of the MFA requirement itself sign in through the login form."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        from tenants.mfa import mfa_required
+
+        original(self, user, backend)
+        if mfa_required(user):
+            mark_mfa_passed(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

@@ -284,8 +284,12 @@ def main() -> dict:
                 personas = {"anonymous": Client(SERVER_NAME="localhost"),
                             "manager": Client(SERVER_NAME="localhost"),
                             "staff": Client(SERVER_NAME="localhost")}
-                personas["manager"].force_login(seeded.manager)
-                personas["staff"].force_login(seeded.staff)
+                from tests.helpers import mark_mfa_passed
+
+                for persona in ("manager", "staff"):   # both must have passed two-factor
+                    user = getattr(seeded, persona)
+                    personas[persona].force_login(user)
+                    mark_mfa_passed(personas[persona], user)
                 values = {"lab": seeded.lab.slug, "lab_id": seeded.lab.pk,
                           "sample": seeded.sample.pk, "job": seeded.job.pk,
                           "q": seeded.sample.name[:-1]}

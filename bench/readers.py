@@ -102,10 +102,13 @@ def concurrency(seeded, urls: dict, work: Path, clients: int, seconds: float,
     import requests
     from django.test import Client
 
+    from tests.helpers import mark_mfa_passed
+
     sessions = []
     for _ in range(clients):   # one session each, as 50 browsers would have
         client = Client()
         client.force_login(seeded.manager)
+        mark_mfa_passed(client, seeded.manager)   # managers must have passed two-factor
         sessions.append(client.cookies["sessionid"].value)
     process, base, kind = start_server(work, workers)
     records: list[tuple[str, float, str | None]] = []   # (page, ms, error or None)

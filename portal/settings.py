@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "django_htmx",
     "django_q",
     "storages",
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.middleware.SessionLimitsMiddleware",
+    "portal.middleware.MfaRequiredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -160,15 +163,35 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 ACCOUNT_SESSION_REMEMBER = False
 # allauth's defaults stay on (login, signup, password reset, confirmation emails); failed logins
-# are limited per IP and per account.
+# are limited per IP and per account *from that IP* (the adapter adds the address to the account
+# key), so an attacker elsewhere cannot lock a user out.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("WES_LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/300s/key"),
 }
+# Wrong passwords or codes when signing out a report, per user, before sign-out is refused.
+REPORT_REAUTH_RATE_LIMIT = env_str("WES_REPORT_REAUTH_RATE_LIMIT", "5/900s/key")
+# How many proxies in front of the portal append to X-Forwarded-For (0: the peer address is the
+# client). Rate limits, the audit log and the sessions page all read the address this way.
+TRUSTED_PROXY_HOPS = env_int("WES_TRUSTED_PROXY_HOPS", 0, minimum=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "tenants:lab_picker"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("WES_MFA_ISSUER", "WES Portal")
+MFA_ADAPTER = "tenants.adapters.RequiredMfaAdapter"
+USERSESSIONS_ADAPTER = "tenants.adapters.AuditedUserSessionsAdapter"
+# Who must use an authenticator app: lab roles ("manager", "clinician") and "staff" (staff and
+# superusers). Everyone else may enrol voluntarily.
+MFA_REQUIRED_ROLES = env_list("WES_MFA_REQUIRED_ROLES", ["manager", "staff"])
+if unknown_roles := set(MFA_REQUIRED_ROLES) - {"manager", "clinician", "staff"}:
+    raise ImproperlyConfigured(f"WES_MFA_REQUIRED_ROLES: unknown {sorted(unknown_roles)}; "
+                               "use manager, clinician, staff")
 
-SESSION_COOKIE_AGE = env_int("WES_SESSION_SECONDS", 8 * 3600, minimum=300)
+# Sessions end after this long without a request, and this long after sign-in whatever happens.
+SESSION_IDLE_SECONDS = env_int("WES_SESSION_IDLE_SECONDS", 15 * 60, minimum=120)
+SESSION_MAX_SECONDS = env_int("WES_SESSION_MAX_SECONDS", 12 * 3600, minimum=300)
+# The session row's expiry date: the idle limit, plus the minute for which activity is not written
+# (tenants/session_limits.py). The cookie itself ends with the browser (ACCOUNT_SESSION_REMEMBER).
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.client_ip import client_ip
 from tenants.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -161,10 +162,6 @@ def lock_chain() -> None:
     # database's single write lock for the rest of the transaction.
 
 
-def _client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(
@@ -195,7 +192,7 @@ def audit_record(
             details=_json_round_trip(details or {}),
             phi_accessed=phi_accessed,
             data_exported=data_exported,
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
             request_id=getattr(request, "request_id", "") if request is not None else "",
             prev_hash=previous or GENESIS_HASH,

@@ -69,3 +69,7 @@ PANEL_CREATED = "panel.created"
 PANEL_VERSION_CREATED = "panel.version_created"
 FILTER_PRESET_SAVED = "filter_preset.saved"
 FILTER_PRESET_DELETED = "filter_preset.deleted"
+SESSION_EXPIRED = "auth.session_expired"       # ended by the idle or absolute limit
+SESSIONS_ENDED = "auth.sessions_ended"         # a user ended their other sessions
+MFA_ENABLED = "auth.mfa_enabled"               # an authenticator app (or recovery codes) added
+MFA_DISABLED = "auth.mfa_disabled"

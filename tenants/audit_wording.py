@@ -71,6 +71,15 @@ ACTION_WORDING = {
     a.PANEL_VERSION_CREATED: "Gene panel version saved",
     a.FILTER_PRESET_SAVED: "Saved filter stored",
     a.FILTER_PRESET_DELETED: "Saved filter deleted",
+    a.JOB_ADMIN_LISTED: "Analyses listed by staff",
+    a.SAMPLE_ADMIN_LISTED: "Samples listed by staff",
+    a.DOWNLOAD_PAGE_VIEWED: "Download form opened",
+    a.UPLOAD_RECEIVED: "File received and kept for a corrected form",
+    a.SAMPLE_REANALYSED: "New analysis started",
+    a.SESSION_EXPIRED: "Signed out after the session limit",
+    a.SESSIONS_ENDED: "Other sessions signed out",
+    a.MFA_ENABLED: "Two-factor authentication set up",
+    a.MFA_DISABLED: "Two-factor authentication removed",
 }
 
 # Where a result file is kept, by its storage role, in a member's words (bucket names are for

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import views
+from tenants import views, views_sessions
 
 app_name = "tenants"
 
@@ -15,5 +15,6 @@ urlpatterns = [
          name="member_remove"),
     path("labs/<slug:lab_slug>/invitations/<uuid:invitation_id>/revoke/",
          views.invitation_revoke, name="invitation_revoke"),
+    path("sessions/", views_sessions.session_list, name="sessions"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -85,3 +85,83 @@ def browser_page_as(chromium, live_server, client, user, *, width: int = 1400, h
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
                           "url": live_server.url}])
     return context.new_page()
+
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def give_totp(user, secret: str = TEST_TOTP_SECRET):
+    """The user's authenticator app, set up with a secret the test knows (allauth's own model)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return existing or TOTP.activate(user, secret).instance
+
+
+def totp_code(secret: str = TEST_TOTP_SECRET, *, offset: int = 0) -> str:
+    """The code an authenticator app shows now (`offset` periods later or earlier)."""
+    from allauth.mfa.totp.internal.auth import (format_hotp_value, hotp_value,
+                                                yield_hotp_counters_from_time)
+
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time()) + offset))
+
+
+def forget_used_totp_codes() -> None:
+    """allauth refuses a code already used in its period (replay protection, in the cache); tests
+    that sign the same user in twice within 30 seconds start from a clean slate."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def mark_mfa_passed(client, user) -> None:
+    """Record in the test client's session that it passed the code step, exactly as allauth's
+    sign-in does after a TOTP code (an "mfa" authentication record): what `force_login` alone
+    cannot, for the roles that must use two-factor authentication."""
+    import time
+
+    from allauth.account.internal.flows.login import (_AUTHENTICATION_METHODS_USER_SESSION_KEY,
+                                                      AUTHENTICATION_METHODS_SESSION_KEY)
+    from allauth.account.internal.userkit import user_id_to_str
+    from allauth.mfa.models import Authenticator
+
+    session = client.session
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    record = {"method": "mfa", "at": time.time(), "type": "totp"}
+    if totp is not None:
+        record["id"] = totp.pk
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        *session.get(AUTHENTICATION_METHODS_SESSION_KEY, []), record]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
+    session.save()
+
+
+def enrol_totp_in_browser(page, shot: str | None = None) -> str:
+    """The guided first step of a manager or staff member without an authenticator: read the
+    key shown beside the QR code (what the phone app scans), type the app's code, then continue
+    from the recovery codes. Returns the secret."""
+    import re
+
+    page.wait_for_url(re.compile(r".*/accounts/2fa/totp/activate/$"))
+    secret = page.input_value("#authenticator_secret")
+    if shot:
+        screenshot(page, f"{shot}-1-enrol")
+    page.fill("input[name=code]", totp_code(secret))
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/accounts/2fa/recovery-codes/$"))
+    if shot:
+        screenshot(page, f"{shot}-2-recovery-codes")
+    page.click("[data-mfa-continue]")
+    return secret
+
+
+def enter_totp_code(page, secret: str = TEST_TOTP_SECRET) -> None:
+    """After the password of a user with an authenticator app: the code step, typed as the user
+    would (replay protection forgotten first, so one test may sign the same user in twice)."""
+    import re
+
+    page.wait_for_url(re.compile(r".*/accounts/2fa/authenticate/$"))
+    forget_used_totp_codes()
+    page.fill("input[name=code]", totp_code(secret))
+    page.click("button[type=submit]")

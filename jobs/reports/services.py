@@ -166,11 +166,28 @@ def report_draft_update(*, membership, report: Report, interpretation: str,
 
 def reauthenticate(*, membership, password: str = "", code: str = "", request=None) -> None:
     """Sign-out needs the signer's own password, or a current authenticator-app code when they
-    have one; a failure is audited and answered with a ValidationError."""
+    have one; a failure is audited and answered with a ValidationError. After
+    settings.REPORT_REAUTH_RATE_LIMIT failures (5 in 15 minutes) even the right answer is refused
+    until the oldest failure leaves the window (allauth's rate-limit machinery and cache)."""
+    from allauth.core.internal import ratelimit
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
     user = membership.user
+    method = "totp" if code.strip() else "password"
+    limit = {"action": "report_reauth_failed", "app": "allauth.account",
+             "config": {"report_reauth_failed": settings.REPORT_REAUTH_RATE_LIMIT},
+             "key": f"report-reauth-user-{user.pk}", "limit_get": True}
+    if not ratelimit.consume(request, dry_run=True, **limit):
+        audit_record(actor=Actor.for_user(user), action=audit_actions.REPORT_REAUTH_FAILED,
+                     lab=membership.lab, resource_type="user", resource_id=user.pk,
+                     request=request, details={"method": method, "reason": "rate limited"})
+        window = ratelimit.get_rates(app=limit["app"], action=limit["action"],
+                                     config=limit["config"])[0]
+        raise ValidationError(
+            f"Too many wrong passwords or codes: signing out is locked for "
+            f"{int(window.duration) // 60} minutes after {window.amount} failures. Nothing was "
+            f"signed; wait, then try again.")
     ok = False
     if code.strip():
         totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
@@ -178,9 +195,10 @@ def reauthenticate(*, membership, password: str = "", code: str = "", request=No
     elif password:
         ok = user.check_password(password)
     if not ok:
+        ratelimit.consume(request, **limit)
         audit_record(actor=Actor.for_user(user), action=audit_actions.REPORT_REAUTH_FAILED,
                      lab=membership.lab, resource_type="user", resource_id=user.pk,
-                     request=request, details={"method": "totp" if code.strip() else "password"})
+                     request=request, details={"method": method})
         raise ValidationError("Re-authentication failed: the password or code is not correct.")
 
 

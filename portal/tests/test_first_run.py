@@ -18,7 +18,7 @@ import pytest
 
 from jobs.runs.runner import pipeline_steps
 
-from tests.helpers import screenshot
+from tests.helpers import enrol_totp_in_browser, screenshot
 from storage.seaweed import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +144,7 @@ def test_a_manager_invites_a_member(devstack, chromium):
     email, password = devstack.credentials()["manager"]
     page = chromium.new_page(viewport={"width": 1200, "height": 800})
     sign_in(page, devstack, email, password)
+    enrol_totp_in_browser(page, shot="mfa-first-sign-in-manager")   # required of managers
     page.wait_for_url(devstack.url + "/labs/demo/")
     page.goto(devstack.url + "/labs/demo/members/")
     page.fill("input[name=email]", "clinician@demo.lab")
@@ -164,6 +165,7 @@ def test_staff_reads_the_audit_log_in_the_admin(devstack, chromium):
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    enrol_totp_in_browser(page)                                      # required of staff
     page.wait_for_url(re.compile(r".*/admin/tenants/auditevent/$"))
     content = page.content()
     assert "auth.login" in content and "invitation.created" in content

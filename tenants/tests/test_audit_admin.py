@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
-from tests.helpers import make_user, screenshot, tamper_with_audit_rows
+from tests.helpers import enter_totp_code, give_totp, make_user, screenshot, tamper_with_audit_rows
 from tenants import audit_actions
 from tenants.audit import SYSTEM, Actor, audit_record, verify_chain
 from tenants.models import AuditEvent, AuditExport
@@ -292,11 +292,13 @@ def test_it_names_the_row_after_a_removed_one(seeded):
 @pytest.mark.django_db(transaction=True)
 def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, superuser, seeded,
                                                        manager, sync_tasks, provisioned_s3):
+    give_totp(superuser)
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     page.goto(live_server.url + CHANGELIST)
     page.fill("input[name=login]", "root@portal.test")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    enter_totp_code(page)
     page.wait_for_url(re.compile(r".*/admin/tenants/auditevent/$"))
 
     page.click(f"#changelist-filter a:text-is('{manager.lab.name}')")

@@ -45,9 +45,9 @@ def test_it_rate_limits_repeated_failures(client, clinician):
 
 
 def test_it_lets_staff_into_the_admin_through_the_same_sign_in(client, db):
-    from tests.helpers import make_user
+    from tests.helpers import give_totp, make_user, totp_code
 
-    make_user("staff@example.test", is_staff=True, is_superuser=True)
+    give_totp(make_user("staff@example.test", is_staff=True, is_superuser=True))
     admin_login = client.get("/admin/").url
     response = client.get(admin_login)
     assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
@@ -56,6 +56,9 @@ def test_it_lets_staff_into_the_admin_through_the_same_sign_in(client, db):
                                        "password": "correct-horse-battery-staple"})
     assert bypass.status_code == 302 and "_auth_user_id" not in client.session
     sign_in(client, "staff@example.test")
+    # Staff must use their authenticator app: the password alone opens nothing.
+    assert "_auth_user_id" not in client.session
+    client.post(reverse("mfa_authenticate"), {"code": totp_code()})
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/tenants/auditevent/").status_code == 200
 

@@ -8,7 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.utils import timezone
 
 from jobs.models import Job, Sample
-from tests.helpers import make_user, screenshot
+from tests.helpers import enter_totp_code, give_totp, make_user, screenshot
 from tenants import audit_actions
 from tenants.models import AuditEvent
 
@@ -182,8 +182,8 @@ def test_lab_members_cannot_reach_the_job_admin(client_for, manager, job):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_job_list_in_chromium(chromium, live_server, lab_a, provisioned_s3):
-    make_user("admin@portal.test", password="correct-horse-battery-staple", is_staff=True,
-              is_superuser=True)
+    give_totp(make_user("admin@portal.test", password="correct-horse-battery-staple",
+                        is_staff=True, is_superuser=True))
     make_job(lab_a, "NA12878")
     make_job(lab_a, "HG002", finished_days_ago=85)
     make_job(lab_a, "OLD1", status="archived", archived_at=timezone.now() - timedelta(days=40))
@@ -194,6 +194,7 @@ def test_the_job_list_in_chromium(chromium, live_server, lab_a, provisioned_s3):
     page.fill("input[name=login]", "admin@portal.test")
     page.fill("input[name=password]", "correct-horse-battery-staple")
     page.click("[type=submit]")
+    enter_totp_code(page)
     page.wait_for_url(re.compile(r".*/admin/$"))
     page.goto(live_server.url + CHANGELIST)
     assert page.locator("#result_list tbody tr").count() == 4

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from jobs.models import Job, Sample
-from tests.helpers import make_user, screenshot
+from tests.helpers import enter_totp_code, give_totp, make_user, screenshot
 from storage import s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
@@ -140,11 +140,13 @@ def test_the_retention_page_in_chromium(chromium, live_server, staff, lab_a, pro
              legal_hold_at=timezone.now())
     make_job(lab_a, "NA12878", finished_days_ago=84)
     drift_the_server()
+    give_totp(staff)
     page = chromium.new_page(viewport={"width": 1300, "height": 900})
     page.goto(live_server.url + "/accounts/login/?next=" + URL)
     page.fill("input[name=login]", "ops@portal.test")
     page.fill("input[name=password]", PASSWORD)
     page.click("[type=submit]")
+    enter_totp_code(page)
     page.wait_for_url(re.compile(r".*/admin/retention/$"))
     assert page.locator("tr.drift").count() == 2
     screenshot(page, "admin-retention-drift")

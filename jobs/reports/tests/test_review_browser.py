@@ -18,7 +18,7 @@ from jobs.results.variant_table import load_variants
 from jobs.results.variants import clinvar_group
 from storage import s3
 from storage.buckets import bucket_name
-from tests.helpers import ARTIFACTS, make_user, screenshot
+from tests.helpers import ARTIFACTS, enter_totp_code, give_totp, make_user, screenshot
 from storage import provisioning
 from tenants.models import AuditEvent
 
@@ -36,8 +36,9 @@ def portal(live_server, pipeline_env):
         lab = lab_create(slug="lab-a", name="Lab A Genomics")
         membership_add(lab=lab, user=make_user("clinician@lab-a.test", first_name="Cleo",
                                                last_name="Clinician"), role="clinician")
-        membership_add(lab=lab, user=make_user("manager@lab-a.test", first_name="Mona",
-                                               last_name="Manager"), role="manager")
+        manager = membership_add(lab=lab, user=make_user("manager@lab-a.test", first_name="Mona",
+                                                         last_name="Manager"), role="manager")
+        give_totp(manager.user)     # managers must use an authenticator app
         yield live_server
 
 
@@ -48,6 +49,8 @@ def sign_in(chromium, portal, email):
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    if email.startswith("manager"):
+        enter_totp_code(page)
     page.wait_for_url(re.compile(r".*/labs/lab-a/$"))
     return context, page
 

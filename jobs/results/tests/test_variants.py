@@ -16,7 +16,7 @@ from jobs.intake import services
 from jobs.models import Job, JobStatus
 from jobs.results.variant_table import COLUMNS, gene_sort_key, impact_of, load_variants
 from jobs.results.variants import gene_spellings, variant_page
-from tests.helpers import screenshot
+from tests.helpers import enter_totp_code, give_totp, screenshot
 from tenants import audit_actions
 from tenants.models import AuditEvent
 
@@ -562,12 +562,14 @@ def test_a_filtered_page_makes_the_same_few_queries_for_50_and_2000_variants(cli
 def test_a_manager_filters_and_sorts_in_chromium(chromium, live_server, manager):
     job = make_job(manager)
     load_variants(job=job, lines=generated_table(400, seed=11))
+    give_totp(manager.user)
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(live_server.url + "/accounts/login/")
     page.fill("input[name=login]", "manager@lab-a.test")
     page.fill("input[name=password]", "correct-horse-battery-staple")
     page.click("button[type=submit]")
+    enter_totp_code(page)
     page.wait_for_url(re.compile(r".*/labs/lab-a/$"))
 
     page.goto(live_server.url + url_of(job))
