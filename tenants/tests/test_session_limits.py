@@ -120,8 +120,15 @@ def test_users_see_their_sessions_and_end_the_others(clinician):
 
 
 def test_expired_session_rows_are_deleted_daily():
+    import importlib
+
+    from django.apps import apps
     from django_q.models import Schedule
 
+    # Transactional tests flush the tables, migration data included: run the migration's step.
+    migration = importlib.import_module("tenants.migrations.0009_schedule_clearsessions")
+    migration.schedule(apps, None)
+    migration.schedule(apps, None)  # idempotent
     schedule = Schedule.objects.get(func="django.core.management.call_command",
                                     args="'clearsessions'")
     assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
