@@ -266,8 +266,8 @@ def upload_parts(request, sample_id, file_id):
 @upload_api
 def upload_sign_part(request, sample_id, file_id, part_number):
     sample_file = access_sample_file(request.membership, sample_id, file_id)
-    url = uploads.upload_sign_part(sample_file=sample_file, part_number=part_number)
-    return JsonResponse({"url": url, "method": "PUT",
+    signed = uploads.upload_sign_part(sample_file=sample_file, part_number=part_number)
+    return JsonResponse({"url": signed["url"], "method": "PUT", "size": signed["size"],
                          "expires_in": settings.UPLOAD_PART_URL_SECONDS})
 
 
