@@ -262,8 +262,10 @@ DRAFT_RETRY_AFTER_SECONDS = env_int("WES_DRAFT_RETRY_AFTER_SECONDS", 120, minimu
 ARCHIVE_AFTER_DAYS = env_int("WES_ARCHIVE_AFTER_DAYS", 90, minimum=1)
 ARCHIVE_RETENTION_DAYS = env_int("WES_ARCHIVE_RETENTION_DAYS", 7 * 365, minimum=1)
 ARCHIVE_PART_BYTES = env_int("WES_ARCHIVE_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
-# Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Plain (no-JavaScript) uploads are written to a temporary file, never held in memory; each
+# file keeps the name the browser sent, which the forms judge (jobs/intake/file_names.py).
+FILE_UPLOAD_HANDLERS = ["jobs.intake.file_names.SentNameUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 
 def _s3_storage(bucket: str) -> dict:
