@@ -307,3 +307,20 @@ def test_a_body_that_is_not_gzip_is_stored_then_rejected_with_the_reason(
     sample = Sample.objects.get(name="NEW1")
     assert sample.status == "rejected"
     assert "is not gzip-compressed" in sample.rejection_reason
+
+
+@pytest.mark.parametrize("name", ["S1", "S.1", "a_b-c.d", "S..1", "..", ".S1", "S1/..", "S" * 64,
+                                  "S" * 65, "S1\u0430", "S1 ", "S\x001"])
+def test_one_rule_for_sample_names_in_the_forms_and_the_keys(name, lab_a):
+    """A name the form accepts always makes a key, and a name the keys refuse never passes the
+    form: both use storage.keys.SAMPLE_NAME_RULE."""
+    from jobs.intake.forms import SampleForm
+    from storage import keys
+
+    form = SampleForm({**sample_fields(), "name": name})
+    if form.is_valid():
+        keys.raw_fastq_key(lab_a, uuid.uuid4(), form.cleaned_data["name"], 1)
+    else:
+        assert "no two dots in a row" in " ".join(form.errors["name"])
+        with pytest.raises(keys.UnsafeKeyComponent):
+            keys.raw_fastq_key(lab_a, uuid.uuid4(), name, 1)

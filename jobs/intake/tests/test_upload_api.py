@@ -327,3 +327,18 @@ def test_a_refused_completion_aborts_the_upload_at_once(started, big_pair):
     assert event.details["reason"] == "refused"
     status, _answer = uploader.upload(info, big_pair[0])
     assert status == 200, "the file can be sent again"
+
+
+def test_the_sweep_closes_the_ledger_row_of_an_upload_it_aborts(started):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.intake.uploads import intake_sweep
+
+    _uploader, _info, _session = started
+    f = Sample.objects.get().file(1)
+    assert _live_ledger(f.key) == [f.size]
+    assert intake_sweep(now=timezone.now() + timedelta(days=2))["aborted_uploads"] == 1
+    f.refresh_from_db()
+    assert f.status == FileStatus.CANCELLED and _live_ledger(f.key) == []
