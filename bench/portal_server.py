@@ -35,7 +35,9 @@ class BenchPortal:
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        # Plain HTTP on loopback: no redirect to HTTPS, no HSTS (on by default in production).
         env.update(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="bench-secret", DJANGO_SECURE_COOKIES="false",
+                   DJANGO_SSL_REDIRECT="false", DJANGO_HSTS_SECONDS="0",
                    WES_VAR_DIR=str(self.work_dir), MINIO_ENDPOINT=self.s3.endpoint,
                    MINIO_PUBLIC_ENDPOINT=self.s3.endpoint, MINIO_ACCESS_KEY=ACCESS_KEY,
                    MINIO_SECRET_KEY=SECRET_KEY, WES_UPLOAD_ORIGINS=self.url,

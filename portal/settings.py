@@ -308,8 +308,10 @@ if AUDIT_CHECKPOINT_LOCK_MODE not in {"COMPLIANCE", "GOVERNANCE"}:
                                "use COMPLIANCE or GOVERNANCE")
 AUDIT_CHECKPOINT_RETENTION_DAYS = env_int("WES_AUDIT_CHECKPOINT_RETENTION_DAYS", 7 * 365,
                                           minimum=1)
-# Plain (no-JavaScript) uploads are written to a temporary file, never held in memory.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Plain (no-JavaScript) uploads are written to a temporary file, never held in memory; each
+# file keeps the name the browser sent, which the forms judge (jobs/intake/file_names.py).
+FILE_UPLOAD_HANDLERS = ["jobs.intake.file_names.SentNameUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 
 def _s3_storage(bucket: str) -> dict:

@@ -11,7 +11,16 @@ import re
 import uuid
 from datetime import date
 
+from django.core.validators import RegexValidator
+
 SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+# The one rule for a sample name: the forms, the JSON API and the sample sheet validate with it,
+# and the keys below check it again, so a name the forms accept always makes a key.
+SAMPLE_NAME_RULE = RegexValidator(
+    r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "Use 1-64 letters, digits, dots, hyphens and underscores, starting with a letter or digit "
+    "and with no two dots in a row.")
 
 
 class UnsafeKeyComponent(ValueError):
@@ -23,6 +32,12 @@ def _component(value: object) -> str:
     if not SAFE_COMPONENT.match(text) or ".." in text:
         raise UnsafeKeyComponent(f"{text!r} cannot be part of an object key")
     return text
+
+
+def _sample_name(name: str) -> str:
+    if not SAMPLE_NAME_RULE.regex.match(str(name)):
+        raise UnsafeKeyComponent(f"{name!r} is not a valid sample name")
+    return _component(name)
 
 
 def lab_prefix(lab) -> str:
@@ -37,7 +52,7 @@ def job_prefix(lab, job_id: uuid.UUID) -> str:
 def raw_fastq_key(lab, job_id: uuid.UUID, sample_name: str, read: int) -> str:
     if read not in (1, 2):
         raise UnsafeKeyComponent(f"read must be 1 or 2, not {read!r}")
-    return f"{job_prefix(lab, job_id)}{_component(sample_name)}_R{read}.fastq.gz"
+    return f"{job_prefix(lab, job_id)}{_sample_name(sample_name)}_R{read}.fastq.gz"
 
 
 def received_fastq_key(lab, received_id: uuid.UUID, read: int) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import io
 from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -305,12 +306,27 @@ def list_uploaded_parts(bucket: str, key: str, upload_id: str) -> list[dict]:
             marker = answer["NextPartNumberMarker"]
 
 
-def presign_upload_part(bucket: str, key: str, upload_id: str, part_number: int,
-                        expires_in: int) -> str:
+def presign_upload_part(bucket: str, key: str, upload_id: str, part_number: int, *,
+                        content_length: int, expires_in: int) -> str:
+    """A PUT URL for one part whose signature covers the part's length (`content-length` in
+    X-Amz-SignedHeaders): the server itself refuses a body of any other length
+    (SignatureDoesNotMatch), so a part can never be larger than the part it was signed for.
+    SeaweedFS and MinIO both check a signed content-length against the request's own."""
     with translated_errors("sign an upload part"):
-        return public_client().generate_presigned_url(
+        url = public_client().generate_presigned_url(
             "upload_part", ExpiresIn=expires_in,
-            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number})
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id,
+                    "PartNumber": part_number, "ContentLength": content_length})
+    if "content-length" not in signed_headers(url):
+        raise StorageError("the part URL was signed without its length; refusing to hand it out",
+                           code="UnsignedLength")
+    return url
+
+
+def signed_headers(url: str) -> list[str]:
+    """The headers a presigned URL's signature covers."""
+    query = parse_qs(urlsplit(url).query)
+    return query.get("X-Amz-SignedHeaders", [""])[0].split(";")
 
 
 def complete_multipart_upload(bucket: str, key: str, upload_id: str, parts: list[dict]) -> None:

@@ -59,7 +59,7 @@ class DirectUploader:
             raise UploadFailed(status, signed)
         with open(path, "rb") as handle:
             handle.seek((part_number - 1) * part_size)
-            body = handle.read(part_size)
+            body = handle.read(signed.get("size", part_size))  # the length the URL is signed for
         response = self.session.put(signed["url"], data=body, timeout=300)
         response.raise_for_status()
         return {"PartNumber": part_number, "ETag": response.headers["ETag"]}

@@ -45,8 +45,14 @@ export function createUppy({ api, entries, hashOf, uploadPartBytes, onPartsKept 
       onPartsKept?.(entryOf(file), parts.map((p) => p.PartNumber))
       return parts
     },
-    signPart: async (file, { partNumber, signal }) => {
+    // The URL's signature covers the part's length (`size`): storage refuses any other body,
+    // so a part that would not match fails here with a sentence rather than as a bare 403.
+    signPart: async (file, { partNumber, body, signal }) => {
       const signed = await api.signPart(entryOf(file).uploadUrl, partNumber, signal)
+      if (body && signed.size !== undefined && body.size !== signed.size) {
+        throw new Error(`Part ${partNumber} is ${body.size} bytes here but the portal signed it ` +
+          `for ${signed.size}; reload the page and choose the file again.`)
+      }
       return { method: signed.method ?? 'PUT', url: signed.url, expires: signed.expires_in }
     },
     completeMultipartUpload: async (file, { parts, signal }) => {

@@ -38,7 +38,7 @@ test('resumePlan refuses a part size Uppy would split differently', () => {
   assert.throws(() => resumePlan(small, SIZE), /does not match/)
 })
 
-function fakePortal(storedParts) {
+function fakePortal(storedParts, { signedSize = (n) => (n === 4 ? 1234 : PART) } = {}) {
   const calls = []
   const api = {
     async startUpload() { throw new Error('Uppy must not create a new multipart upload') },
@@ -48,7 +48,8 @@ function fakePortal(storedParts) {
     },
     async signPart(url, n) {
       calls.push(['sign', url, n])
-      return { url: `https://s3.test/bucket/obj?partNumber=${n}`, method: 'PUT', expires_in: 600 }
+      return { url: `https://s3.test/bucket/obj?partNumber=${n}`, method: 'PUT', expires_in: 600,
+        size: signedSize(n) }
     },
     async complete(url, parts, sha256) {
       calls.push(['complete', url, parts, sha256])
@@ -186,4 +187,17 @@ test('Uppy reports every part S3 holds: listed on resume and acknowledged since'
   assert.deepEqual(s3.puts.map((p) => p.n), [3, 4])
   assert.deepEqual(reported.slice(0, 2), [1, 2], 'the list comes first')
   assert.deepEqual([...reported].sort(), [1, 2, 3, 4])
+})
+
+test('a part whose length is not the length signed is never sent', async () => {
+  const { entry, sha } = makeEntry([1, 2])
+  const { api } = fakePortal([1, 2], { signedSize: () => PART })
+  const s3 = fakeS3()
+  const uppy = createUppy({ api, entries: [entry], hashOf: async () => sha, uploadPartBytes: s3.uploadPartBytes })
+  uppy.getPlugin('AwsS3Multipart').setOptions({ retryDelays: [] })
+  const errors = []
+  uppy.on('upload-error', (_, err) => errors.push(err.message))
+  await uppy.upload()
+  assert.deepEqual(s3.puts.map((p) => p.n), [3], 'part 4 (1,234 bytes, signed for 5 MiB) not sent')
+  assert.match(errors[0], /Part 4 is 1234 bytes here but the portal signed it for 5242880/)
 })

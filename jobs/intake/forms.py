@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 
 from common.sizes import format_size
+from jobs.intake.file_names import sent_name
 from jobs.models import EXTERNAL_ID_RULE, SAMPLE_NAME_RULE, Sex
 
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz")
@@ -15,20 +16,25 @@ MAX_NAME_LENGTH = 255
 
 
 def check_fastq_file_name(name: str, size: int | None) -> str:
-    """The reason a chosen file cannot be a FASTQ of this sample, or ""."""
-    if not name:
+    """The reason a chosen file cannot be a FASTQ of this sample, or "": the one rule for file
+    names, on every path (the JSON API, the no-JavaScript form with the name as the browser sent
+    it, see jobs/intake/file_names.py, and the sample sheet)."""
+    if not name or not name.strip():
         return "Choose a file."
     if len(name) > MAX_NAME_LENGTH:
-        return f"The file name is longer than {MAX_NAME_LENGTH} characters."
-    if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in name):
+        return (f"The file name is {len(name)} characters long; rename the file to at most "
+                f"{MAX_NAME_LENGTH}.")
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in name):
         return ("The file name contains invisible control or direction characters; "
                 "rename the file.")
-    if "/" in name or "\\" in name:
-        return "The file name must not contain a path."
+    if "/" in name or "\\" in name or name.strip(".") == "":
+        return "The file name must not contain a path; rename the file."
     if not name.lower().endswith(FASTQ_SUFFIXES):
         return "Choose a gzip-compressed FASTQ file ending in .fastq.gz or .fq.gz."
     if size is not None:
-        if size <= 0:
+        if size < 0:
+            return "The file size must be a number of bytes, not negative."
+        if size == 0:
             return "The file is empty."
         if size > settings.MAX_FASTQ_BYTES:
             return (f"The file is {format_size(size)}; the limit is "
@@ -76,10 +82,17 @@ class SampleForm(forms.Form):
 class DirectUploadForm(SampleForm):
     """The form as the JavaScript uploader sends it: file names and sizes, no bytes."""
 
-    r1_name = forms.CharField(max_length=1000)
-    r1_size = forms.IntegerField(min_value=0)
-    r2_name = forms.CharField(max_length=1000)
-    r2_size = forms.IntegerField(min_value=0)
+    # Names and sizes are judged by check_fastq_file_name alone, as on the form without
+    # JavaScript, so both paths answer the same sentence (no strip, no field-level rules).
+    r1_name = forms.CharField(required=False, strip=False)
+    r1_size = forms.IntegerField()
+    r2_name = forms.CharField(required=False, strip=False)
+    r2_size = forms.IntegerField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for read in (1, 2):
+            self.fields[f"r{read}_name"].validators = []
 
     def clean(self):
         cleaned = super().clean()
@@ -137,13 +150,13 @@ class PlainUploadForm(SampleForm):
                 if read not in self.received_files and f"r{read}" not in self.errors:
                     self.add_error(f"r{read}", f"Choose the R{read} file.")
                 continue
-            problem = check_fastq_file_name(upload.name, upload.size)
+            problem = check_fastq_file_name(sent_name(upload), upload.size)
             if problem:
                 self.add_error(f"r{read}", problem)
         if not self.errors:
             chosen = self.chosen_files()
-            problem = check_pair((chosen[1].name, chosen[1].size),
-                                 (chosen[2].name, chosen[2].size))
+            problem = check_pair((sent_name(chosen[1]), chosen[1].size),
+                                 (sent_name(chosen[2]), chosen[2].size))
             if problem:
                 self.add_error(None, problem)
         return cleaned

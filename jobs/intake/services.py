@@ -81,51 +81,95 @@ def sample_create_from_plain_upload(*, membership, data: dict, uploads: dict, re
     also be a file received by an earlier try of the form (jobs/intake/received.py): it is copied
     inside storage, and its kept copy removed once the sample is recorded.
 
-    Objects are written first, under a fresh job id: if storage fails nothing is recorded and the
-    clinician sees why; if recording fails the orphan objects expire with the raw bucket's rule.
+    Objects are written first, under a fresh job id; if storage or recording fails, the objects
+    this call wrote are removed again and nothing is recorded.
     """
+    return samples_create_from_plain_uploads(membership=membership, request=request,
+                                             samples=[(data, uploads)])[0]
+
+
+def samples_create_from_plain_uploads(*, membership, samples: list[tuple[dict, dict]],
+                                      request=None) -> list[Sample]:
+    """Several samples from the form without JavaScript (a sample sheet), all or none: every
+    file is stored first, then every sample is recorded in one transaction; if anything fails,
+    the objects this call stored are removed and the error is raised."""
     lab = membership.lab
-    if sample_name_taken(lab, data["name"]):
-        raise ValidationError({"name": f"{lab.name} already has a sample named {data['name']}."})
+    for data, _uploads in samples:
+        if sample_name_taken(lab, data["name"]):
+            raise ValidationError({"name": f"{lab.name} already has a sample named "
+                                           f"{data['name']}."})
+    written: list[str] = []
+    try:
+        prepared = [(data, uploads, *_store_plain_uploads(lab, data["name"], uploads, written))
+                    for data, uploads in samples]
+        with transaction.atomic():
+            created = [_record_plain_sample(membership, data, uploads, job_id, digests, request)
+                       for data, uploads, job_id, digests in prepared]
+    except Exception:
+        _remove_written(written)
+        raise
+    for _data, uploads in samples:
+        for upload in uploads.values():
+            if isinstance(upload, received.ReceivedFile):
+                received.release(upload)
+    return created
+
+
+def _store_plain_uploads(lab, name: str, uploads: dict, written: list[str]
+                         ) -> tuple[uuid.UUID, dict]:
+    """Write one sample's files under a fresh job id; each key written is added to `written`."""
     job_id = uuid.uuid4()
     raw_storage = storages["raw"]
     digests = {}
     for read, upload in sorted(uploads.items()):
-        key = keys.raw_fastq_key(lab, job_id, data["name"], read)
+        key = keys.raw_fastq_key(lab, job_id, name, read)
         if isinstance(upload, received.ReceivedFile):
             digests[read] = upload.sha256
             received.claim(upload, key)
+            written.append(key)
             continue
         digests[read] = _sha256_of(upload)
         upload.seek(0)
         with s3.translated_errors(f"store R{read}"):
             stored_as = raw_storage.save(key, upload)
+        written.append(stored_as)
         if stored_as != key:  # django-storages renames rather than overwrite; keys are unique
             raise ValidationError(f"R{read} could not be stored under its own key.")
+    return job_id, digests
+
+
+def _remove_written(written: list[str]) -> None:
+    raw = bucket_name("raw")
+    for key in written:
+        try:
+            s3.delete_object_versions(raw, key)
+        except s3.StorageError:  # storage is failing: the raw bucket's expiry rule removes it
+            log.warning("could not remove %s after a failed upload", key, exc_info=True)
+
+
+def _record_plain_sample(membership, data: dict, uploads: dict, job_id: uuid.UUID,
+                         digests: dict, request) -> Sample:
+    lab = membership.lab
     files = {read: (upload.name, upload.size) for read, upload in uploads.items()}
-    with transaction.atomic():
-        sample = sample_create(membership=membership, data=data, files=files, job_id=job_id,
-                               request=request)
-        for f in sample.files.all():
-            size_in_storage = s3.object_size(bucket_name("raw"), f.key)
-            if size_in_storage is not None:
-                ledger.record_put(bucket=bucket_name("raw"), key=f.key, size=size_in_storage,
-                                  lab=lab, job_id=job_id)
-            f.client_sha256 = digests[f.read]
-            f.uploaded_at = timezone.now()
-            if size_in_storage == f.size:
-                f.status = FileStatus.UPLOADED
-            else:
-                f.status = FileStatus.CORRUPT
-                f.error = (f"{f.label} is {size_in_storage or 0:,} bytes in storage; "
-                           f"expected {f.size:,}.")
-            f.save()
-            audit_file(membership.user, audit_actions.UPLOAD_COMPLETED, f, request,
-                        sha256=f.client_sha256, path="form")
-        start_verification_when_both_uploaded(sample)
-    for upload in uploads.values():
-        if isinstance(upload, received.ReceivedFile):
-            received.release(upload)
+    sample = sample_create(membership=membership, data=data, files=files, job_id=job_id,
+                           request=request)
+    for f in sample.files.all():
+        size_in_storage = s3.object_size(bucket_name("raw"), f.key)
+        if size_in_storage is not None:
+            ledger.record_put(bucket=bucket_name("raw"), key=f.key, size=size_in_storage,
+                              lab=lab, job_id=job_id)
+        f.client_sha256 = digests[f.read]
+        f.uploaded_at = timezone.now()
+        if size_in_storage == f.size:
+            f.status = FileStatus.UPLOADED
+        else:
+            f.status = FileStatus.CORRUPT
+            f.error = (f"{f.label} is {size_in_storage or 0:,} bytes in storage; "
+                       f"expected {f.size:,}.")
+        f.save()
+        audit_file(membership.user, audit_actions.UPLOAD_COMPLETED, f, request,
+                   sha256=f.client_sha256, path="form")
+    start_verification_when_both_uploaded(sample)
     return sample
 
 

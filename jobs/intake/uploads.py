@@ -33,10 +33,15 @@ UPLOAD_CONCURRENCY = 6           # parts the browser sends at once (frontend/src
 PARTS_FOR_SMALL_FILES = 4 * UPLOAD_CONCURRENCY
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 ABANDONED_UPLOAD_AGE = timedelta(days=1)
+ENDED = "The upload was stopped and its parts removed from storage; upload the file again."
 
 
 class UploadConflict(ValidationError):
     """The request does not fit the file's current state (already completed, cancelled, ...)."""
+
+
+class UploadRefused(ValidationError):
+    """What storage holds for the upload is not the file declared: the upload has been ended."""
 
 
 def choose_part_size(size: int) -> int:
@@ -92,6 +97,10 @@ def upload_start(*, membership, sample_file: SampleFile, name: str, size: int,
         if not f.multipart_upload_id or f.status != FileStatus.UPLOADING:
             f.part_size = choose_part_size(f.size)
             f.multipart_upload_id = s3.start_multipart_upload(raw, f.key)
+            # Counted from the start: every part URL is signed with its length, so the parts
+            # can never hold more than the declared size (closed when the upload ends).
+            ledger.record_put(bucket=raw, key=f.key, size=f.size, lab=f.lab,
+                              job_id=f.sample.job_id)
             f.status = FileStatus.UPLOADING
             f.upload_started_at = timezone.now()
             f.error = ""
@@ -102,16 +111,27 @@ def upload_start(*, membership, sample_file: SampleFile, name: str, size: int,
             "part_count": f.part_count, "parts": parts}
 
 
-def upload_sign_part(*, sample_file: SampleFile, part_number: int) -> str:
-    """A short-lived URL for one part of this file's upload, and nothing else."""
+def part_length(f: SampleFile, part_number: int) -> int:
+    """Every part is `part_size` bytes but the last, which holds the rest of the file."""
+    if part_number < f.part_count:
+        return f.part_size
+    return f.size - f.part_size * (f.part_count - 1)
+
+
+def upload_sign_part(*, sample_file: SampleFile, part_number: int) -> dict:
+    """A short-lived URL for one part of this file's upload, and nothing else: its signature
+    covers the part's length, so storage refuses a body of any other size."""
     f = sample_file
     if f.status != FileStatus.UPLOADING or not f.multipart_upload_id:
         raise UploadConflict(f"{f.label} has no upload in progress.")
     if not 1 <= part_number <= f.part_count:
         raise ValidationError(f"Part {part_number} is out of range: {f.label} has parts 1 to "
                               f"{f.part_count}.")
-    return s3.presign_upload_part(bucket_name("raw"), f.key, f.multipart_upload_id, part_number,
-                                  settings.UPLOAD_PART_URL_SECONDS)
+    size = part_length(f, part_number)
+    url = s3.presign_upload_part(bucket_name("raw"), f.key, f.multipart_upload_id, part_number,
+                                 content_length=size,
+                                 expires_in=settings.UPLOAD_PART_URL_SECONDS)
+    return {"url": url, "size": size}
 
 
 def upload_parts(*, sample_file: SampleFile) -> list[dict]:
@@ -122,10 +142,7 @@ def upload_parts(*, sample_file: SampleFile) -> list[dict]:
 
 
 def _expected_part_sizes(f: SampleFile) -> dict[int, int]:
-    count = f.part_count
-    sizes = {n: f.part_size for n in range(1, count)}
-    sizes[count] = f.size - f.part_size * (count - 1)
-    return sizes
+    return {n: part_length(f, n) for n in range(1, f.part_count + 1)}
 
 
 def _check_parts(f: SampleFile, stored: list[dict], sent: list[dict]) -> list[dict]:
@@ -138,49 +155,79 @@ def _check_parts(f: SampleFile, stored: list[dict], sent: list[dict]) -> list[di
                               "not reached storage. Resume the upload.")
     for number, size in expected.items():
         if by_number[number]["Size"] != size:
-            raise ValidationError(f"Part {number} of {f.label} is {by_number[number]['Size']:,} "
-                                  f"bytes in storage; expected {size:,}. Upload the file again.")
+            raise UploadRefused(f"Part {number} of {f.label} is {by_number[number]['Size']:,} "
+                                f"bytes in storage; expected {size:,}. {ENDED}")
     sent_etags = {p.get("PartNumber"): str(p.get("ETag", "")).strip('"') for p in sent}
     for number in expected:
         if sent_etags.get(number) != by_number[number]["ETag"].strip('"'):
-            raise ValidationError(f"Part {number} of {f.label} in storage is not the part your "
-                                  "browser sent. Upload the file again.")
+            raise UploadRefused(f"Part {number} of {f.label} in storage is not the part your "
+                                f"browser sent. {ENDED}")
     return [by_number[n] for n in sorted(expected)]
 
 
 def upload_complete(*, membership, sample_file: SampleFile, parts: list[dict], sha256: str,
                     request=None) -> SampleFile:
     """Finish the upload after checking every part against S3; the pair goes to verification
-    once both files are in."""
+    once both files are in. Parts that are not the file declared end the upload at once
+    (aborted, so the refused bytes do not wait a day for the sweep) and answer UploadRefused."""
     sha256 = (sha256 or "").lower()
     if not SHA256_HEX.match(sha256):
         raise ValidationError("The file's SHA-256 must be 64 hexadecimal characters.")
     raw = bucket_name("raw")
+    refused = None
     with transaction.atomic():
         f = _locked(sample_file)
         if f.status != FileStatus.UPLOADING or not f.multipart_upload_id:
             raise UploadConflict(f"{f.label} has no upload in progress (it is "
                                  f"{f.get_status_display().lower()}).")
         stored = s3.list_uploaded_parts(raw, f.key, f.multipart_upload_id)
-        ordered = _check_parts(f, stored, parts)
-        s3.complete_multipart_upload(raw, f.key, f.multipart_upload_id, ordered)
-        size_in_storage = s3.object_size(raw, f.key)
-        if size_in_storage is not None:  # the object exists, whatever its verdict
-            ledger.record_put(bucket=raw, key=f.key, size=size_in_storage, lab=f.lab,
-                              job_id=f.sample.job_id)
-        if size_in_storage != f.size:
-            f.status, f.error = FileStatus.CORRUPT, (
-                f"{f.label} is {size_in_storage or 0:,} bytes in storage; expected {f.size:,}.")
+        try:
+            ordered = _check_parts(f, stored, parts)
+        except UploadRefused as exc:
+            refused = exc
+            _end_upload(f, error=exc.messages[0])
+            audit_file(membership.user, audit_actions.UPLOAD_CANCELLED, f, request,
+                       reason="refused", error=f.error,
+                       stored_bytes=sum(p["Size"] for p in stored))
         else:
-            f.status = FileStatus.UPLOADED
-        f.client_sha256 = sha256
-        f.multipart_upload_id = ""
-        f.uploaded_at = timezone.now()
-        f.save()
-        audit_file(membership.user, audit_actions.UPLOAD_COMPLETED, f, request, sha256=sha256,
-                    stored_bytes=size_in_storage)
-        start_verification_when_both_uploaded(f.sample)
+            stored_bytes = _complete(f, ordered, raw)
+            f.client_sha256 = sha256
+            f.save()
+            audit_file(membership.user, audit_actions.UPLOAD_COMPLETED, f, request,
+                       sha256=sha256, stored_bytes=stored_bytes)
+            start_verification_when_both_uploaded(f.sample)
+    if refused is not None:
+        raise refused
     return f
+
+
+def _complete(f: SampleFile, ordered: list[dict], raw: str) -> int | None:
+    s3.complete_multipart_upload(raw, f.key, f.multipart_upload_id, ordered)
+    size_in_storage = s3.object_size(raw, f.key)
+    if size_in_storage is None:
+        ledger.record_delete(bucket=raw, key=f.key)
+    else:  # the object exists, whatever its verdict
+        ledger.record_put(bucket=raw, key=f.key, size=size_in_storage, lab=f.lab,
+                          job_id=f.sample.job_id)
+    if size_in_storage != f.size:
+        f.status, f.error = FileStatus.CORRUPT, (
+            f"{f.label} is {size_in_storage or 0:,} bytes in storage; expected {f.size:,}.")
+    else:
+        f.status = FileStatus.UPLOADED
+    f.multipart_upload_id = ""
+    f.uploaded_at = timezone.now()
+    return size_in_storage
+
+
+def _end_upload(f: SampleFile, *, error: str = "") -> None:
+    """Abort the file's multipart upload (its parts leave storage now) and close its ledger row;
+    the file can be uploaded again."""
+    raw = bucket_name("raw")
+    if f.multipart_upload_id:
+        s3.abort_multipart_upload(raw, f.key, f.multipart_upload_id)
+    ledger.record_delete(bucket=raw, key=f.key)
+    f.status, f.multipart_upload_id, f.error = FileStatus.CANCELLED, "", error
+    f.save()
 
 
 def upload_cancel(*, membership, sample_file: SampleFile, request=None) -> SampleFile:
@@ -188,10 +235,7 @@ def upload_cancel(*, membership, sample_file: SampleFile, request=None) -> Sampl
         f = _locked(sample_file)
         if f.status != FileStatus.UPLOADING:
             raise UploadConflict(f"{f.label} has no upload in progress.")
-        if f.multipart_upload_id:
-            s3.abort_multipart_upload(bucket_name("raw"), f.key, f.multipart_upload_id)
-        f.status, f.multipart_upload_id = FileStatus.CANCELLED, ""
-        f.save()
+        _end_upload(f)
         audit_file(membership.user, audit_actions.UPLOAD_CANCELLED, f, request)
     return f
 
@@ -210,8 +254,7 @@ def intake_sweep(*, now=None) -> dict:
         with transaction.atomic():
             for f in for_update(SampleFile.objects).filter(
                     multipart_upload_id=upload["UploadId"], status=FileStatus.UPLOADING):
-                f.status, f.multipart_upload_id = FileStatus.CANCELLED, ""
-                f.error = "The upload was left unfinished for a day and was cleaned up."
-                f.save()
+                _end_upload(f, error="The upload was left unfinished for a day and was "
+                                     "cleaned up.")
                 audit_file(None, audit_actions.UPLOAD_ABANDONED, f, None)
     return {"aborted_uploads": aborted, "requeued_verifications": verifications_resume(now=now)}

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.paging import list_page
 from jobs.intake import received, selectors, services, uploads
 from jobs.intake.access import access_sample, access_sample_file
+from jobs.intake.file_names import sent_name
 from jobs.intake.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
 from jobs.intake.sample_sheet import COLUMNS, parse_sheet
 from jobs.models import FileStatus
@@ -147,7 +148,7 @@ def sample_sheet(request):
         if direct:
             return _error_json(dict(form.errors), 400)
         return render(request, "jobs/sample_sheet.html", {**context, "form": form}, status=400)
-    uploads = {f.name: f for f in request.FILES.getlist("fastqs")}
+    uploads = {sent_name(f): f for f in request.FILES.getlist("fastqs")}
     if direct:
         try:
             declared = json.loads(request.POST.get("files", "[]"))
@@ -167,8 +168,12 @@ def sample_sheet(request):
                       {**context, "form": form, "sheet_errors": parsed.errors,
                        "row_errors": parsed.problems()}, status=400)
     if direct:
-        samples = services.samples_create_from_sheet(membership=request.membership,
-                                                     rows=parsed.rows, request=request)
+        try:
+            samples = services.samples_create_from_sheet(membership=request.membership,
+                                                         rows=parsed.rows, request=request)
+        except ValidationError as exc:
+            return _error_json({"__all__": ["No sample of this sheet was stored: "
+                                            + " ".join(exc.messages)]}, 400)
         return JsonResponse({"samples": [_sample_created_json(request, s) for s in samples],
                              "list_url": reverse("jobs:sample_list", args=[request.lab.slug])},
                             status=201)
@@ -176,20 +181,18 @@ def sample_sheet(request):
 
 
 def _sheet_plain(request, context, form, parsed, uploads):
-    created, failed = [], []
-    for row in parsed.rows:
-        files = {read: uploads[name] for read, (name, _size) in row.files.items()}
-        try:
-            created.append(services.sample_create_from_plain_upload(
-                membership=request.membership, data=row.data, uploads=files, request=request))
-        except (ValidationError, StorageError) as exc:
-            failed.append({"row": row.number, "sample": row.data["name"],
-                           "errors": getattr(exc, "messages", [str(exc)])})
-    if failed:
+    """Every row was checked by parse_sheet; the samples are then stored all or none."""
+    samples = [(row.data, {read: uploads[name] for read, (name, _size) in row.files.items()})
+               for row in parsed.rows]
+    try:
+        created = services.samples_create_from_plain_uploads(
+            membership=request.membership, samples=samples, request=request)
+    except (ValidationError, StorageError) as exc:
+        reason = " ".join(getattr(exc, "messages", [str(exc)]))
         return render(request, "jobs/sample_sheet.html",
-                      {**context, "form": form, "row_errors": failed,
-                       "sheet_errors": [f"{len(created)} sample(s) were stored; the rows below "
-                                        "were not."]}, status=400)
+                      {**context, "form": form,
+                       "sheet_errors": [f"No sample of this sheet was stored: {reason}"]},
+                      status=503 if isinstance(exc, StorageError) else 400)
     messages.success(request, f"{len(created)} samples were uploaded and are being verified.")
     return redirect("jobs:sample_list", lab_slug=request.lab.slug)
 
@@ -265,8 +268,8 @@ def upload_parts(request, sample_id, file_id):
 @upload_api
 def upload_sign_part(request, sample_id, file_id, part_number):
     sample_file = access_sample_file(request.membership, sample_id, file_id)
-    url = uploads.upload_sign_part(sample_file=sample_file, part_number=part_number)
-    return JsonResponse({"url": url, "method": "PUT",
+    signed = uploads.upload_sign_part(sample_file=sample_file, part_number=part_number)
+    return JsonResponse({"url": signed["url"], "method": "PUT", "size": signed["size"],
                          "expires_in": settings.UPLOAD_PART_URL_SECONDS})
 
 

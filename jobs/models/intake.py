@@ -10,11 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from storage.keys import SAMPLE_NAME_RULE
 from tenants.models import Lab
 
-SAMPLE_NAME_RULE = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-    "Use 1-64 letters, digits, dots, hyphens and underscores, starting with a letter or digit.")
 EXTERNAL_ID_RULE = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$",
     "Use the lab's pseudonymous identifier: 1-64 letters, digits and . _ : / -")

@@ -116,3 +116,49 @@ def test_it_takes_a_sheet_and_its_files_without_javascript(
     assert response.status_code == 302 and response.url == "/labs/lab-a/samples/"
     assert sorted(Sample.objects.values_list("name", "status")) == [("S1", "ready"),
                                                                     ("S2", "ready")]
+
+
+def test_a_sheet_without_javascript_is_stored_all_or_nothing(
+        client_for, clinician, provisioned_s3, tmp_path, monkeypatch):
+    """Issue 14.2: storage failing on row 2 leaves nothing of row 1 behind (no sample, no object,
+    no ledger row), says so, and the same sheet sent again is stored whole."""
+    from django.core.files.storage import storages
+
+    from storage import s3
+    from storage.buckets import bucket_name
+    from storage.models import StoredObject
+
+    paths = {}
+    for name in ("S1", "S2"):
+        for path in write_fastq_pair(tmp_path, name, reads=50):
+            paths[path.name] = path
+
+    def post():
+        return client_for(clinician).post(SHEET, {
+            "sheet": SimpleUploadedFile("sheet.csv", (HEADER + GOOD_ROWS).encode()),
+            "consent": "on",
+            "fastqs": [SimpleUploadedFile(n, p.read_bytes()) for n, p in paths.items()]})
+
+    raw_storage = storages["raw"]
+    real_save = raw_storage.save
+    saved = []
+
+    def failing_on_row_two(key, content, *args, **kwargs):
+        if "/S2_R1" in key:
+            raise s3.StorageError("the S3 server at test refused to store S2_R1 (SlowDown)")
+        saved.append(key)
+        return real_save(key, content, *args, **kwargs)
+
+    monkeypatch.setattr(raw_storage, "save", failing_on_row_two)
+    response = post()
+    assert response.status_code == 503
+    assert "No sample of this sheet was stored" in response.content.decode()
+    assert len(saved) == 2, "row 1 was written before row 2 failed"
+    assert not Sample.objects.exists() and not StoredObject.objects.exists()
+    listed = s3.client().list_objects_v2(Bucket=bucket_name("raw"))
+    assert listed.get("KeyCount") == 0, "row 1's objects were removed again"
+
+    monkeypatch.setattr(raw_storage, "save", real_save)
+    response = post()
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert sorted(Sample.objects.values_list("name", flat=True)) == ["S1", "S2"]

@@ -147,6 +147,7 @@ def test_it_refuses_parts_the_browser_did_not_send(started, big_pair):
                                                {"parts": parts, "sha256": "a" * 64})
     assert status == 400 and "Part 2 of R1 in storage is not the part your browser sent" in \
         errors_of(answer)
+    assert s3.list_unfinished_uploads(bucket_name("raw")) == [], "ended at once"
 
 
 @pytest.mark.parametrize("body,message", [
@@ -252,3 +253,92 @@ def test_the_bound_counts_the_parts_the_browser_really_sends_at_once():
     source = (Path(__file__).resolve().parents[3] / "frontend/src/uploader.js").read_text()
     assert re.search(r"export const CONCURRENCY = (\d+)", source).group(1) == \
         str(UPLOAD_CONCURRENCY)
+
+
+def _sign(uploader, info, part: int) -> dict:
+    status, signed = uploader.portal.post_json(f"{info['upload_url']}parts/{part}/", {})
+    assert status == 200, signed
+    return signed
+
+
+def test_storage_itself_refuses_a_part_longer_or_shorter_than_signed(started, big_pair):
+    """Issue 14.1: the part URL signs the part's length, so S3 refuses any other body."""
+    uploader, info, session = started
+    f = Sample.objects.get().file(1)
+    signed = _sign(uploader, info, 1)
+    for body in (b"x" * (MIN_PART_SIZE + 1), b"x" * (3 * MIN_PART_SIZE), b"x" * (MIN_PART_SIZE - 1)):
+        refused = uploader.session.put(signed["url"], data=body, timeout=60)
+        assert refused.status_code == 403 and "SignatureDoesNotMatch" in refused.text
+    assert s3.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
+    assert "content-length" in s3.signed_headers(signed["url"])
+    assert signed["size"] == MIN_PART_SIZE
+    # The last part is signed with its own, shorter length.
+    last = _sign(uploader, info, 3)
+    assert last["size"] == f.size - 2 * MIN_PART_SIZE
+    assert uploader.session.put(last["url"], data=b"x" * MIN_PART_SIZE, timeout=60
+                                ).status_code == 403
+    assert s3.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
+    # The exact lengths go through, and the upload completes.
+    status, answer = uploader.upload(info, big_pair[0])
+    assert status == 200, answer
+
+
+def _live_ledger(key):
+    from storage.models import StoredObject
+    return list(StoredObject.objects.filter(key=key, deleted_at__isnull=True)
+                .values_list("size", flat=True))
+
+
+def test_an_upload_in_progress_is_counted_until_it_ends(uploader_for, clinician, big_pair):
+    uploader = uploader_for(clinician)
+    created = uploader.create_sample(sample_fields(), *big_pair)
+    r1, r2 = created["files"]
+    f1 = Sample.objects.get().file(1)
+    assert _live_ledger(f1.key) == []
+    uploader.upload(r1, big_pair[0], only_parts={1})
+    assert _live_ledger(f1.key) == [f1.size], "the most its parts can hold, from the start"
+    uploader.portal.delete_json(r1["upload_url"])
+    assert _live_ledger(f1.key) == []
+    status, _answer = uploader.upload(r1, big_pair[0])
+    assert status == 200 and _live_ledger(f1.key) == [f1.size]
+
+
+def test_a_refused_completion_aborts_the_upload_at_once(started, big_pair):
+    """A part of the wrong size (sent with a URL signed before lengths were) ends the upload:
+    its parts leave storage now, not at the daily sweep, and its ledger row closes."""
+    uploader, info, session = started
+    f = Sample.objects.get().file(1)
+    raw = bucket_name("raw")
+    parts = [uploader.put_part(info, big_pair[0], n, MIN_PART_SIZE) for n in (1, 3)]
+    answer = s3.client().upload_part(Bucket=raw, Key=f.key, UploadId=session["upload_id"],
+                                     PartNumber=2, Body=b"x" * (MIN_PART_SIZE * 2))
+    parts.append({"PartNumber": 2, "ETag": answer["ETag"]})
+    status, answer = uploader.portal.post_json(f"{info['upload_url']}complete/",
+                                               {"parts": parts, "sha256": "a" * 64})
+    assert status == 400
+    assert errors_of(answer) == (
+        f"Part 2 of R1 is {2 * MIN_PART_SIZE:,} bytes in storage; expected {MIN_PART_SIZE:,}. "
+        "The upload was stopped and its parts removed from storage; upload the file again.")
+    assert s3.list_unfinished_uploads(raw) == []
+    f.refresh_from_db()
+    assert (f.status, f.multipart_upload_id) == (FileStatus.CANCELLED, "")
+    assert _live_ledger(f.key) == []
+    event = AuditEvent.objects.filter(action=audit_actions.UPLOAD_CANCELLED).get()
+    assert event.details["reason"] == "refused"
+    status, _answer = uploader.upload(info, big_pair[0])
+    assert status == 200, "the file can be sent again"
+
+
+def test_the_sweep_closes_the_ledger_row_of_an_upload_it_aborts(started):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.intake.uploads import intake_sweep
+
+    _uploader, _info, _session = started
+    f = Sample.objects.get().file(1)
+    assert _live_ledger(f.key) == [f.size]
+    assert intake_sweep(now=timezone.now() + timedelta(days=2))["aborted_uploads"] == 1
+    f.refresh_from_db()
+    assert f.status == FileStatus.CANCELLED and _live_ledger(f.key) == []

@@ -236,6 +236,22 @@ def test_a_plain_form_upload_is_recorded(client_for, clinician, provisioned_s3, 
         (f.key, f.size) for f in sample.files.all())
 
 
+def test_an_upload_in_progress_is_counted_and_not_a_difference(client_for, clinician,
+                                                                provisioned_s3, tmp_path):
+    """Issue 14.1: its ledger row (the declared size) has no object yet while parts arrive."""
+    from tests.upload_client import write_random_file
+
+    r1 = write_random_file(tmp_path / "S1_R1.fastq.gz", 1000)
+    r2 = write_random_file(tmp_path / "S1_R2.fastq.gz", 1001)
+    uploader = DirectUploader(ClientPortal(client_for(clinician)), "lab-a", concurrency=1)
+    created = uploader.create_sample(sample_fields(), r1, r2)
+    uploader.start(created["files"][0], r1)
+    row = StoredObject.objects.get(deleted_at__isnull=True, lab=clinician.lab)
+    assert row.size == 1000
+    run = storage_reconcile(trigger="test")
+    assert (run.status, run.differences) == ("matches", 0)
+
+
 @pytest.fixture
 def fastq_files(tmp_path):
     from tests.fastq_data import write_fastq_pair
