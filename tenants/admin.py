@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
+from common.csv_cells import csv_cell
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash_matches
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
@@ -292,21 +293,6 @@ CSV_COLUMNS = ["id", "created_at", "actor_id", "actor_email", "lab_id", "lab__sl
                "resource_type", "resource_id", "phi_accessed", "data_exported", "ip_address",
                "user_agent", "request_id", "details", "prev_hash", "hash"]
 CSV_HEADERS = {"lab__slug": "lab_slug"}
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: audit rows carry what people typed (a claimed email at a
-    failed sign-in), and a leading "=" would otherwise run as a formula when opened."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.get_current_timezone()).isoformat()
-    if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):

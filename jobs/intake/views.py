@@ -52,8 +52,19 @@ def sample_list(request):
                  details={"count": len(page.rows), "total": page.total, "page": page.number,
                           "search": search, "sort": sort})
     return render(request, "jobs/sample_list.html", {
-        "samples": page.rows, "page": page, "search": search, "sort": sort,
+        "rows": selectors.sample_rows(
+            page.rows, sample_url=_url_with_id("jobs:sample_detail", request.lab.slug),
+            job_url=_url_with_id("jobs:job_detail", request.lab.slug)),
+        "page": page, "search": search, "sort": sort,
         "sorts": [(k, label) for k, (label, _) in selectors.SAMPLE_SORTS.items()]})
+
+
+ID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+def _url_with_id(name: str, slug: str) -> str:
+    """The URL of `name` in the lab with `{id}` where an object's id goes."""
+    return reverse(name, args=[slug, ID_PLACEHOLDER]).replace(ID_PLACEHOLDER, "{id}")
 
 
 @lab_view()

@@ -26,6 +26,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from common.csv_cells import csv_cell
 from common.months import month_bounds
 from jobs.models import FileStatus, Job, JobStatus, SampleFile
 from storage.buckets import REGISTRY
@@ -184,7 +185,7 @@ def usage_csv_write(report: UsageReport, out) -> None:
     writer = csv.writer(out)
     writer.writerow(csv_header())
     for row in report.rows:
-        writer.writerow(csv_row(report, row))
+        writer.writerow([csv_cell(cell) for cell in csv_row(report, row)])
 
 
 def usage_export(*, user, month: date, out, request=None) -> UsageReport:

@@ -333,3 +333,15 @@ def test_the_samples_column_says_it_counts_samples_submitted(client_for, staff, 
     heading = html.split('data-heading="samples_submitted">')[1].split("</th>")[0]
     assert ">Samples submitted</abbr>" in heading
     assert "Distinct samples with an analysis submitted this month" in heading
+
+
+def test_a_lab_name_that_reads_as_a_formula_is_exported_as_text(client_for, staff, seeded):
+    """The same neutralisation as the audit CSV (common/csv_cells.py): a spreadsheet must show
+    the name, not run it."""
+    from tenants.models import Lab
+
+    Lab.objects.filter(slug="lab-a").update(name='=HYPERLINK("http://evil.test","Lab A")')
+    response = client_for(staff).get("/admin/usage/csv/?month=2026-10")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert rows[0]["lab_name"] == '\'=HYPERLINK("http://evil.test","Lab A")'
+    assert rows[0]["bytes_uploaded"] == "10500", "numbers stay numbers"
