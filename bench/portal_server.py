@@ -17,6 +17,14 @@ import requests
 
 from storage.seaweed import SeaweedServer, free_port
 
+# A bench's portal runs as production does (DJANGO_DEBUG off, which refuses development secrets),
+# but on plain HTTP on loopback: no redirect to HTTPS, no HSTS, cookies without the Secure flag.
+PRODUCTION_ON_LOOPBACK = {
+    "DJANGO_DEBUG": "false", "DJANGO_SECURE_COOKIES": "false", "DJANGO_SSL_REDIRECT": "false",
+    "DJANGO_HSTS_SECONDS": "0",
+    "WES_AUDIT_KEYS": "bench:bench-only-audit-chain-key-not-for-production",
+}
+
 ROOT = Path(__file__).resolve().parents[1]
 ACCESS_KEY, SECRET_KEY = "wes-bench-access", "wes-bench-secret-key"
 
@@ -35,9 +43,8 @@ class BenchPortal:
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-        # Plain HTTP on loopback: no redirect to HTTPS, no HSTS (on by default in production).
-        env.update(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="bench-secret", DJANGO_SECURE_COOKIES="false",
-                   DJANGO_SSL_REDIRECT="false", DJANGO_HSTS_SECONDS="0",
+        env.update(PRODUCTION_ON_LOOPBACK)
+        env.update(DJANGO_SECRET_KEY="bench-secret",
                    WES_VAR_DIR=str(self.work_dir), MINIO_ENDPOINT=self.s3.endpoint,
                    MINIO_PUBLIC_ENDPOINT=self.s3.endpoint, MINIO_ACCESS_KEY=ACCESS_KEY,
                    MINIO_SECRET_KEY=SECRET_KEY, WES_UPLOAD_ORIGINS=self.url,

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bench.figures import p95
+from bench.portal_server import PRODUCTION_ON_LOOPBACK
 
 ROOT = Path(__file__).resolve().parents[1]
 DJANGO_SECRET = "bench-pages-secret-key-not-for-production"   # the bench's process and the server's
@@ -32,9 +33,8 @@ def server_env(work: Path) -> dict:
     db = connection.settings_dict
     auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
     url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": DJANGO_SECRET, "DJANGO_SECURE_COOKIES": "false",
-            "WES_LOG_LEVEL": "WARNING", "TMPDIR": str(work)}
+    return {**os.environ, **PRODUCTION_ON_LOOPBACK, "DATABASE_URL": url,
+            "DJANGO_SECRET_KEY": DJANGO_SECRET, "WES_LOG_LEVEL": "WARNING", "TMPDIR": str(work)}
 
 
 def stop(process: subprocess.Popen | None) -> None:
