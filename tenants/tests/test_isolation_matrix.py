@@ -232,6 +232,32 @@ def test_it_classifies_every_url_pattern():
     assert not stale, f"ROLE_TABLE names patterns the project no longer has: {stale}"
 
 
+def accepted_methods(view) -> set[str] | None:
+    """The methods a view's `require_http_methods` (or `require_GET`/`require_POST`) lets
+    through, found down its decorators' `__wrapped__` chain; None for a view without one."""
+    while view is not None:
+        code = getattr(view, "__code__", None)
+        if code is not None and "request_method_list" in code.co_freevars:
+            cell = view.__closure__[code.co_freevars.index("request_method_list")]
+            return set(cell.cell_contents)
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def test_it_sends_every_method_each_view_accepts():
+    """The table's methods are the view's own: a POST added to a GET page is classified too."""
+    wrong = []
+    for key, _, pattern in walk(get_resolver().url_patterns):
+        rule, accepted = ROLE_TABLE.get(key), accepted_methods(pattern.callback)
+        if rule is None or rule.excluded or accepted is None:
+            continue
+        listed = {method for by_method in rule.expect.values() for method in by_method}
+        if listed != accepted:
+            wrong.append(f"{key}: the view accepts {sorted(accepted)}, the table has "
+                         f"{sorted(listed)}")
+    assert not wrong, "\n".join(wrong)
+
+
 @pytest.fixture
 def world(moto_s3, manager, clinician, outsider, lab_b):
     from django.contrib.auth.models import Group
@@ -278,12 +304,19 @@ def random_value(kwarg: str, real):
     return str(uuid.uuid4())
 
 
+class ServerError(Exception):
+    """A view raised: the request would have been a 500."""
+
+
 def send(client: Client, method: str, url: str):
-    if method == "GET":
-        return client.get(url)
-    if method == "POST":
-        return client.post(url, {})
-    return client.generic(method, url)
+    try:
+        if method == "GET":
+            return client.get(url)
+        if method == "POST":
+            return client.post(url, {})
+        return client.generic(method, url)
+    except Exception as exc:
+        raise ServerError(f"{method} {url} raised {exc!r} (a 500)") from exc
 
 
 def outcome(response) -> str:
@@ -348,45 +381,55 @@ def clients(world) -> dict[str, Client]:
     return signed_in
 
 
+def check_pattern(world, by_persona, key, route, rule, counts) -> list[str]:
+    failures = []
+    values = {kwarg: world.ids.get(rule.ids.get(kwarg, kwarg), rule.ids.get(kwarg))
+              for kwarg in route_kwargs(route)}
+    url = url_for(route, values)
+    if rule.excluded:
+        for persona, client in by_persona.items():
+            if send(client, "GET", url).status_code >= 500:
+                failures.append(f"{key} GET {url} as {persona}: a server error")
+        return failures
+    for persona in (*FOREIGN, "anonymous", "a_clinician"):
+        for method, expected in rule.expect[persona].items():
+            counts["cells"] += 1
+            response = send(by_persona[persona], method, url)
+            where = f"{key} {method} {url} as {persona}"
+            if not matches(response, expected):
+                failures.append(f"{where}: expected {expected}, got {outcome(response)}")
+            if persona == "a_clinician":
+                continue
+            body = response.content.decode(errors="replace")
+            if leaked := [marker for marker in world.markers if marker in body]:
+                failures.append(f"{where}: the response shows lab A's {leaked}")
+            if rule.lab_scoped and persona in FOREIGN and values:
+                counts["probes"] += 1
+                fake = {k: random_value(k, v) for k, v in values.items()}
+                missing = send(by_persona[persona], method, url_for(route, fake))
+                ids = [*values.values(), *fake.values()]
+                if shape(missing, ids) != shape(response, ids):
+                    failures.append(f"{where}: answers otherwise than for missing ids "
+                                    f"({outcome(response)} vs {outcome(missing)})")
+            if rule.lab_scoped and persona in OTHER_LAB and set(values) - {"lab_slug"}:
+                counts["probes"] += 2
+                failures += own_lab_probe(by_persona[persona], world, route, values, method,
+                                          where=f"{key} {method} as {persona} in lab B")
+    return failures
+
+
 def test_it_answers_every_url_as_the_role_table_says(world):
-    failures, cells, probes = [], 0, 0
+    failures, counts = [], {"cells": 0, "probes": 0}
+    # One session per persona throughout: no request in the table signs its client out (sign-out
+    # pages are excluded, and only GET is sent to those).
+    by_persona = clients(world)
     for key, route, _ in walk(get_resolver().url_patterns):
-        rule = ROLE_TABLE[key]
-        values = {kwarg: world.ids.get(rule.ids.get(kwarg, kwarg), rule.ids.get(kwarg))
-                  for kwarg in route_kwargs(route)}
-        url = url_for(route, values)
-        by_persona = clients(world)   # fresh sessions per pattern: one may sign out
-        if rule.excluded:
-            for persona, client in by_persona.items():
-                response = client.get(url)
-                if response.status_code >= 500:
-                    failures.append(f"{key} GET {url} as {persona}: {outcome(response)}")
-            continue
-        for persona in (*FOREIGN, "anonymous", "a_clinician"):
-            for method, expected in rule.expect[persona].items():
-                cells += 1
-                response = send(by_persona[persona], method, url)
-                where = f"{key} {method} {url} as {persona}"
-                if not matches(response, expected):
-                    failures.append(f"{where}: expected {expected}, got {outcome(response)}")
-                if persona == "a_clinician":
-                    continue
-                body = response.content.decode(errors="replace")
-                leaked = [marker for marker in world.markers if marker in body]
-                if leaked:
-                    failures.append(f"{where}: the response shows lab A's {leaked}")
-                if rule.lab_scoped and persona in FOREIGN and values:
-                    fake = {k: random_value(k, v) for k, v in values.items()}
-                    missing = send(by_persona[persona], method, url_for(route, fake))
-                    ids = [*values.values(), *fake.values()]
-                    probes += 1
-                    if shape(missing, ids) != shape(response, ids):
-                        failures.append(f"{where}: answers otherwise than for missing ids "
-                                        f"({outcome(response)} vs {outcome(missing)})")
-                if rule.lab_scoped and persona in OTHER_LAB and set(values) - {"lab_slug"}:
-                    probes += 2
-                    failures += own_lab_probe(by_persona[persona], world, route, values, method,
-                                              where=f"{key} {method} as {persona} in lab B")
-    print(f"isolation matrix: {cells} cells (URL x persona x method), {probes} probes with "
-          "random ids or the other lab's address")
+        if (rule := ROLE_TABLE.get(key)) is None:
+            continue    # test_it_classifies_every_url_pattern names it
+        try:
+            failures += check_pattern(world, by_persona, key, route, rule, counts)
+        except ServerError as exc:
+            failures.append(f"{key}: {exc}")
+    print(f"isolation matrix: {counts['cells']} cells (URL x persona x method), "
+          f"{counts['probes']} more requests with random ids or the other lab's address")
     assert not failures, "\n".join(failures)
