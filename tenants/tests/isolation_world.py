@@ -26,7 +26,7 @@ DONE_NAME, DONE_EXTERNAL_ID = "MTXDONE2", "PSN-MTX-DONE-42"
 @dataclass
 class World:
     ids: dict[str, str] = field(default_factory=dict)     # URL kwarg (or alias) -> value
-    markers: list[str] = field(default_factory=list)      # lab A's identifying strings
+    markers: dict[str, str] = field(default_factory=dict)  # lab A's identifying strings
 
 
 def _variant_row() -> list[str]:
@@ -80,6 +80,9 @@ def build(*, manager, clinician) -> World:
            "variant_pk": variant.pk, "panel_id": str(panel.pk), "preset_id": str(preset.pk),
            "output_id": str(output.pk), "member_id": str(manager.pk),
            "invitation_id": str(invitation.pk), "token": token, "part_number": 1}
-    markers = [READY_NAME, READY_EXTERNAL_ID, DONE_NAME, DONE_EXTERNAL_ID, str(ready.pk),
-               str(done.pk), str(job.pk), str(report.pk), str(file_r1.pk), str(output.pk)]
+    markers = {"lab name": lab.name, "ready sample": READY_NAME,
+               "ready sample's identifier": READY_EXTERNAL_ID, "sample": DONE_NAME,
+               "sample's identifier": DONE_EXTERNAL_ID, "ready sample's id": str(ready.pk),
+               "sample's id": str(done.pk), "job id": str(job.pk), "report id": str(report.pk),
+               "file id": str(file_r1.pk), "output id": str(output.pk)}
     return World(ids=ids, markers=markers)
