@@ -235,16 +235,20 @@ def test_it_classifies_every_url_pattern():
     assert not stale, f"ROLE_TABLE names patterns the project no longer has: {stale}"
 
 
-def accepted_methods(view) -> set[str] | None:
-    """The methods a view's `require_http_methods` (or `require_GET`/`require_POST`) lets
-    through, found down its decorators' `__wrapped__` chain; None for a view without one."""
+def decorator_value(view, name: str):
+    """A variable a decorator closed over (`request_method_list` of `require_http_methods`,
+    `manager_only` of `lab_view`), found down the `__wrapped__` chain; None if none has it."""
     while view is not None:
         code = getattr(view, "__code__", None)
-        if code is not None and "request_method_list" in code.co_freevars:
-            cell = view.__closure__[code.co_freevars.index("request_method_list")]
-            return set(cell.cell_contents)
+        if code is not None and name in code.co_freevars:
+            return view.__closure__[code.co_freevars.index(name)].cell_contents
         view = getattr(view, "__wrapped__", None)
     return None
+
+
+def accepted_methods(view) -> set[str] | None:
+    methods = decorator_value(view, "request_method_list")
+    return None if methods is None else set(methods)
 
 
 def test_it_sends_every_method_each_view_accepts():
@@ -364,16 +368,29 @@ def leaks(world, response, rule: Rule) -> list[str]:
             if value in body and not (rule.names_lab and name == "lab name")]
 
 
-def own_lab_probe(client, world, route, values, method, *, where) -> list[str]:
+def owner_missing_probe(client, route, values, method, *, where, managers_only) -> list[str]:
+    """Ids that exist nowhere, in lab A's own address: 404 for its member too (403 first where
+    `lab_view(manager_only=True)` guards the page), as lab B gets for lab A's ids."""
+    fake = {k: (v if k == "lab_slug" else random_value(k, v)) for k, v in values.items()}
+    response = send(client, method, url_for(route, fake))
+    wanted = 403 if managers_only else 404
+    if response.status_code != wanted:
+        return [f"{where}, with ids that do not exist: expected {wanted}, got {outcome(response)}"]
+    return []
+
+
+def own_lab_probe(client, world, route, values, method, *, persona, managers_only,
+                  where) -> list[str]:
     """Lab A's ids under the member's own lab's address (/labs/lab-b/...): the same answer as
-    ids that exist nowhere, 404 (403 first where the page is for managers only)."""
+    ids that exist nowhere: 404 (403 first for a clinician where the page is for managers)."""
     own = {**values, "lab_slug": "lab-b"}
     fake = {k: (v if k == "lab_slug" else random_value(k, v)) for k, v in own.items()}
     foreign, missing = send(client, method, url_for(route, own)), send(client, method,
                                                                      url_for(route, fake))
     problems = []
-    if foreign.status_code not in (403, 404):
-        problems.append(f"{where}: lab A's ids answer {outcome(foreign)}")
+    wanted = 403 if managers_only and persona == "b_clinician" else 404
+    if foreign.status_code != wanted:
+        problems.append(f"{where}: lab A's ids answer {outcome(foreign)}, not {wanted}")
     ids = [*own.values(), *fake.values()]
     if shape(foreign, ids) != shape(missing, ids):
         problems.append(f"{where}: lab A's ids answer otherwise than missing ones "
@@ -393,11 +410,12 @@ def clients(world) -> dict[str, Client]:
     return signed_in
 
 
-def check_pattern(world, by_persona, key, route, rule, counts) -> list[str]:
+def check_pattern(world, by_persona, key, route, pattern, rule, counts) -> list[str]:
     failures = []
     values = {kwarg: world.ids.get(rule.ids.get(kwarg, kwarg), rule.ids.get(kwarg))
               for kwarg in route_kwargs(route)}
     url = url_for(route, values)
+    managers_only = bool(decorator_value(pattern.callback, "manager_only"))
     if rule.excluded:
         for persona, client in by_persona.items():
             response = send(client, "GET", url)
@@ -415,6 +433,10 @@ def check_pattern(world, by_persona, key, route, rule, counts) -> list[str]:
             if not matches(response, expected):
                 failures.append(f"{where}: expected {expected}, got {outcome(response)}")
             if persona == "a_clinician":
+                if rule.lab_scoped and set(values) - {"lab_slug"}:
+                    counts["probes"] += 1
+                    failures += owner_missing_probe(by_persona[persona], route, values, method,
+                                                    where=where, managers_only=managers_only)
                 body = response.content.decode(errors="replace")
                 counts["seen"].update(name for name, value in world.markers.items()
                                       if value in body)
@@ -432,6 +454,7 @@ def check_pattern(world, by_persona, key, route, rule, counts) -> list[str]:
             if rule.lab_scoped and persona in OTHER_LAB and set(values) - {"lab_slug"}:
                 counts["probes"] += 2
                 failures += own_lab_probe(by_persona[persona], world, route, values, method,
+                                          persona=persona, managers_only=managers_only,
                                           where=f"{key} {method} as {persona} in lab B")
     return failures
 
@@ -441,11 +464,11 @@ def test_it_answers_every_url_as_the_role_table_says(world):
     # One session per persona throughout: no request in the table signs its client out (sign-out
     # pages are excluded, and only GET is sent to those).
     by_persona = clients(world)
-    for key, route, _ in walk(get_resolver().url_patterns):
+    for key, route, pattern in walk(get_resolver().url_patterns):
         if (rule := ROLE_TABLE.get(key)) is None:
             continue    # test_it_classifies_every_url_pattern names it
         try:
-            failures += check_pattern(world, by_persona, key, route, rule, counts)
+            failures += check_pattern(world, by_persona, key, route, pattern, rule, counts)
         except ServerError as exc:
             failures.append(f"{key}: {exc}")
     print(f"isolation matrix: {counts['cells']} cells (URL x persona x method), "
