@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.helpers import give_totp, make_user
-from tenants.tests import isolation_world
+from portal.tests import isolation_world
 
 pytestmark = pytest.mark.django_db
 
@@ -230,7 +230,7 @@ def test_it_classifies_every_url_pattern():
     keys = {key for key, _, _ in walk(get_resolver().url_patterns)}
     missing = sorted(keys - ROLE_TABLE.keys())
     assert not missing, ("URL patterns missing from ROLE_TABLE in "
-                         f"tenants/tests/test_isolation_matrix.py: {missing}")
+                         f"portal/tests/test_isolation_matrix.py: {missing}")
     stale = sorted(ROLE_TABLE.keys() - keys)
     assert not stale, f"ROLE_TABLE names patterns the project no longer has: {stale}"
 
