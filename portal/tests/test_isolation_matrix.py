@@ -112,9 +112,9 @@ ALLAUTH = "allauth's own sign-in, account and two-factor pages (tested by allaut
 ROLE_TABLE: dict[str, Rule] = {
     # portal
     "home": Rule(expect={"anonymous": {"GET": LOGIN},
-                         **{p: {"GET": 302} for p in PERSONAS if p != "anonymous"}}),
-    # The probe's verdict depends on the test's storage (moto has no buckets): either answer,
-    # details for staff only (portal/tests).
+                         **{p: {"GET": "302 -> /labs/"} for p in PERSONAS if p != "anonymous"}}),
+    # The probe's verdict depends on the test's storage (moto has no buckets): either answer;
+    # details for staff only (portal/tests/test_healthz.py).
     "healthz": public(GET=(200, 503)),
     "favicon.ico": public(GET=301),
     # staff pages outside the admin's models
