@@ -27,6 +27,7 @@ DONE_NAME, DONE_EXTERNAL_ID = "MTXDONE2", "PSN-MTX-DONE-42"
 class World:
     ids: dict[str, str] = field(default_factory=dict)     # URL kwarg (or alias) -> value
     markers: dict[str, str] = field(default_factory=dict)  # lab A's identifying strings
+    users: dict = field(default_factory=dict)             # persona -> user (None: anonymous)
 
 
 def _variant_row() -> list[str]:
