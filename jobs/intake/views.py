@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.urls import url_with_id
 from common.paging import list_page
 from jobs.intake import received, selectors, services, uploads
 from jobs.intake.access import access_sample, access_sample_file
@@ -53,18 +54,10 @@ def sample_list(request):
                           "search": search, "sort": sort})
     return render(request, "jobs/sample_list.html", {
         "rows": selectors.sample_rows(
-            page.rows, sample_url=_url_with_id("jobs:sample_detail", request.lab.slug),
-            job_url=_url_with_id("jobs:job_detail", request.lab.slug)),
+            page.rows, sample_url=url_with_id("jobs:sample_detail", request.lab.slug),
+            job_url=url_with_id("jobs:job_detail", request.lab.slug)),
         "page": page, "search": search, "sort": sort,
         "sorts": [(k, label) for k, (label, _) in selectors.SAMPLE_SORTS.items()]})
-
-
-ID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
-
-
-def _url_with_id(name: str, slug: str) -> str:
-    """The URL of `name` in the lab with `{id}` where an object's id goes."""
-    return reverse(name, args=[slug, ID_PLACEHOLDER]).replace(ID_PLACEHOLDER, "{id}")
 
 
 @lab_view()

@@ -57,7 +57,10 @@ class Report(models.Model):
     class Meta:
         ordering = ["job", "-version"]
         indexes = [models.Index(fields=["lab", "status", "created_at"],
-                                name="report_lab_queue")]   # the review queue
+                                name="report_lab_queue"),   # the review queue
+                   # the lab home page's newest signed reports
+                   models.Index(fields=["lab", "status", "-signed_at", "-id"],
+                                name="report_lab_signed")]
         constraints = [models.UniqueConstraint(fields=["job", "version"],
                                                name="one_report_per_version")]
 

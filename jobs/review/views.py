@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from common.urls import url_with_id
 from jobs.results import variants
 from jobs.results.forms import VariantFilterForm
 from jobs.review import acmg, classification, panels, presets, selection
@@ -57,7 +58,10 @@ def job_variants(request, job_id):
         classes = classification.current_classifications(request.lab, page.rows)
         chosen = dict(job.selections.filter(variant_id__in=[r["id"] for r in page.rows])
                       .values_list("variant_id", "category"))
+        detail_url = (url_with_id("jobs:variant_detail", request.lab.slug, job.pk, kind="int")
+                      + "?" + urlencode({"back": request.GET.urlencode()}))
         for row in page.rows:
+            row["url"] = detail_url.format(id=row["id"])
             found = classes.get(classification.site_key(row))
             row["classification"] = found
             row["class_label"] = CLASS_LABELS.get(found.final_class) if found else ""

@@ -611,3 +611,21 @@ def test_a_manager_filters_and_sorts_in_chromium(chromium, live_server, manager)
     screenshot(nojs, "variants-bad-filter")
     plain.close()
     context.close()
+
+
+def test_a_page_of_rows_links_each_row_from_one_reversed_url():
+    """common.urls.url_with_id: the same URL as `reverse` for each id, int or UUID, whatever
+    digits the other arguments hold."""
+    import uuid
+
+    from django.urls import reverse
+
+    from common.urls import url_with_id
+
+    job_id = uuid.UUID("98765432-1098-7654-3210-987654321098")  # holds the int placeholder
+    template = url_with_id("jobs:variant_detail", "lab-a", job_id, kind="int")
+    for pk in (1, 42, 9876543210):
+        assert template.format(id=pk) == reverse("jobs:variant_detail", args=["lab-a", job_id, pk])
+    sample = uuid.uuid4()
+    assert url_with_id("jobs:sample_detail", "lab-a").format(id=sample) == reverse(
+        "jobs:sample_detail", args=["lab-a", sample])
