@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test import override_settings
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.helpers import make_user, screenshot
 from jobs.intake.uploads import choose_part_size, reload_loss_bound
@@ -238,7 +239,11 @@ def test_a_reload_sends_again_at_most_the_parts_in_flight(chromium, portal, big_
     page.wait_for_function("() => Number(document.querySelector('[data-overall]')"
                            "?.dataset.keptBytes || 0) > 0")
     screenshot(page, "upload-resumed-kept")
-    page.wait_for_selector("[data-sample-status='ready']", timeout=120_000)
+    try:
+        page.wait_for_selector("[data-sample-status='ready']", timeout=120_000)
+    except PlaywrightTimeout:   # say what the page says (once seen: a refused completion, 400)
+        screenshot(page, "upload-resumed-not-ready")
+        raise AssertionError(page.inner_text("body")[-3000:]) from None
 
     by_path = {path: f for path, _ in sent_before for f in files if path.endswith(f.key)}
     again = {part_of(url) for url in puts[before_resume:]} & sent_before
