@@ -93,6 +93,24 @@ def audit_export_key(month: date) -> str:
     return f"audit/{month:%Y}/{month:%Y-%m}.jsonl.gz"
 
 
+AUDIT_CHECKPOINT_PREFIX = "audit/checkpoints/"
+_AUDIT_CHECKPOINT_KEY = re.compile(r"^audit/checkpoints/(\d{20})-([0-9a-f]{64})\.json$")
+
+
+def audit_checkpoint_key(last_id: int, chain_value: str) -> str:
+    """A checkpoint of the audit chain in the logs bucket, named by the last event it holds and
+    that event's chain value (so a listing alone tells what each one vouches for)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", chain_value):
+        raise ValueError(f"{chain_value!r} is not a chain value (64 hexadecimal characters)")
+    return f"{AUDIT_CHECKPOINT_PREFIX}{last_id:020d}-{chain_value}.json"
+
+
+def audit_checkpoint_of(key: str) -> tuple[int, str] | None:
+    """(last event id, chain value) named by a checkpoint's key; None for any other key."""
+    match = _AUDIT_CHECKPOINT_KEY.match(key)
+    return (int(match[1]), match[2]) if match else None
+
+
 def reference_key(build: str, file_name: str) -> str:
     return f"{_component(build)}/{_component(file_name)}"
 

@@ -11,7 +11,6 @@ of checkpoints is one listing and never depends on an object that could have bee
 from __future__ import annotations
 
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,20 +21,15 @@ from django.utils import timezone
 
 from storage import s3
 from storage.buckets import bucket_name
+from storage.keys import AUDIT_CHECKPOINT_PREFIX, audit_checkpoint_key, audit_checkpoint_of
 from tenants.audit import ChainWalk, walk_chain
 from tenants.models import AuditEvent
 
-PREFIX = "audit/checkpoints/"
 FORMAT = "wes-audit-checkpoint/1"
-KEY_RULE = re.compile(r"^audit/checkpoints/(\d{20})-([0-9a-f]{64})\.json$")
 # Checkpoint versions written within this many days are read in full at every check (contents,
 # retention); older ones are held against the log by their names, which a version cannot change:
 # 500 versions take about 3 s to read, and a lab writes about 700 a year.
 READ_IN_FULL_DAYS = 31
-
-
-def checkpoint_key(last_id: int, chain_value: str) -> str:
-    return f"{PREFIX}{last_id:020d}-{chain_value}.json"
 
 
 @dataclass(frozen=True)
@@ -86,10 +80,10 @@ def checkpoint_list() -> list[tuple[str, str, int, str, datetime]]:
     oldest event first. Listing versions, not objects: a delete marker in front of a checkpoint
     hides nothing from this check, and an overwritten checkpoint is checked in every version."""
     found = []
-    for version in s3.list_versions(bucket_name("logs"), PREFIX):
-        match = KEY_RULE.match(version["Key"])
-        if match:
-            found.append((version["Key"], version["VersionId"], int(match[1]), match[2],
+    for version in s3.list_versions(bucket_name("logs"), AUDIT_CHECKPOINT_PREFIX):
+        named = audit_checkpoint_of(version["Key"])
+        if named:
+            found.append((version["Key"], version["VersionId"], *named,
                           version["LastModified"]))
     return sorted(found, key=lambda item: item[2])
 
@@ -144,7 +138,7 @@ def checkpoint_write(*, last_id: int, chain_value: str, count: int, key_id: str 
             if last_event_at else None,
             "lock_mode": settings.AUDIT_CHECKPOINT_LOCK_MODE,
             "retain_until": retain_until.isoformat()}
-    key = checkpoint_key(last_id, chain_value)
+    key = audit_checkpoint_key(last_id, chain_value)
     version = s3.put_retained_bytes(bucket_name("logs"), key,
                                     json.dumps(body, sort_keys=True, indent=1).encode(),
                                     mode=settings.AUDIT_CHECKPOINT_LOCK_MODE,

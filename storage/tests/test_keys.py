@@ -44,3 +44,15 @@ def test_it_rejects_a_third_read():
 def test_it_rejects_traversal_inside_an_output_path():
     with pytest.raises(keys.UnsafeKeyComponent):
         keys.job_output_key(LAB, JOB, "qc/../../other/x.txt")
+
+
+def test_an_audit_checkpoint_is_named_by_what_it_vouches_for():
+    from storage.keys import audit_checkpoint_key, audit_checkpoint_of
+
+    chain_value = "ab" * 32
+    key = audit_checkpoint_key(1234, chain_value)
+    assert key == f"audit/checkpoints/00000000000000001234-{chain_value}.json"
+    assert audit_checkpoint_of(key) == (1234, chain_value)
+    assert audit_checkpoint_of("audit/2026/2026-05.jsonl.gz") is None
+    with pytest.raises(ValueError):
+        audit_checkpoint_key(1, "../../elsewhere")

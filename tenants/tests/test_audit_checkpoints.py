@@ -15,11 +15,8 @@ from storage.buckets import bucket_name
 from tests.helpers import browser_page_as, screenshot, tamper_with_audit_rows
 from tenants import audit_actions
 from tenants.audit import SYSTEM, audit_record, event_hash
-from tenants.audit_checkpoints import (
-    audit_checkpoint,
-    checkpoint_key,
-    checkpoints_read,
-)
+from storage.keys import audit_checkpoint_key
+from tenants.audit_checkpoints import audit_checkpoint, checkpoints_read
 from tenants.audit_verify import audit_chain_check
 from tenants.models import AuditEvent
 from tenants.tasks import checkpoint_audit_chain, verify_audit_chain
@@ -45,7 +42,7 @@ def test_it_writes_a_checkpoint_under_retention_and_only_when_there_is_something
     written = outcome.written
     assert (written.last_id, written.chain_value, written.count, written.key_id) == (
         events[-1].pk, events[-1].hash, 3, "test")
-    assert written.key == checkpoint_key(events[-1].pk, events[-1].hash)
+    assert written.key == audit_checkpoint_key(events[-1].pk, events[-1].hash)
 
     (stored,) = checkpoints_read()
     assert (stored.last_id, stored.chain_value, stored.count, stored.problem) == (
@@ -113,7 +110,7 @@ def test_a_checkpoint_without_retention_is_reported(provisioned_s3):
     events = [record(n) for n in range(2)]
     # A checkpoint-shaped object put without Object Lock retention (e.g. by hand, or by a server
     # that ignored the retention headers) could be deleted or overwritten at will.
-    key = checkpoint_key(events[-1].pk, events[-1].hash)
+    key = audit_checkpoint_key(events[-1].pk, events[-1].hash)
     s3.client().put_object(Bucket=bucket_name("logs"), Key=key, Body=json.dumps({
         "format": "wes-audit-checkpoint/1", "last_id": events[-1].pk,
         "chain_value": events[-1].hash, "count": 2, "written_at": "2026-01-01T00:00:00+00:00",
