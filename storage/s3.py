@@ -595,16 +595,6 @@ def legal_hold_on(bucket: str, key: str, version_id: str) -> bool:
     return answer.get("LegalHold", {}).get("Status") == "ON"
 
 
-def _delete_version(bucket: str, key: str, version_id: str) -> None:
-    try:
-        client().delete_object(Bucket=bucket, Key=key, VersionId=version_id)
-    except ClientError as exc:
-        if error_code(exc) == "AccessDenied" and _held(bucket, key, version_id):
-            raise StorageError(f"{bucket}/{key} is under an S3 legal hold and cannot be deleted "
-                               "until the hold is lifted", code="ObjectLocked") from exc
-        raise
-
-
 def _held(bucket: str, key: str, version_id: str) -> bool:
     try:
         return legal_hold_on(bucket, key, version_id)
@@ -618,17 +608,17 @@ def delete_object_versions(bucket: str, key: str) -> int:
     versions were removed; 0 when there was nothing."""
     removed = 0
     params: dict = {"Bucket": bucket, "Prefix": key}
-    with translated_errors(f"delete {key} from {bucket}"):
-        while True:
+    while True:
+        with translated_errors(f"delete {key} from {bucket}"):
             answer = client().list_object_versions(**params)
-            for entry in answer.get("Versions", []) + answer.get("DeleteMarkers", []):
-                if entry["Key"] == key:
-                    _delete_version(bucket, key, entry["VersionId"])
-                    removed += 1
-            if not answer.get("IsTruncated"):
-                return removed
-            params.update(KeyMarker=answer["NextKeyMarker"],
-                          VersionIdMarker=answer.get("NextVersionIdMarker", ""))
+        for entry in answer.get("Versions", []) + answer.get("DeleteMarkers", []):
+            if entry["Key"] == key:
+                delete_version(bucket, key, entry["VersionId"])
+                removed += 1
+        if not answer.get("IsTruncated"):
+            return removed
+        params.update(KeyMarker=answer["NextKeyMarker"],
+                      VersionIdMarker=answer.get("NextVersionIdMarker", ""))
 
 
 def object_version_count(bucket: str, key: str) -> int:
@@ -663,11 +653,17 @@ def get_retained_version(bucket: str, key: str, version_id: str) -> dict:
 
 def delete_version(bucket: str, key: str, version_id: str, *,
                    bypass_governance: bool = False) -> None:
-    """Delete one stored version for good (the server refuses while retention or a hold is in
-    force: AccessDenied)."""
+    """Delete one stored version for good. The server refuses while retention or a legal hold is
+    in force (AccessDenied); a legal hold is named as such (code ObjectLocked)."""
     extra = {"BypassGovernanceRetention": True} if bypass_governance else {}
-    with translated_errors(f"delete version {version_id} of {key} from {bucket}"):
-        client().delete_object(Bucket=bucket, Key=key, VersionId=version_id, **extra)
+    try:
+        with translated_errors(f"delete version {version_id} of {key} from {bucket}"):
+            client().delete_object(Bucket=bucket, Key=key, VersionId=version_id, **extra)
+    except StorageError as exc:
+        if exc.code == "AccessDenied" and _held(bucket, key, version_id):
+            raise StorageError(f"{bucket}/{key} is under an S3 legal hold and cannot be deleted "
+                               "until the hold is lifted", code="ObjectLocked") from exc
+        raise
 
 
 def shorten_retention(bucket: str, key: str, version_id: str, *, mode: str, retain_until,
