@@ -19,7 +19,7 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.utils import timezone
 
-from storage import s3
+from storage import s3, versions
 from storage.buckets import bucket_name
 from storage.keys import AUDIT_CHECKPOINT_PREFIX, audit_checkpoint_key, audit_checkpoint_of
 from tenants.audit import ChainWalk, walk_chain
@@ -80,7 +80,7 @@ def checkpoint_list() -> list[tuple[str, str, int, str, datetime]]:
     oldest event first. Listing versions, not objects: a delete marker in front of a checkpoint
     hides nothing from this check, and an overwritten checkpoint is checked in every version."""
     found = []
-    for version in s3.list_versions(bucket_name("logs"), AUDIT_CHECKPOINT_PREFIX):
+    for version in versions.list_versions(bucket_name("logs"), AUDIT_CHECKPOINT_PREFIX):
         named = audit_checkpoint_of(version["Key"])
         if named:
             found.append((version["Key"], version["VersionId"], *named,
@@ -90,7 +90,7 @@ def checkpoint_list() -> list[tuple[str, str, int, str, datetime]]:
 
 def checkpoint_read(key: str, version_id: str, last_id: int, chain_value: str,
                     stored_at: datetime | None = None) -> Checkpoint:
-    stored = s3.get_retained_version(bucket_name("logs"), key, version_id)
+    stored = versions.get_retained_version(bucket_name("logs"), key, version_id)
     base = Checkpoint(key, version_id, last_id, chain_value, lock_mode=stored["lock_mode"],
                       server_retain_until=stored["retain_until"])
     try:
@@ -139,7 +139,7 @@ def checkpoint_write(*, last_id: int, chain_value: str, count: int, key_id: str 
             "lock_mode": settings.AUDIT_CHECKPOINT_LOCK_MODE,
             "retain_until": retain_until.isoformat()}
     key = audit_checkpoint_key(last_id, chain_value)
-    version = s3.put_retained_bytes(bucket_name("logs"), key,
+    version = versions.put_retained_bytes(bucket_name("logs"), key,
                                     json.dumps(body, sort_keys=True, indent=1).encode(),
                                     mode=settings.AUDIT_CHECKPOINT_LOCK_MODE,
                                     retain_until=retain_until)

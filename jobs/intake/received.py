@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.core import signing
 from django.core.files.storage import storages
 
-from storage import keys, ledger, s3
+from storage import keys, ledger, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import sha256_chunks
 from tenants import audit_actions
@@ -97,5 +97,5 @@ def claim(received: ReceivedFile, key: str) -> None:
 def release(received: ReceivedFile) -> None:
     """Remove the kept copy once the sample that claimed it is recorded."""
     raw = bucket_name("raw")
-    s3.delete_object_versions(raw, received.key)
+    versions.delete_object_versions(raw, received.key)
     ledger.record_delete(bucket=raw, key=received.key)

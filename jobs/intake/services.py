@@ -16,7 +16,7 @@ from django.utils import timezone
 from jobs.intake import received
 from jobs.intake.verification import start_verification_when_both_uploaded
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
-from storage import keys, ledger, s3
+from storage import keys, ledger, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import sha256_chunks
 from tenants import audit_actions
@@ -142,7 +142,7 @@ def _remove_written(written: list[str]) -> None:
     raw = bucket_name("raw")
     for key in written:
         try:
-            s3.delete_object_versions(raw, key)
+            versions.delete_object_versions(raw, key)
         except s3.StorageError:  # storage is failing: the raw bucket's expiry rule removes it
             log.warning("could not remove %s after a failed upload", key, exc_info=True)
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 from jobs.models import InvalidTransition, Job, JobOutput, JobStatus
 from common.db import for_update
 from jobs.records import holds
-from storage import keys, ledger, s3
+from storage import keys, ledger, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import size_and_sha256
 from tenants import audit_actions
@@ -345,7 +345,7 @@ def _adopt_or_remove(job: Job, members: list[dict]) -> bool:
     try:
         size, digest = _read_archive(bucket, job.archive_key, members)
     except ArchiveVerificationError:
-        s3.delete_object_versions(bucket, job.archive_key)
+        versions.delete_object_versions(bucket, job.archive_key)
         ledger.record_delete(bucket=bucket, key=job.archive_key)
         return False
     _record(job.pk, size=size, sha256=digest, manifest=members)
@@ -383,7 +383,7 @@ def _remove_hot_files(job_id, *, now) -> Job:
         hot += [(o.bucket_role, o.key) for o in job.outputs.filter(bucket_role__in=HOT_ROLES)]
         for role, key in dict.fromkeys(hot):
             bucket = bucket_name(role)
-            if s3.delete_object_versions(bucket, key):
+            if versions.delete_object_versions(bucket, key):
                 deleted.append(key)
             ledger.record_delete(bucket=bucket, key=key)
         job.outputs.filter(bucket_role__in=HOT_ROLES).delete()
@@ -455,7 +455,7 @@ def job_restore(*, job_id, actor=SYSTEM, request=None) -> dict:
                     f"recorded {job.archive_sha256}")
         except BaseException:
             for _entry, key in written:   # only what this run wrote; nothing is half-restored
-                s3.delete_object_versions(results, key)
+                versions.delete_object_versions(results, key)
             raise
 
         now = timezone.now()
@@ -495,12 +495,12 @@ def job_purge(*, job_id, now=None) -> Job:
         if due > now:
             raise ArchiveError(f"job {job.pk} is kept until {due:%Y-%m-%d}; not purged")
         archives = bucket_name("archives")
-        versions = s3.delete_object_versions(archives, job.archive_key)
+        removed = versions.delete_object_versions(archives, job.archive_key)
         ledger.record_delete(bucket=archives, key=job.archive_key)
         files = [(o.bucket_role, o.key) for o in job.outputs.all()]
         files += [("results", r["key"]) for r in report_files(job)]
         for role, key in dict.fromkeys(files):
-            s3.delete_object_versions(bucket_name(role), key)
+            versions.delete_object_versions(bucket_name(role), key)
             ledger.record_delete(bucket=bucket_name(role), key=key)
         job.outputs.all().delete()
         variants = job.variants.all().delete()[0]
@@ -508,7 +508,7 @@ def job_purge(*, job_id, now=None) -> Job:
         _save(job, "status", "purged_at")
         audit_record(actor=SYSTEM, action=audit_actions.JOB_PURGED, lab=job.lab, resource_type="job",
                      resource_id=job.pk,
-                     details={"key": job.archive_key, "archive_versions": versions,
+                     details={"key": job.archive_key, "archive_versions": removed,
                               "files": len(files), "variants": variants,
                               "archived_at": job.archived_at})
         return job

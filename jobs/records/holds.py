@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from jobs.models import Job
-from storage import keys, s3
+from storage import keys, versions
 from storage.buckets import bucket
 
 HELD_ROLES = ("raw", "results", "archives")
@@ -24,13 +24,13 @@ def held_versions(job: Job, *, reads: bool = True) -> Iterator[tuple[str, str, s
     False leaves out the sample's uploaded FASTQs."""
     raw = bucket("raw").name
     for key in sorted(set(job.sample.files.values_list("key", flat=True))) if reads else []:
-        for version in s3.list_versions(raw, key):
+        for version in versions.list_versions(raw, key):
             if version["Key"] == key:
                 yield "raw", key, version["VersionId"]
-    for version in s3.list_versions(bucket("results").name, keys.job_prefix(job.lab, job.pk)):
+    for version in versions.list_versions(bucket("results").name, keys.job_prefix(job.lab, job.pk)):
         yield "results", version["Key"], version["VersionId"]
     if job.archive_key:
-        for version in s3.list_versions(bucket("archives").name, job.archive_key):
+        for version in versions.list_versions(bucket("archives").name, job.archive_key):
             if version["Key"] == job.archive_key:
                 yield "archives", version["Key"], version["VersionId"]
 
@@ -44,6 +44,6 @@ def job_objects_hold(job: Job, *, on: bool) -> dict[str, int]:
         .exclude(pk=job.pk).exists()
     counted: Counter = Counter()
     for role, key, version_id in held_versions(job, reads=not reads_shared):
-        s3.set_legal_hold(bucket(role).name, key, version_id, on=on)
+        versions.set_legal_hold(bucket(role).name, key, version_id, on=on)
         counted[role] += 1
     return {role: counted[role] for role in HELD_ROLES}

@@ -40,7 +40,7 @@ from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
 from jobs.runs.failure import failure_of_run
 from jobs.runs.trace import TraceTail, settle, summarise
 from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
-from storage import ledger, s3
+from storage import ledger, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import sha256_file as sha256_of
 from tenants import audit_actions
@@ -196,7 +196,7 @@ def _discard_outputs(job: Job) -> None:
     outputs = list(job.outputs.all())
     for output in outputs:
         try:
-            s3.delete_object_versions(bucket_name(output.bucket_role), output.key)
+            versions.delete_object_versions(bucket_name(output.bucket_role), output.key)
         except s3.StorageError as exc:   # the nightly reconciliation reports it as unrecorded
             log.error("cancelled job %s: %s could not be deleted: %s", job.pk, output.key, exc)
     with transaction.atomic():

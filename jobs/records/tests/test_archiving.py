@@ -17,7 +17,7 @@ from jobs.models import Job, JobOutput, Report, Sample, Variant
 from tests.helpers import make_user
 from jobs.records import archiving
 from jobs.records import retention
-from storage import keys, s3
+from storage import keys, s3, versions
 from storage.buckets import bucket_name
 from storage.models import StoredObject
 from tenants import audit_actions
@@ -137,8 +137,8 @@ def test_it_archives_verifies_deletes_and_restores_byte_identical_files(job, lab
     for path, (role, _data) in FILES.items():
         key = keys.job_output_key(lab_a, job.pk, path)
         if role != "logs":
-            assert s3.object_version_count(bucket_name(role), key) == 0, path
-    assert s3.object_version_count(bucket_name("results"), report.signed_key) == 0
+            assert versions.object_version_count(bucket_name(role), key) == 0, path
+    assert versions.object_version_count(bucket_name("results"), report.signed_key) == 0
     assert sorted(archived.outputs.values_list("path", flat=True)) == ["pipeline_info/trace.txt"]
     live = StoredObject.objects.filter(job_id=job.pk, deleted_at__isnull=True)
     assert sorted(live.values_list("bucket", flat=True)) == sorted(
@@ -169,7 +169,7 @@ def test_it_archives_verifies_deletes_and_restores_byte_identical_files(job, lab
     out = io.StringIO()
     call_command("restore_job", str(job.pk), stdout=out)
     assert "0 file(s) restored" in out.getvalue()
-    assert s3.object_version_count(bucket_name("results"), report.signed_key) == 1
+    assert versions.object_version_count(bucket_name("results"), report.signed_key) == 1
 
 
 def test_it_detects_one_changed_byte_and_deletes_nothing(job, monkeypatch):
@@ -194,7 +194,7 @@ def test_it_detects_one_changed_byte_and_deletes_nothing(job, monkeypatch):
 
     # The next pass writes a fresh archive (the bad one is removed, not kept as a version).
     assert archiving.job_archive(job_id=job.pk).status == "archived"
-    assert s3.object_version_count(archives, job.archive_key) == 1
+    assert versions.object_version_count(archives, job.archive_key) == 1
 
 
 def test_a_truncated_archive_is_detected(job, monkeypatch):
@@ -227,13 +227,13 @@ def test_a_legal_hold_stops_archiving_and_purging(job, lab_a):
     assert archiving.purge_expired(now=later)["held"] == [str(job.pk)]
     with pytest.raises(archiving.JobOnHold, match="not purged"):
         archiving.job_purge(job_id=job.pk, now=later)
-    assert s3.object_version_count(bucket_name("archives"), job.archive_key) == 1
+    assert versions.object_version_count(bucket_name("archives"), job.archive_key) == 1
 
     retention.job_hold_lift(actor=staff, job=job, reason="request answered")
     assert archiving.purge_expired(now=later)["done"] == [str(job.pk)]
     job.refresh_from_db()
     assert job.status == "purged" and job.purged_at == later
-    assert s3.object_version_count(bucket_name("archives"), job.archive_key) == 0
+    assert versions.object_version_count(bucket_name("archives"), job.archive_key) == 0
     assert not StoredObject.objects.filter(job_id=job.pk, deleted_at__isnull=True).exists()
     assert [e.action for e in AuditEvent.objects.filter(resource_id=str(job.pk))
             .order_by("id")] == [audit_actions.LEGAL_HOLD_PLACED, audit_actions.LEGAL_HOLD_LIFTED,
@@ -276,14 +276,14 @@ def test_purge_removes_restored_files_and_variant_rows(job):
     archiving.job_restore(job_id=job.pk)
     table = job.outputs.get(path="TEST1_Final_.txt")
     archiving.job_purge(job_id=job.pk, now=job.archived_at + timedelta(days=7 * 365))
-    assert s3.object_version_count(bucket_name("results"), table.key) == 0
+    assert versions.object_version_count(bucket_name("results"), table.key) == 0
     assert not job.outputs.exists() and not Variant.objects.filter(job=job).exists()
     with pytest.raises(CommandError, match=r"is purged on \d{4}-\d\d-\d\d: only an archived job"):
         call_command("restore_job", str(job.pk))
 
 
 def test_a_retry_after_a_crash_while_deleting_ends_archived_with_one_archive(job, monkeypatch):
-    delete = s3.delete_object_versions
+    delete = versions.delete_object_versions
     calls = []
 
     def crash_on_second_delete(bucket, key):
@@ -292,15 +292,15 @@ def test_a_retry_after_a_crash_while_deleting_ends_archived_with_one_archive(job
             raise s3.StorageError("connection reset while deleting")
         return delete(bucket, key)
 
-    monkeypatch.setattr(s3, "delete_object_versions", crash_on_second_delete)
+    monkeypatch.setattr(versions, "delete_object_versions", crash_on_second_delete)
     with pytest.raises(s3.StorageError, match="connection reset"):
         archiving.job_archive(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "succeeded" and job.archive_sha256
 
-    monkeypatch.setattr(s3, "delete_object_versions", delete)
+    monkeypatch.setattr(versions, "delete_object_versions", delete)
     assert archiving.job_archive(job_id=job.pk).status == "archived"
-    assert s3.object_version_count(bucket_name("archives"), job.archive_key) == 1
+    assert versions.object_version_count(bucket_name("archives"), job.archive_key) == 1
     assert AuditEvent.objects.filter(action=audit_actions.JOB_ARCHIVED).count() == 1
     assert archiving.job_archive(job_id=job.pk).status == "archived"  # and again: no change
 
@@ -314,12 +314,12 @@ def test_an_archive_left_unrecorded_by_a_dead_worker_is_verified_and_adopted(job
     archived = archiving.job_archive(job_id=job.pk)
     assert (archived.status, archived.archive_size, archived.archive_sha256) == (
         "archived", size, digest)
-    assert s3.object_version_count(bucket_name("archives"), archived.archive_key) == 1
+    assert versions.object_version_count(bucket_name("archives"), archived.archive_key) == 1
 
 
 def test_it_refuses_to_archive_a_job_whose_result_is_missing(job):
     table = job.outputs.get(path="TEST1_Final_.txt")
-    s3.delete_object_versions(bucket_name("results"), table.key)
+    versions.delete_object_versions(bucket_name("results"), table.key)
     with pytest.raises(archiving.ArchiveError,
                        match="1 result file.*missing from storage: TEST1_Final_.txt; nothing"):
         archiving.job_archive(job_id=job.pk)
@@ -331,7 +331,7 @@ def test_it_refuses_to_archive_a_job_whose_result_is_missing(job):
 
 def test_intermediates_expired_by_their_bucket_rule_are_listed_not_fatal(job):
     bam = job.outputs.get(path="bam/TEST1.bam")
-    s3.delete_object_versions(bucket_name("intermediate"), bam.key)  # the 30-day rule did this
+    versions.delete_object_versions(bucket_name("intermediate"), bam.key)  # the 30-day rule did this
     archived = archiving.job_archive(job_id=job.pk)
     archive = get(bucket_name("archives"), archived.archive_key)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:

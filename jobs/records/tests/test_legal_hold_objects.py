@@ -10,7 +10,7 @@ from tests.helpers import make_user
 from jobs.records import archiving
 from jobs.records import holds
 from jobs.records import retention
-from storage import keys, s3
+from storage import keys, s3, versions
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.models import AuditEvent
@@ -37,20 +37,20 @@ def job(provisioned_s3, lab_a):
     return job
 
 
-def versions(role: str, prefix: str) -> list[tuple[str, str]]:
-    return [(v["Key"], v["VersionId"]) for v in s3.list_versions(bucket_name(role), prefix)]
+def stored(role: str, prefix: str) -> list[tuple[str, str]]:
+    return [(v["Key"], v["VersionId"]) for v in versions.list_versions(bucket_name(role), prefix)]
 
 
 def hold_states(job: Job) -> dict[str, set[bool]]:
     found: dict[str, set[bool]] = {}
     for role, key, version_id in holds.held_versions(job):
-        found.setdefault(role, set()).add(s3.legal_hold_on(bucket_name(role), key, version_id))
+        found.setdefault(role, set()).add(versions.legal_hold_on(bucket_name(role), key, version_id))
     return found
 
 
 def test_a_hold_locks_every_version_and_the_server_refuses_to_delete_them(job, lab_a, staff):
-    results = versions("results", keys.job_prefix(lab_a, job.pk))
-    raw = versions("raw", keys.job_prefix(lab_a, job.pk))
+    results = stored("results", keys.job_prefix(lab_a, job.pk))
+    raw = stored("raw", keys.job_prefix(lab_a, job.pk))
     assert len(results) == 4 and len(raw) == 4   # TSV, metadata, VCF, signed PDF; 2 reads x 2
 
     retention.job_hold_place(actor=staff, job=job, reason="Litigation hold, case 2024-117")
@@ -59,10 +59,10 @@ def test_a_hold_locks_every_version_and_the_server_refuses_to_delete_them(job, l
     for role, listed in (("results", results), ("raw", raw)):
         for key, version_id in listed:
             with pytest.raises(s3.StorageError, match="under an S3 legal hold") as refused:
-                s3.delete_object_versions(bucket_name(role), key)
+                versions.delete_object_versions(bucket_name(role), key)
             assert refused.value.code == "ObjectLocked"
-            assert s3.object_version_count(bucket_name(role), key) >= 1
-    assert versions("results", keys.job_prefix(lab_a, job.pk)) == results, "nothing deleted"
+            assert versions.object_version_count(bucket_name(role), key) >= 1
+    assert stored("results", keys.job_prefix(lab_a, job.pk)) == results, "nothing deleted"
     (placed,) = AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_PLACED)
     assert placed.details["object_versions_held"] == {"raw": 4, "results": 4, "archives": 0}
 
@@ -71,23 +71,23 @@ def test_a_hold_locks_every_version_and_the_server_refuses_to_delete_them(job, l
     (lifted,) = AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_LIFTED)
     assert lifted.details["object_versions_released"] == {"raw": 4, "results": 4, "archives": 0}
     key, _ = results[0]
-    assert s3.delete_object_versions(bucket_name("results"), key) == 1
+    assert versions.delete_object_versions(bucket_name("results"), key) == 1
 
 
 def test_the_archive_of_a_held_job_is_locked_and_restored_files_are_held_too(job, staff):
     job = archiving.job_archive(job_id=job.pk)
-    assert versions("results", keys.job_prefix(job.lab, job.pk)) == [], "hot results removed"
+    assert stored("results", keys.job_prefix(job.lab, job.pk)) == [], "hot results removed"
 
     retention.job_hold_place(actor=staff, job=job, reason="Regulator request R-9")
-    (archive_version,) = versions("archives", job.archive_key)
-    assert s3.legal_hold_on(bucket_name("archives"), *archive_version)
+    (archive_version,) = stored("archives", job.archive_key)
+    assert versions.legal_hold_on(bucket_name("archives"), *archive_version)
     with pytest.raises(s3.StorageError, match="legal hold"):
-        s3.delete_object_versions(bucket_name("archives"), job.archive_key)
+        versions.delete_object_versions(bucket_name("archives"), job.archive_key)
 
     archiving.job_restore(job_id=job.pk)
-    restored = versions("results", keys.job_prefix(job.lab, job.pk))
+    restored = stored("results", keys.job_prefix(job.lab, job.pk))
     assert len(restored) >= 4
-    assert all(s3.legal_hold_on(bucket_name("results"), k, v) for k, v in restored)
+    assert all(versions.legal_hold_on(bucket_name("results"), k, v) for k, v in restored)
 
 
 def test_lifting_one_analysis_keeps_the_reads_held_for_another_held_analysis(job, staff):
@@ -117,8 +117,8 @@ def test_a_report_written_while_the_job_is_held_is_held_as_it_is_written(job, st
     report.version = 2
     key, digest, _ = _store_pdf(report, pdf, signed=False)
     assert digest == hashlib.sha256(pdf).hexdigest()
-    ((_, version_id),) = versions("results", key)
-    assert s3.legal_hold_on(bucket_name("results"), key, version_id)
+    ((_, version_id),) = stored("results", key)
+    assert versions.legal_hold_on(bucket_name("results"), key, version_id)
 
 
 def test_storage_down_leaves_the_job_unheld_and_says_why(job, staff, request):

@@ -149,11 +149,11 @@ def test_no_download_is_audited_or_counted_while_storage_is_down(client_for, man
 
 
 def test_a_file_gone_from_storage_is_explained_not_issued(client_for, manager, outputs):
-    from storage import s3
+    from storage import versions
     from storage.buckets import bucket_name
 
     table = outputs["TEST1_Final_.txt"]
-    s3.delete_object_versions(bucket_name(table.bucket_role), table.key)
+    versions.delete_object_versions(bucket_name(table.bucket_role), table.key)
     response = client_for(manager).post(url_for(table), {"reason": "clinical_care"})
     assert response.status_code == 400
     assert "TEST1_Final_.txt is no longer in storage; nothing was exported" in \

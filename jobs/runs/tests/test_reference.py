@@ -15,7 +15,7 @@ from jobs.models import Job, Sample
 from jobs.runs import reference
 from jobs.runs.reference import ReferenceError, reference_file, reference_load, reference_stage
 from jobs.runs.runner import PipelineRun
-from storage import keys, s3
+from storage import keys, s3, versions
 from storage.buckets import bucket_name
 from storage.models import StoredObject
 from tests.reference_bundle import copy_bundle
@@ -47,7 +47,7 @@ def declare(bundle: Path, **changes) -> None:
 def stored(build: str) -> dict[str, tuple]:
     """Every object of the build: (last modified, ETag) by key."""
     return {v["Key"]: (v["LastModified"], v["ETag"])
-            for v in s3.list_versions(bucket_name("reference"), f"{build}/")}
+            for v in versions.list_versions(bucket_name("reference"), f"{build}/")}
 
 
 def test_it_loads_a_declared_bundle_with_built_indexes_and_sources(provisioned_s3, bundle,

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs.models import Job, JobOutput, Report, Sample, SampleStatus
-from storage import s3
+from storage import s3, versions
 from storage.buckets import bucket_name
 from tests.upload_client import sample_fields
 from tenants import audit_actions
@@ -133,7 +133,7 @@ def test_it_is_refused_while_an_analysis_is_queued_or_running(client_for, manage
 
 def test_it_is_refused_once_the_raw_reads_are_gone(client_for, manager, analysed):
     r2 = analysed.files.get(read=2)
-    s3.delete_object_versions(bucket_name("raw"), r2.key)
+    versions.delete_object_versions(bucket_name("raw"), r2.key)
     response = client_for(manager).post(reanalyse_url(analysed), {"reason": "new panel"},
                                         follow=True)
     html = response.content.decode()
