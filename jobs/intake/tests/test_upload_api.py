@@ -363,3 +363,18 @@ def test_the_sweep_closes_the_ledger_row_of_an_upload_it_aborts(started):
     assert intake_sweep(now=timezone.now() + timedelta(days=2))["aborted_uploads"] == 1
     f.refresh_from_db()
     assert f.status == FileStatus.CANCELLED and _live_ledger(f.key) == []
+
+
+def test_a_signed_out_uploader_gets_401_with_the_reason_not_the_sign_in_page(started):
+    """The session ended mid-upload: a fetch would follow a redirect to the sign-in page and
+    take its HTML for an answer; the JSON API says why instead. Pages still redirect."""
+    from django.test import Client
+
+    _uploader, info, _session = started
+    client = Client()
+    response = client.post(info["upload_url"] + "parts/1/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"__all__": [
+        "You are signed out (your session ended). Sign in again in another tab, then retry."]}}
+    page = client.get(info["upload_url"].split("files/")[0])
+    assert page.status_code == 302 and page.url.startswith("/accounts/login/?next=")
