@@ -19,6 +19,7 @@ from portal.dev_defaults import (
     DEV_STORAGE_SECRET_KEY,
 )
 from common.env import env_bool, env_int, env_keys, env_list, env_secret, env_str
+from storage.endpoint import EndpointError, endpoint_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))
@@ -227,11 +228,23 @@ ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
 # Object storage (S3 API; MinIO in production, SeaweedFS for development and tests).
-MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
-MINIO_PUBLIC_ENDPOINT = env_str("MINIO_PUBLIC_ENDPOINT", MINIO_ENDPOINT)
+# Endpoints are `host:port` with MINIO_SECURE (MinIO's convention) or full URLs; both become URLs
+# here, and a URL that contradicts MINIO_SECURE stops the start-up (storage/endpoint.py).
+_MINIO_SECURE_GIVEN = env_bool("MINIO_SECURE", None)
+try:
+    MINIO_ENDPOINT = endpoint_url("MINIO_ENDPOINT",
+                                  env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333"),
+                                  secure=_MINIO_SECURE_GIVEN)
+    MINIO_PUBLIC_ENDPOINT = (endpoint_url("MINIO_PUBLIC_ENDPOINT",
+                                          env_str("MINIO_PUBLIC_ENDPOINT"),
+                                          secure=_MINIO_SECURE_GIVEN, contradiction_ok=True)
+                             or MINIO_ENDPOINT)
+except EndpointError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
 MINIO_SECRET_KEY = env_secret("MINIO_SECRET_KEY", DEV_STORAGE_SECRET_KEY)
-MINIO_SECURE = env_bool("MINIO_SECURE", MINIO_ENDPOINT.startswith("https://"))
+MINIO_SECURE = (MINIO_ENDPOINT.startswith("https://") if MINIO_ENDPOINT
+                else _MINIO_SECURE_GIVEN is not False)
 MINIO_REGION = env_str("MINIO_REGION", "us-east-1")
 MINIO_BUCKET_RAW = env_str("MINIO_BUCKET_RAW", "wes-raw-data")
 MINIO_BUCKET_INTERMEDIATE = env_str("MINIO_BUCKET_INTERMEDIATE", "wes-intermediate")
