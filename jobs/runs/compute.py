@@ -14,7 +14,8 @@ to be typed on a command line:
 - `run.config` (`-c`): settings that are not pipeline params, `executor.account` (Nextflow 24.04+)
   and `executor.queueSize`.
 
-A setting left unset writes nothing: the pipeline's defaults hold. No Django here, so that
+Both options go after `run` (`-c` there is CmdRun's own, like the launcher's `-c`). A setting left
+unset writes nothing: the pipeline's defaults hold. No Django here, so that
 `portal/settings.py` can use the readers below.
 """
 
