@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from storage import keys, ledger, s3, scrub
+from storage import keys, ledger, s3, scrub, versions
 from storage.buckets import bucket_name
 from storage.models import ScrubFinding, ScrubRun, StoredObject
 from storage.scrub_schedule import SCRUB_TASK, scrub_schedule_sync
@@ -89,10 +89,14 @@ def test_it_reports_an_overwritten_a_deleted_and_a_truncated_object(stored, lab_
     assert {k: f.kind for k, f in findings.items()} == {
         report: "sha256_mismatch", fastq: "missing", bam: "size_mismatch"}
     changed = findings[report]
-    assert changed.found == f"SHA-256 {hashlib.sha256(tampered).hexdigest()}"
+    # The overwrite is what a download would serve; the intact bytes lie beneath it.
+    assert changed.found.startswith(f"SHA-256 {hashlib.sha256(tampered).hexdigest()}; 1 earlier "
+                                    "version(s) stored, 1 of the recorded size (newest: ")
+    assert versions.object_version_count(bucket_name("results"), report) == 2
     assert hashlib.sha256(original).hexdigest() in changed.expected
     assert changed.version_id                       # the version read: the overwrite
     assert changed.lab == lab_a and changed.resolved_at is None
+    assert findings[fastq].found.startswith("no such object (deleted or lost); 1 earlier")
     assert findings[bam].found == "40 bytes" and "16,000 bytes" in findings[bam].expected
     run = ScrubRun.objects.get()
     assert (run.status, run.objects_checked, run.findings_count, run.new_findings_count) == (
@@ -156,12 +160,12 @@ def checked_keys(monkeypatch):
     seen, stop = [], {"at": None}
     real_check = scrub.check_object
 
-    def check(item):
+    def check(item, **kwargs):
         if item.key == stop["at"]:
             stop["at"] = None
             raise KeyboardInterrupt
         seen.append(item.key)
-        return real_check(item)
+        return real_check(item, **kwargs)
 
     monkeypatch.setattr(scrub, "check_object", check)
     return seen, stop
