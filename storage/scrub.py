@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Callable, Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from storage import s3, versions
@@ -351,6 +351,20 @@ def scrub_continue(run: ScrubRun) -> ScrubRun:
     run.save()
     report_new_findings(run, scrub.new)
     return run
+
+
+def scrub_state() -> dict:
+    """For monitoring: open findings by kind, and the latest finished run's end and counts."""
+    open_by_kind = dict.fromkeys(ScrubKind.values, 0)
+    for kind, count in ScrubFinding.objects.filter(resolved_at__isnull=True).order_by() \
+            .values_list("kind").annotate(n=Count("pk")):
+        open_by_kind[kind] = count
+    last = ScrubRun.objects.filter(status__in=[ScrubStatus.CLEAN, ScrubStatus.FINDINGS]) \
+        .order_by("-finished_at").first()
+    return {"open_findings": open_by_kind,
+            "last_finished_at": last.finished_at if last else None,
+            "last_objects_checked": last.objects_checked if last else 0,
+            "last_bytes_read": last.bytes_read if last else 0}
 
 
 def scrub_scheduled() -> str:

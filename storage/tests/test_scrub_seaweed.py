@@ -108,6 +108,11 @@ def test_it_reports_an_overwritten_a_deleted_and_a_truncated_object(stored, lab_
     for key in (report, bam, fastq):
         assert key in message.body
 
+    state = scrub.scrub_state()
+    assert state["open_findings"] == {"missing": 1, "size_mismatch": 1, "sha256_mismatch": 1,
+                                      "unreadable": 0}
+    assert state["last_objects_checked"] == 6 and state["last_finished_at"] == run.finished_at
+
     # Still wrong on the next run: reported again by the exit status, not mailed again.
     assert verify("--all") == 1
     assert len(mail.outbox) == 1 and ScrubFinding.objects.count() == 3
