@@ -3,6 +3,7 @@ as the portal stores them, then changed behind its back; findings, e-mail, exit 
 and the rotating sample."""
 
 import hashlib
+import os
 import uuid
 from datetime import timedelta
 
@@ -76,18 +77,25 @@ def test_it_finds_nothing_on_a_clean_store(stored, capsys):
     assert "Every object checked matches its records." in capsys.readouterr().out
 
 
-def test_it_reports_an_overwritten_a_deleted_and_a_truncated_object(stored, lab_a):
-    report, bam, fastq = stored["report"], stored["bam"], stored["fastq"]
+def test_it_reports_an_overwritten_a_deleted_a_truncated_and_an_unreadable_object(stored, lab_a):
+    report, bam, fastq, reference = (stored[name] for name in ("report", "bam", "fastq",
+                                                                "reference"))
     original = s3.open_object(bucket_name("results"), report).read()
     tampered = original.replace(b"report", b"REPORT")         # same size, other bytes
     behind_the_portals_back("results", report, tampered)      # a new latest version
     s3.client().delete_object(Bucket=bucket_name("raw"), Key=fastq)   # a delete marker
     behind_the_portals_back("intermediate", bam, b"BAM\x01" * 10)     # truncated
+    # The same bytes, encrypted again with a customer key the portal does not have: unreadable.
+    same = s3.open_object(bucket_name("reference"), reference).read()
+    s3.client().put_object(Bucket=bucket_name("reference"), Key=reference, Body=same,
+                           SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32))
 
     assert verify() == 1
     findings = {f.key: f for f in ScrubFinding.objects.all()}
     assert {k: f.kind for k, f in findings.items()} == {
-        report: "sha256_mismatch", fastq: "missing", bam: "size_mismatch"}
+        report: "sha256_mismatch", fastq: "missing", bam: "size_mismatch",
+        reference: "unreadable"}
+    assert "must provide the customer key" in findings[reference].found
     changed = findings[report]
     # The overwrite is what a download would serve; the intact bytes lie beneath it.
     assert changed.found.startswith(f"SHA-256 {hashlib.sha256(tampered).hexdigest()}; 1 earlier "
@@ -100,22 +108,22 @@ def test_it_reports_an_overwritten_a_deleted_and_a_truncated_object(stored, lab_
     assert findings[bam].found == "40 bytes" and "16,000 bytes" in findings[bam].expected
     run = ScrubRun.objects.get()
     assert (run.status, run.objects_checked, run.findings_count, run.new_findings_count) == (
-        "findings", 6, 3, 3)
+        "findings", 6, 4, 4)
 
     [message] = mail.outbox
     assert message.to == ["ops@lab.test"]
-    assert "3 objects missing, changed or unreadable" in message.subject
-    for key in (report, bam, fastq):
+    assert "4 objects missing, changed or unreadable" in message.subject
+    for key in (report, bam, fastq, reference):
         assert key in message.body
 
     state = scrub.scrub_state()
     assert state["open_findings"] == {"missing": 1, "size_mismatch": 1, "sha256_mismatch": 1,
-                                      "unreadable": 0}
+                                      "unreadable": 1}
     assert state["last_objects_checked"] == 6 and state["last_finished_at"] == run.finished_at
 
     # Still wrong on the next run: reported again by the exit status, not mailed again.
     assert verify("--all") == 1
-    assert len(mail.outbox) == 1 and ScrubFinding.objects.count() == 3
+    assert len(mail.outbox) == 1 and ScrubFinding.objects.count() == 4
     assert ScrubRun.objects.latest("pk").new_findings_count == 0
 
     # Put right (the intact bytes written back), and the finding is resolved.
@@ -123,7 +131,7 @@ def test_it_reports_an_overwritten_a_deleted_and_a_truncated_object(stored, lab_
     verify("--all")
     changed.refresh_from_db()
     assert changed.resolved_at is not None
-    assert ScrubFinding.objects.filter(resolved_at__isnull=True).count() == 2
+    assert ScrubFinding.objects.filter(resolved_at__isnull=True).count() == 3
 
 
 def test_a_size_recorded_without_digest_is_still_checked(provisioned_s3):
