@@ -246,7 +246,7 @@ class Scrub:
                 problem.found += earlier_versions(item)
                 self.record(item, problem)
             elif problem is None:
-                self.resolve([(item.bucket, item.key)])
+                self.resolve(item.bucket, item.key)
             run.objects_checked += 1
             run.objects_size_only += 0 if item.digests else 1
             run.bytes_read += read
@@ -274,7 +274,7 @@ class Scrub:
             open_finding.save(update_fields=["found", "version_id", "last_seen"])
             return
         if open_finding is not None:
-            self.resolve([(item.bucket, item.key)])
+            self.resolve(item.bucket, item.key)
         self.new.append(ScrubFinding.objects.create(
             run=self.run, bucket=item.bucket, key=item.key, version_id=problem.version_id,
             lab_id=item.lab_id, kind=problem.kind, expected=item.describe(), found=problem.found,
@@ -284,10 +284,9 @@ class Scrub:
                     item.key, item.describe(), problem.found)
 
     @staticmethod
-    def resolve(keys: list[tuple[str, str]]) -> None:
-        for bucket, key in keys:
-            ScrubFinding.objects.filter(bucket=bucket, key=key, resolved_at__isnull=True) \
-                .update(resolved_at=timezone.now())
+    def resolve(bucket: str, key: str) -> None:
+        ScrubFinding.objects.filter(bucket=bucket, key=key, resolved_at__isnull=True) \
+            .update(resolved_at=timezone.now())
 
 
 def resolve_deleted() -> int:

@@ -247,3 +247,22 @@ def test_the_scheduled_run_checks_its_sample_and_follows_the_setting(stored, set
     with override_settings(SCRUB_SCHEDULE="off"):
         scrub_schedule_sync()
     assert not Schedule.objects.filter(func=SCRUB_TASK).exists()
+
+
+def test_a_large_object_is_read_in_chunks_with_bounded_memory(provisioned_s3, lab_a):
+    import tracemalloc
+
+    from storage.checksums import CHUNK
+
+    body = os.urandom(1024 * 1024) * 48                                 # 48 MiB
+    key = store("results", keys.job_output_key(lab_a, uuid.uuid4(), "S1.bam"), body, lab=lab_a)
+    item = next(scrub.expected_objects())
+    assert item.key == key
+    tracemalloc.start()
+    try:
+        problem, read = scrub.check_object(item)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (problem, read) == (None, len(body))
+    assert peak < 3 * CHUNK, f"peak {peak / 2**20:.1f} MiB reading a 48 MiB object"
