@@ -441,3 +441,16 @@ def _refuse_development_defaults() -> None:
 
 if not DEBUG:
     _refuse_development_defaults()
+
+# --- storage scrub (storage/scrub.py) ---
+# When the scheduled scrub runs (a cron expression in WES_TIME_ZONE; "off" for none), applied to
+# django-q2's schedule by `manage.py migrate`; and how many objects each scheduled run re-reads
+# (0: all of them).
+SCRUB_SCHEDULE = env_str("WES_SCRUB_SCHEDULE", "45 3 * * *").strip()
+SCRUB_SAMPLE = env_int("WES_SCRUB_SAMPLE", 1000, minimum=0)
+if SCRUB_SCHEDULE.lower() != "off":
+    from croniter import croniter as _croniter
+
+    if not _croniter.is_valid(SCRUB_SCHEDULE):
+        raise ImproperlyConfigured(f"WES_SCRUB_SCHEDULE={SCRUB_SCHEDULE!r} is not a cron "
+                                   "expression (five fields, e.g. '45 3 * * *') nor 'off'")

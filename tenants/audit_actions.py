@@ -73,3 +73,5 @@ SESSION_EXPIRED = "auth.session_expired"       # ended by the idle or absolute l
 SESSIONS_ENDED = "auth.sessions_ended"         # a user ended their other sessions
 MFA_ENABLED = "auth.mfa_enabled"               # an authenticator app (or recovery codes) added
 MFA_DISABLED = "auth.mfa_disabled"
+# --- storage scrub ---
+STORAGE_SCRUB_FINDINGS = "storage.scrub_findings"  # stored objects found missing or changed

@@ -80,6 +80,8 @@ ACTION_WORDING = {
     a.SESSIONS_ENDED: "Other sessions signed out",
     a.MFA_ENABLED: "Two-factor authentication set up",
     a.MFA_DISABLED: "Two-factor authentication removed",
+    # --- storage scrub ---
+    a.STORAGE_SCRUB_FINDINGS: "Stored files found missing or changed by the storage check",
 }
 
 # Where a result file is kept, by its storage role, in a member's words (bucket names are for

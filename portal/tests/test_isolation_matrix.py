@@ -84,6 +84,8 @@ ADMIN_MODELS = {
     "wes_storage_storedobject": None, "jobs_sample": "sample_id",
     "jobs_reconciliationrun": None, "jobs_jobusage": None, "jobs_job": "job_id",
 }
+# --- storage scrub: its runs and findings (storage/admin.py), read-only ---
+ADMIN_MODELS.update({"wes_storage_scrubrun": None, "wes_storage_scrubfinding": None})
 
 
 def admin_model_rules() -> dict[str, Rule]:
