@@ -11,6 +11,7 @@ the manifest last); a restore copies it back the same way.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -141,8 +142,14 @@ class Target:
 
 def rclone(*args: str, missing_ok: bool = False) -> str:
     command = [settings.BACKUP_RCLONE, *args]
+    env = dict(os.environ)
+    # rclone's AWS SDK refuses AWS_CA_BUNDLE ("LoadCustomCABundleError: unsupported transport",
+    # rclone 1.60); rclone takes the same bundle as --ca-cert.
+    bundle = env.pop("AWS_CA_BUNDLE", "")
+    if bundle:
+        command[1:1] = ["--ca-cert", bundle]
     try:
-        answer = subprocess.run(command, capture_output=True, text=True)
+        answer = subprocess.run(command, capture_output=True, text=True, env=env)
     except FileNotFoundError as exc:
         raise BackupError(f"{settings.BACKUP_RCLONE} is not installed (Debian: apt-get install "
                           "rclone), and a remote backup target needs it") from exc
