@@ -48,7 +48,7 @@ class Target:
             if not rest:
                 raise BackupError(f"{spec}: name the bucket (s3://bucket/path)")
             return cls(spec, f":s3:{rest}")
-        if re.match(r"^:?[A-Za-z0-9_.-]+:", spec) and not re.match(r"^[A-Za-z]:[\\/]", spec):
+        if re.match(r"^:?[A-Za-z0-9_.,=-]+:", spec) and not re.match(r"^[A-Za-z]:[\\/]", spec):
             return cls(spec, spec.rstrip("/"))
         return cls(spec, None)
 
