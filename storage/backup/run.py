@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.core.management import CommandError, call_command
 
+from common.sizes import format_size
 from storage import provisioning
 from storage.backup import database, manifest, objects
 from storage.backup.database import BackupError
@@ -79,7 +80,7 @@ def backup_create(target_spec: str, *, keep: int | None = None, log=lambda text:
         with database.snapshot() as (snapshot_id, snapshot_at):
             database.dump(dump_path, snapshot_id=snapshot_id)
             live, digests = manifest.recorded_objects()
-    log(f"database dumped ({dump_path.stat().st_size} bytes) at {snapshot_at:%Y-%m-%d %H:%M:%S} "
+    log(f"database dumped ({format_size(dump_path.stat().st_size)}) at {snapshot_at:%Y-%m-%d %H:%M:%S} "
         f"UTC; {len(live)} live object(s) in the ledger")
     entries: list[dict] = []
     with timings.step("objects"):

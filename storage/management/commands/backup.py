@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from common.sizes import format_size
 from storage.backup.database import BackupError
 from storage.backup.run import backup_create
 from storage.backup.schedule import schedule_sync
@@ -57,6 +58,6 @@ class Command(BaseCommand):
             raise CommandError(f"backup {result.where} is INCOMPLETE:\n  "
                                + "\n  ".join(check.problems()))
         self.stdout.write(self.style.SUCCESS(
-            f"backup {result.where}: {result.versions} version(s), {result.bytes} bytes; "
+            f"backup {result.where}: {result.versions} version(s), {format_size(result.bytes)}; "
             f"{check.live_objects} live object(s) and {check.digests_checked} recorded "
             f"SHA-256(s) match; {steps}"))

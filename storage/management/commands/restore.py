@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from common.sizes import format_size
 from storage.backup.database import BackupError
 from storage.backup.run import backup_restore
 from storage.s3 import StorageError
@@ -36,6 +37,6 @@ class Command(BaseCommand):
             raise CommandError(f"restore of {result.name} found {len(result.problems)} "
                                "problem(s):\n  " + "\n  ".join(result.problems[:100]))
         self.stdout.write(self.style.SUCCESS(
-            f"restored {result.name}: {result.versions} version(s), {result.bytes} bytes, read "
-            f"back and matching the manifest and the database; {result.locks} retention(s) and "
+            f"restored {result.name}: {result.versions} version(s), "
+            f"{format_size(result.bytes)}, read back and matching the manifest and the database; {result.locks} retention(s) and "
             f"{result.holds} legal hold(s) re-applied; {steps}"))
