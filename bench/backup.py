@@ -104,7 +104,8 @@ def main() -> dict:
             role = "raw" if n % 2 else "results"
             key = f"bench/{uuid.uuid4()}/object-{n:04}.bin"
             if n % 4 == 0:        # an older version too
-                s3.put_bytes(bucket_name(role), key, os.urandom(MIB), content_type="application/octet-stream")
+                s3.put_bytes(bucket_name(role), key, os.urandom(MIB),
+                             content_type="application/octet-stream")
                 written += MIB
             body = os.urandom(args.object_mib * MIB)
             s3.put_bytes(bucket_name(role), key, body, content_type="application/octet-stream")
@@ -138,7 +139,7 @@ def main() -> dict:
         progress("rclone copy, a directory to new buckets on the fresh server")
         results["rclone_copy_in_seconds"] = round(sum(
             timed_rclone(env, str(work / "rclone" / rule.name), f"fresh:copy-{rule.name}")
-            for rule in REGISTRY), 2)
+            for rule in REGISTRY if (work / "rclone" / rule.name).is_dir()), 2)
         results["backup_vs_rclone"] = round(
             results["backup_seconds"] / results["rclone_copy_out_seconds"], 2)
         results["restore_vs_rclone"] = round(
