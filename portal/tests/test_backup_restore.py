@@ -20,6 +20,7 @@ import uuid
 
 import pytest
 import requests
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
@@ -37,7 +38,9 @@ from storage.seaweed import SeaweedServer
 from tenants.audit import SYSTEM
 from tests.helpers import storages_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True),
+              pytest.mark.skipif("postgresql" not in settings.DATABASES["default"]["ENGINE"],
+                                 reason="backup and restore need PostgreSQL (pg_dump, pg_restore)")]
 
 PASSWORD = "correct-horse-battery-staple"
 HEADER = ("variant_id\tsample\tchrom\tpos\tref\talt\tgenotype\tdepth\tallele_depth\tvaf\tqual\t"

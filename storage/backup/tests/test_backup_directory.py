@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connections
 
@@ -15,6 +16,10 @@ from storage.backup.manifest import read_manifest, read_objects
 from storage.buckets import bucket_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# scripts/test falls back to SQLite when no PostgreSQL answers; a backup needs pg_dump.
+postgresql_only = pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="backup and restore need PostgreSQL (pg_dump, pg_restore)")
 
 
 def _backup(target, *extra) -> str:
@@ -23,6 +28,7 @@ def _backup(target, *extra) -> str:
     return out.getvalue()
 
 
+@postgresql_only
 def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_path):
     results = bucket_name("results")
     s3.put_bytes(results, "lab/job/a.txt", b"first", content_type="text/plain")
@@ -50,6 +56,7 @@ def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_p
     assert f"{set_dir.name}  complete" in listed.getvalue()
 
 
+@postgresql_only
 def test_a_set_that_lacks_what_the_database_records_fails(provisioned_s3, tmp_path):
     results = bucket_name("results")
     s3.put_bytes(results, "lab/job/changed.txt", b"other bytes", content_type="text/plain")
@@ -68,12 +75,14 @@ def test_a_set_that_lacks_what_the_database_records_fails(provisioned_s3, tmp_pa
     assert json.loads((set_dir / "manifest.json").read_text())["cross_check"]["ok"] is False
 
 
+@postgresql_only
 def test_restore_refuses_a_database_that_is_not_empty(provisioned_s3, tmp_path):
     _backup(tmp_path)
     with pytest.raises(CommandError, match="already has tables"):
         call_command("restore", str(tmp_path), stdout=io.StringIO())
 
 
+@postgresql_only
 def test_restore_refuses_a_damaged_set(provisioned_s3, tmp_path):
     _backup(tmp_path)
     (set_dir,) = tmp_path.iterdir()
@@ -113,6 +122,7 @@ def test_the_scheduled_backup_follows_its_settings(settings):
     assert scheduled_backup().startswith("skipped")
 
 
+@postgresql_only
 def test_the_scheduled_backup_prunes_to_its_keep(provisioned_s3, tmp_path, settings):
     from storage.backup.schedule import scheduled_backup
     from storage.backup.target import Target
