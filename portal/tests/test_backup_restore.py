@@ -126,6 +126,12 @@ def _seed(clinician, manager, client_for) -> dict:
                              verified_at=timezone.now())
     ledger.record_put(bucket=results, key=key, size=len(body), lab=lab, job_id=job.pk,
                       sha256=hashlib.sha256(body).hexdigest())
+    # A file deleted (a delete marker in front of its version) and an unversioned intermediate.
+    s3.put_bytes(results, keys.job_output_key(lab, job.pk, "withdrawn.txt"), b"withdrawn",
+                 content_type="text/plain")
+    s3.client().delete_object(Bucket=results, Key=keys.job_output_key(lab, job.pk, "withdrawn.txt"))
+    s3.put_bytes(bucket_name("intermediate"), keys.job_output_key(lab, job.pk, "bam/BAK1.bam"),
+                 b"BAM\1", content_type="application/octet-stream")
     load_variants(job=job, lines=[HEADER, ROW])
     report = reports.report_draft_create(job_id=job.pk)
     shown = Report.objects.get(pk=report.pk).draft_sha256
@@ -210,6 +216,11 @@ def test_a_stack_backed_up_destroyed_and_restored_into_fresh_servers_is_whole(
             assert versions.get_retained_version(results, metadata_key, oldest["VersionId"])[
                 "body"] == b'{"draft": true}'
             assert all(versions.legal_hold_on(results, v["Key"], v["VersionId"]) for v in kept)
+            withdrawn = keys.job_output_key(report.lab, report.job_id, "withdrawn.txt")
+            assert s3.object_info(results, withdrawn) is None, "still deleted"
+            assert versions.object_version_count(results, withdrawn) == 1, "its version kept"
+            bam = keys.job_output_key(report.lab, report.job_id, "bam/BAK1.bam")
+            assert s3.open_object(bucket_name("intermediate"), bam).read() == b"BAM\1"
 
             # 2. The audit chain and its checkpoints (retention re-applied) verify.
             check = io.StringIO()

@@ -47,8 +47,11 @@ def versions_and_markers(bucket: str):
             answer = client().list_object_versions(**params)
         items = [(v, False) for v in answer.get("Versions", [])] + \
                 [(m, True) for m in answer.get("DeleteMarkers", [])]
-        # One page lists versions and markers apart; merged back in S3's order per key.
-        items.sort(key=lambda pair: (pair[0]["Key"], _newest_first(pair[0])))
+        # One page lists versions and markers apart; merged back in S3's order per key: the
+        # latest first, then by time (a sort that keeps each list's own order on a tie, since
+        # servers give LastModified to the second).
+        items.sort(key=lambda pair: (pair[0]["Key"], not pair[0].get("IsLatest"),
+                                     _newest_first(pair[0])))
         yield from items
         if not answer.get("IsTruncated"):
             return
