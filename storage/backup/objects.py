@@ -3,9 +3,11 @@ S3 client (storage/s3.py) into content-addressed files (`blobs/ab/abcd...`, name
 version stored twice is kept once), and put back in order on another server.
 
 Why not rclone for this part: rclone copies the current objects well, and with `--s3-versions`
-lists old versions as separate files named `key-v2026-12-05-021814-000`, but it cannot write them
-back as versions of one key in their order, and it carries neither Object Lock retention nor
-legal holds. The portal does both here; rclone moves the finished set (storage/backup/target.py).
+lists and copies old versions, but as separate files (`a/x.txt`'s older version becomes
+`a/x-v2026-12-05-024355-000.txt`; checked with rclone 1.60 against SeaweedFS), which copied back
+are separate keys, not versions of one key in their order; and it carries neither Object Lock
+retention nor legal holds. The portal does both here; rclone moves the finished set
+(storage/backup/target.py).
 """
 
 from __future__ import annotations
