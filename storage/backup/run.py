@@ -74,7 +74,7 @@ def backup_create(target_spec: str, *, keep: int | None = None, log=lambda text:
     timings = Timings()
     name = new_set_name()
     set_dir = target.staging() / name
-    set_dir.mkdir()
+    set_dir.mkdir(mode=0o700)       # patient data: readable by the portal's user only
     dump_path = set_dir / manifest.DUMP
     with timings.step("database dump"):
         with database.snapshot() as (snapshot_id, snapshot_at):
