@@ -116,7 +116,8 @@ class Target:
             return
         where = f"{self.remote}/{set_dir.name}"
         rclone("copy", "--checksum", "--exclude", f"/{MANIFEST}", str(set_dir), where)
-        rclone("copyto", "--checksum", str(set_dir / MANIFEST), f"{where}/{MANIFEST}")
+        if (set_dir / MANIFEST).exists():
+            rclone("copyto", "--checksum", str(set_dir / MANIFEST), f"{where}/{MANIFEST}")
         shutil.rmtree(set_dir.parent)
 
     def fetch(self, name: str) -> tuple[Path, Path | None]:

@@ -55,3 +55,35 @@ def test_set_names_sort_by_time():
 
     early = new_set_name(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
     assert early == "wes-backup-20260102T030405Z" and early < new_set_name()
+
+
+def test_an_rclone_remote_lists_sends_fetches_and_prunes_sets(tmp_path, monkeypatch, settings):
+    """Through rclone's local backend wrapped in a crypt remote (encrypted sets, as
+    docs/operations.md suggests): the same listing and pruning as a directory."""
+    import subprocess
+
+    store = tmp_path / "store"
+    store.mkdir()
+    obscured = subprocess.run(["rclone", "obscure", "a passphrase for the test"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.setenv("RCLONE_CONFIG_VAULT_TYPE", "crypt")
+    monkeypatch.setenv("RCLONE_CONFIG_VAULT_REMOTE", str(store))
+    monkeypatch.setenv("RCLONE_CONFIG_VAULT_PASSWORD", obscured)
+    settings.BACKUP_STAGING_DIR = str(tmp_path / "staging")
+    target = Target.parse("vault:lab")
+    assert target.sets() == []
+    names = [f"wes-backup-2026120{day}T013000Z" for day in range(1, 5)]
+    for name in names:
+        staged = target.staging() / name
+        _set(staged.parent, name, complete=name != names[1])
+        (staged / "blobs" / "x").write_bytes(b"patient data")
+        target.send(staged)
+    assert not list((tmp_path / "staging").iterdir()), "staging folders are removed"
+    assert target.sets() == [(names[0], True), (names[1], False), (names[2], True),
+                             (names[3], True)]
+    assert b"patient data" not in b"".join(p.read_bytes() for p in store.rglob("*") if p.is_file())
+
+    fetched, staging = target.fetch("latest")
+    assert fetched.name == names[3] and (fetched / "blobs" / "x").read_bytes() == b"patient data"
+    assert target.prune(2) == names[:2]
+    assert [name for name, _done in target.sets()] == names[2:]
