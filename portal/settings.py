@@ -419,6 +419,24 @@ LOGGING = {
 }
 
 
+# --- Backup and restore (issue 15) ---
+# `manage.py backup` writes a set (database dump, every bucket's object versions, a manifest of
+# keys, versions and SHA-256s) to WES_BACKUP_TARGET: a directory, an rclone remote
+# ("name:path", configured in rclone.conf or RCLONE_CONFIG_NAME_* variables) or s3://bucket/path
+# (rclone's RCLONE_S3_* variables name the endpoint and keys). The schedule is a cron line;
+# after each backup only the newest WES_BACKUP_KEEP complete sets are kept. An empty target
+# turns the scheduled backup off (the schedule runs and says so).
+BACKUP_TARGET = env_str("WES_BACKUP_TARGET")
+BACKUP_SCHEDULE = env_str("WES_BACKUP_SCHEDULE", "30 1 * * *")
+BACKUP_KEEP = env_int("WES_BACKUP_KEEP", 7, minimum=1)
+# Where a set for a remote target is assembled before rclone copies it (needs room for one set).
+BACKUP_STAGING_DIR = env_str("WES_BACKUP_STAGING_DIR")
+BACKUP_RCLONE = env_str("WES_BACKUP_RCLONE", "rclone")
+# Who can say what SHA-256 the database holds for each object (beyond the storage ledger): the
+# composition root names them, since storage imports no app above it.
+BACKUP_DIGEST_SOURCES = ["jobs.records.stored_digests.recorded_digests"]
+
+
 def _refuse_development_defaults() -> None:
     problems = []
     if SECRET_KEY == DEV_SECRET_KEY:
