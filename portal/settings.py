@@ -432,9 +432,6 @@ BACKUP_KEEP = env_int("WES_BACKUP_KEEP", 7, minimum=1)
 # Where a set for a remote target is assembled before rclone copies it (needs room for one set).
 BACKUP_STAGING_DIR = env_str("WES_BACKUP_STAGING_DIR")
 BACKUP_RCLONE = env_str("WES_BACKUP_RCLONE", "rclone")
-# Who can say what SHA-256 the database holds for each object (beyond the storage ledger): the
-# composition root names them, since storage imports no app above it.
-BACKUP_DIGEST_SOURCES = ["jobs.records.stored_digests.recorded_digests"]
 
 
 def _refuse_development_defaults() -> None:

@@ -5,8 +5,8 @@ What is expected comes from the object ledger (storage.models.StoredObject): one
 object the portal wrote, with its size and, for most writers, its SHA-256. Some digests are
 recorded only in the tables of the layers above (a FASTQ's SHA-256 is known once the sample is
 verified, on its SampleFile row; outputs, reports and archives carry theirs too), and storage
-imports no app, so those layers register a digest source here (`register_digest_source`, from
-their AppConfig.ready). The ledger stays the spine: it is the one list of every object, in key
+imports no app, so those layers register a digest source (storage/digests.py, from their
+AppConfig.ready). The ledger stays the spine: it is the one list of every object, in key
 order, which is what makes a run resumable from a cursor.
 
 Each object is read with one GET of its latest version: every path the portal serves or reads
@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
@@ -39,6 +39,7 @@ from django.utils import timezone
 from storage import s3, versions
 from storage.buckets import REGISTRY
 from storage.checksums import CHUNK, size_and_sha256
+from storage.digests import recorded_digests
 from storage.models import ScrubFinding, ScrubKind, ScrubRun, ScrubStatus, StoredObject
 from storage.scrub_report import report_new_findings
 
@@ -48,18 +49,6 @@ PAGE = 500                       # ledger rows read (and digest sources asked) a
 # Storage is down or refuses the portal's key: the run fails (resumable), nothing is flagged.
 OUTAGE_CODES = {"Unreachable", "Timeout", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 STALE_AFTER = timedelta(minutes=30)   # a "running" run without a heartbeat this long is dead
-
-# Each source takes a bucket name and a page of its keys and yields (key, sha256, source name)
-# for the digests it holds; the upper layers register theirs (jobs/apps.py).
-DigestSource = Callable[[str, list[str]], Iterable[tuple[str, str, str]]]
-_DIGEST_SOURCES: list[DigestSource] = []
-
-
-def register_digest_source(source: DigestSource) -> DigestSource:
-    if source not in _DIGEST_SOURCES:
-        _DIGEST_SOURCES.append(source)
-    return source
-
 
 @dataclass
 class Expected:
@@ -130,10 +119,9 @@ def _add_recorded_digests(items: list[Expected]) -> None:
     for item in items:
         by_bucket.setdefault(item.bucket, {})[item.key] = item
     for bucket, keyed in by_bucket.items():
-        for source in _DIGEST_SOURCES:
-            for key, sha256, name in source(bucket, list(keyed)):
-                if key in keyed:
-                    keyed[key].add_digest(sha256, name)
+        for _bucket, key, sha256, name in recorded_digests(bucket, list(keyed)):
+            if key in keyed:
+                keyed[key].add_digest(sha256, name)
 
 
 def _chunks(body, reading: Callable[[int], None] | None) -> Iterator[bytes]:

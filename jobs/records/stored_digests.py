@@ -1,34 +1,48 @@
-"""Every SHA-256 the lab's records hold for a stored object, for the backup's cross-check
-(storage/backup/manifest.py reads it through settings.BACKUP_DIGEST_SOURCES, since storage may
-not import the apps above it). Read inside the caller's transaction: during a backup, the dump's
-snapshot."""
+"""Every SHA-256 the lab's records hold for a stored object: the digest source jobs registers
+with storage (storage/digests.py) for the scrub and the backup's cross-check. A FASTQ's digest is
+recorded nowhere else (its ledger row is written before the bytes arrive); outputs, reports and
+archives have theirs in the ledger too, and are held against both, since it is their table's
+digest that downloads hand out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from jobs.models import Job, JobOutput, Report, SampleFile
-from storage.buckets import bucket_name
+from storage.buckets import REGISTRY, bucket_name
 from tenants.models import AuditExport
 
 
-def recorded_digests() -> Iterator[tuple[str, str, str, str]]:
-    """(bucket, key, sha256, what) of every object a row records a digest for."""
-    raw, results, archives = bucket_name("raw"), bucket_name("results"), bucket_name("archives")
-    for pk, key, sha256 in SampleFile.objects.exclude(sha256="").values_list("pk", "key", "sha256"):
-        yield raw, key, sha256, f"FASTQ {pk}"
-    for pk, role, key, sha256 in JobOutput.objects.exclude(sha256="") \
+def recorded_digests(bucket: str | None = None,
+                     keys: list[str] | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """(bucket, key, sha256, what) of every object a row records a digest for; with `bucket`
+    and `keys`, only those (one query per kind of record)."""
+    roles = [rule.role for rule in REGISTRY if bucket is None or bucket_name(rule.role) == bucket]
+
+    def only(rows, key_field: str):
+        return rows if keys is None else rows.filter(**{f"{key_field}__in": keys})
+
+    if "raw" in roles:
+        for pk, key, sha256 in only(SampleFile.objects.exclude(sha256=""), "key") \
+                .values_list("pk", "key", "sha256"):
+            yield bucket_name("raw"), key, sha256, f"FASTQ {pk}"
+    for pk, role, key, sha256 in only(JobOutput.objects.exclude(sha256="")
+                                      .filter(bucket_role__in=roles), "key") \
             .values_list("pk", "bucket_role", "key", "sha256"):
         yield bucket_name(role), key, sha256, f"output {pk}"
-    for pk, draft_key, draft_sha, signed_key, signed_sha in Report.objects.values_list(
-            "pk", "draft_key", "draft_sha256", "signed_key", "signed_sha256"):
-        if draft_key and draft_sha:
-            yield results, draft_key, draft_sha, f"report {pk} draft"
-        if signed_key and signed_sha:
-            yield results, signed_key, signed_sha, f"report {pk} signed"
-    for pk, key, sha256 in Job.objects.exclude(archive_key="").exclude(archive_sha256="") \
-            .values_list("pk", "archive_key", "archive_sha256"):
-        yield archives, key, sha256, f"archive of job {pk}"
-    for month, bucket, key, sha256 in AuditExport.objects.values_list("month", "bucket", "key",
-                                                                      "sha256"):
-        yield bucket, key, sha256, f"audit export {month:%Y-%m}"
+    if "results" in roles:
+        for field in ("draft", "signed"):
+            reports = only(Report.objects.exclude(**{f"{field}_key": ""})
+                           .exclude(**{f"{field}_sha256": ""}), f"{field}_key")
+            for pk, key, sha256 in reports.values_list("pk", f"{field}_key", f"{field}_sha256"):
+                yield bucket_name("results"), key, sha256, f"report {pk} {field}"
+    if "archives" in roles:
+        for pk, key, sha256 in only(Job.objects.exclude(archive_key="")
+                                    .exclude(archive_sha256=""), "archive_key") \
+                .values_list("pk", "archive_key", "archive_sha256"):
+            yield bucket_name("archives"), key, sha256, f"archive of job {pk}"
+    exports = AuditExport.objects.all() if bucket is None else AuditExport.objects.filter(
+        bucket=bucket)
+    for month, export_bucket, key, sha256 in only(exports, "key").values_list(
+            "month", "bucket", "key", "sha256"):
+        yield export_bucket, key, sha256, f"audit export {month:%Y-%m}"

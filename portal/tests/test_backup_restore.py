@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobOutput, Report, Sample, SampleFile
 from jobs.records.retention import job_hold_place
-from jobs.records.stored_digests import recorded_digests
+from storage.digests import recorded_digests
 from jobs.reports import services as reports
 from jobs.results.variant_table import load_variants
 from storage import keys, ledger, provisioning, s3, versions

@@ -6,7 +6,7 @@ the dump's SHA-256, each bucket's role and name, totals, timings and the cross-c
 the key's versions, size, SHA-256, type, metadata, encryption, retention, legal hold.
 
 The cross-check holds every object the database says is live (the storage ledger) and every
-SHA-256 it records (the ledger's and those of `BACKUP_DIGEST_SOURCES`: FASTQs, outputs, report
+SHA-256 it records (the ledger's and those of storage/digests.py: FASTQs, outputs, report
 PDFs, archives, audit exports) against the versions the set holds.
 """
 
@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
-from django.utils.module_loading import import_string
-
+from storage.digests import recorded_digests
 from storage.models import StoredObject
 
 FORMAT = "wes-backup/1"
@@ -59,10 +57,7 @@ def recorded_objects() -> tuple[list[dict], list[tuple[str, str, str, str]]]:
     source."""
     live = list(StoredObject.objects.filter(deleted_at__isnull=True)
                 .values("bucket", "key", "size", "sha256"))
-    digests = []
-    for dotted in settings.BACKUP_DIGEST_SOURCES:
-        digests.extend(import_string(dotted)())
-    return live, digests
+    return live, list(recorded_digests())
 
 
 def version_known_at(versions: list[dict], when: datetime | None) -> dict | None:

@@ -1,5 +1,5 @@
 """The storage scrub with the jobs' records: a FASTQ uploaded and verified through the portal has its
-SHA-256 only on its SampleFile row (jobs/records/scrub_digests.py), and is still checked against
+SHA-256 only on its SampleFile row (jobs/records/stored_digests.py), and is still checked against
 it; a damaged file is audited in its lab's trail and listed in the admin."""
 
 import pytest
@@ -52,7 +52,7 @@ def test_a_changed_fastq_is_found_by_the_digest_on_its_sample_file(verified_uplo
 
     finding = ScrubFinding.objects.get()
     assert (finding.kind, finding.key, finding.lab) == ("sha256_mismatch", r1.key, lab_a)
-    assert f"SHA-256 {r1.sha256} (sample file)" in finding.expected
+    assert f"SHA-256 {r1.sha256} (FASTQ {r1.pk})" in finding.expected
     assert r1.key in mail.outbox[0].body
 
     event = AuditEvent.objects.get(action=audit_actions.STORAGE_SCRUB_FINDINGS)

@@ -25,6 +25,6 @@ def unschedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("wes_storage", "0004_records_moved_to_jobs"),
+    dependencies = [("wes_storage", "0005_scrub"),
                     ("django_q", "0018_task_success_index")]
     operations = [migrations.RunPython(schedule, unschedule)]
