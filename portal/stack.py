@@ -129,9 +129,14 @@ class Stack:
         self._wait("PostgreSQL", self._postgres_ready)
         self._wait("Redis", self._redis_ready)
         say("migrations, buckets, static files, demo lab")
+        static = subprocess.Popen([sys.executable, "manage.py", "collectstatic", "--no-input",
+                                   "-v", "0"], cwd=BASE_DIR, env=self.environment(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.manage("migrate", "--no-input", "-v", "0")
         self.manage("setup_storage")
-        self.manage("collectstatic", "--no-input", "-v", "0")
+        if static.wait() != 0:
+            raise RuntimeError(f"manage.py collectstatic failed:\n{static.stderr.read().decode()}")
+        static.stderr.close()
         if reference:
             self.manage("load_reference", "wes-mini", str(reference),
                         "--scratch", str(self.folder / "reference-built"))
