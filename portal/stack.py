@@ -269,8 +269,11 @@ class Stack:
 
     def stop(self) -> None:
         """Front to back: nginx, gunicorn, the workers, storage, Redis, PostgreSQL."""
-        order = ["nginx", "gunicorn", *[n for n in self.processes if n.startswith("worker")]]
-        for name in order:
+        front = ["nginx", "gunicorn", *[n for n in self.processes if n.startswith("worker")]]
+        for name in front:   # all at once: each finishes its own requests or tasks
+            if name in self.processes and self.processes[name].poll() is None:
+                self.processes[name].send_signal(signal.SIGTERM)
+        for name in front:
             self._stop(name, signal.SIGTERM)
         if self.s3:
             self.s3.stop()
@@ -355,8 +358,9 @@ def run_with_demo(folder: Path, port: int) -> int:
                              say=lambda text: print(f"==> {text}", flush=True))
         print(seeded.rstrip())
         print(f"\n    WES Portal: {stack.url}/\n    CA certificate: {stack.certificates.ca}"
-              f"\n    settings: {stack.folder / 'stack.env'}   logs: {stack.folder / 'logs'}\n"
-              "    Ctrl-C stops everything.\n", flush=True)
+              f"\n    settings: {stack.folder / 'stack.env'}   logs: {stack.folder / 'logs'}"
+              f"\n    manage.py against it: set -a; . {stack.folder / 'stack.env'}; set +a; "
+              ".venv/bin/python manage.py COMMAND\n    Ctrl-C stops everything.\n", flush=True)
         while all(process.poll() is None for process in stack.processes.values()):
             time.sleep(0.5)
         gone = [name for name, process in stack.processes.items() if process.poll() is not None]
