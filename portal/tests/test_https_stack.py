@@ -105,6 +105,19 @@ def test_tls_is_checked_and_production_settings_show(stack):
     assert health["checks"]["queue"]["broker"] == "redis"
     assert health["checks"]["queue"]["clusters"] >= 2
 
+    # A client's own X-Forwarded-For is not believed: nginx appends the real peer, and the portal
+    # reads that one entry (WES_TRUSTED_PROXY_HOPS=1).
+    http = requests.Session()      # (a session's own `verify` loses to REQUESTS_CA_BUNDLE)
+    http.get(stack.url + "/accounts/login/", verify=ca, timeout=10)
+    refused = http.post(stack.url + "/accounts/login/", verify=ca, timeout=10, data={
+        "login": "nobody@demo.lab", "password": "not-a-password",
+        "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        headers={"Referer": stack.url + "/accounts/login/", "X-Forwarded-For": "203.0.113.9"})
+    assert refused.status_code == 200 and "not correct" in refused.text
+    [(address,)] = query(stack, "SELECT host(ip_address) FROM tenants_auditevent WHERE action = "
+                                "'auth.login_failed' AND actor_email = 'nobody@demo.lab'")
+    assert address == "127.0.0.1"
+
     # nginx hands /metrics from an allowed address to the portal (which answers it itself).
     metrics = requests.get(stack.url + "/metrics", verify=ca, timeout=10, headers={
         "Authorization": f"Bearer {stack.secrets['WES_METRICS_TOKEN']}"})
