@@ -73,21 +73,22 @@ def token_create(*, membership: Membership, name: str, days: int, scope: str,
     return token, f"{TOKEN_PREFIX}{prefix}_{secret}"
 
 
-def token_revoke(*, membership: Membership, token: ApiToken, request=None) -> ApiToken:
+def token_revoke(*, user, token: ApiToken, request=None) -> ApiToken:
     """The token's owner, or a manager of its lab, revokes it."""
-    if token.lab_id != membership.lab_id:
-        raise PermissionDenied("That token belongs to another lab.")
-    if token.user_id != membership.user_id:
+    if token.user_id != user.pk:
+        membership = token.lab.memberships.filter(user=user).first()
+        if membership is None:
+            raise PermissionDenied("That token belongs to another lab.")
         require_manager(membership)
     with transaction.atomic():
-        token = for_update(ApiToken.objects).get(pk=token.pk)
+        token = for_update(ApiToken.objects).select_related("lab", "user").get(pk=token.pk)
         if token.revoked_at is not None:
             raise ValidationError("This token was already revoked.")
         token.revoked_at = timezone.now()
-        token.revoked_by = membership.user.email
+        token.revoked_by = user.email
         token.save(update_fields=["revoked_at", "revoked_by"])
-        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.API_TOKEN_REVOKED,
-                     lab=membership.lab, resource_type="api_token", resource_id=token.pk,
+        audit_record(actor=Actor.for_user(user), action=audit_actions.API_TOKEN_REVOKED,
+                     lab=token.lab, resource_type="api_token", resource_id=token.pk,
                      request=request, details={"token_id": token.prefix, "name": token.name,
                                                "owner": token.user.email})
     return token

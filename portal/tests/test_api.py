@@ -100,7 +100,7 @@ def test_expired_revoked_and_removed_members_tokens_are_refused(client, manager,
 
     revoked, revoked_text = token_for(clinician)
     assert get(client, "/labs", revoked_text).status_code == 200
-    token_revoke(membership=manager, token=revoked)          # a manager of the lab revokes it
+    token_revoke(user=manager.user, token=revoked)          # a manager of the lab revokes it
     response = get(client, "/labs", revoked_text)
     assert response.status_code == 401 and "revoked" in response.json()["errors"][0]["message"]
 
@@ -119,7 +119,7 @@ def test_a_clinician_cannot_revoke_another_members_token(manager, clinician, tok
 
     row, _ = token_for(manager)
     with pytest.raises(PermissionDenied):
-        token_revoke(membership=clinician, token=row)
+        token_revoke(user=clinician.user, token=row)
 
 
 def test_a_read_token_may_not_write(client, manager, clinician, token_for, moto_s3):
