@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from tenants.models import ApiToken, Membership, TokenScope
 MAX_DAYS = 90
 TOKEN_PREFIX = "wes_"
 LAST_USED_EVERY = timedelta(minutes=1)
+TOKEN_TEXT = re.compile(r"^wes_([0-9a-f]{8})_([A-Za-z0-9_-]{32,128})$")
 
 
 class TokenRefused(Exception):
@@ -122,14 +124,15 @@ def authenticate(text: str, *, now=None) -> ApiToken:
     """The token the text names, with its membership, lab and user loaded; TokenRefused when it
     is malformed, unknown, wrong, revoked, expired or its member was removed."""
     now = now or timezone.now()
-    parts = (text or "").split("_", 2)
-    if len(parts) != 3 or f"{parts[0]}_" != TOKEN_PREFIX or len(parts[1]) != 8 or not parts[2]:
+    match = TOKEN_TEXT.match(text or "")
+    if match is None:
         raise TokenRefused("The token is not a WES Portal API token (wes_<id>_<secret>).")
+    prefix, secret = match.groups()
     token = (ApiToken.objects.select_related("membership__lab", "membership__user")
-             .filter(prefix=parts[1].lower()).first())
+             .filter(prefix=prefix).first())
     # compare even when there is no such token, so timing says nothing about prefixes
     expected = token.secret_hash if token is not None else "0" * 64
-    if not hmac.compare_digest(expected, _secret_hash(parts[2])) or token is None:
+    if not hmac.compare_digest(expected, _secret_hash(secret)) or token is None:
         raise TokenRefused("The token is not valid.")
     if token.revoked_at is not None:
         raise TokenRefused("The token was revoked.")

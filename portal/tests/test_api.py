@@ -308,3 +308,18 @@ def test_the_whole_intake_through_the_api_on_real_storage(client, clinician, tok
     events = AuditEvent.objects.filter(details__sample=sample_id, action__startswith="upload.")
     assert events.count() == 4
     assert {e.details["token_id"] for e in events} == {row.prefix}
+
+
+def test_the_docs_page_uses_the_portals_own_static_files(client):
+    response = client.get(API + "/docs")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui-bundle" in page and "cdn.jsdelivr" not in page
+
+
+@pytest.mark.parametrize("text", ["wes_\x00\x00\x00\x00\x00\x00\x00\x00_" + "a" * 43,
+                                  "wes_ABCDEF12_" + "a" * 43, "wes_abcdef12_short",
+                                  "wes_abcdef12_" + "a" * 43 + "\x00"])
+def test_malformed_tokens_are_refused_without_touching_the_database_badly(client, text):
+    response = client.get(API + "/labs", HTTP_AUTHORIZATION=f"Bearer {text}")
+    assert response.status_code == 401
