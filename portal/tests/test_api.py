@@ -355,3 +355,13 @@ def test_every_event_of_an_api_call_names_the_token(client, manager, clinician, 
     assert {e.actor_email for e in events} == {clinician.user.email}
     assert {"sample.list_viewed", "sample.viewed", "job.viewed", "sample.submitted",
             "api.called"} <= {e.action for e in events}
+
+
+def test_a_body_over_the_size_limit_is_413_not_500(client, clinician, token_for):
+    _, text = token_for(clinician)
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
+        response = post(client, f"/labs/lab-a/files/{clinician.pk}/upload/complete", text,
+                        {"parts": [{"part_number": n, "etag": "x" * 40} for n in range(1, 50)],
+                         "sha256": "0" * 64})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["message"].startswith("The request body is too large")
