@@ -365,3 +365,17 @@ def test_a_body_over_the_size_limit_is_413_not_500(client, clinician, token_for)
                          "sha256": "0" * 64})
     assert response.status_code == 413
     assert response.json()["errors"][0]["message"].startswith("The request body is too large")
+
+
+def test_last_used_is_written_at_most_once_a_minute(client, clinician, token_for):
+    row, text = token_for(clinician)
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    first = row.last_used_at
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    assert row.last_used_at == first
+    ApiToken.objects.filter(pk=row.pk).update(last_used_at=first - timedelta(minutes=2))
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    assert row.last_used_at > first
