@@ -5,6 +5,7 @@ the development secret key, the development storage credentials or the developme
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -469,3 +470,11 @@ if SCRUB_SCHEDULE.lower() != "off":
     if not _croniter.is_valid(SCRUB_SCHEDULE):
         raise ImproperlyConfigured(f"WES_SCRUB_SCHEDULE={SCRUB_SCHEDULE!r} is not a cron "
                                    "expression (five fields, e.g. '45 3 * * *') nor 'off'")
+
+# --- API (issue 16): personal access tokens and /api/v1/ (docs/api.md) ---
+# Calls per token per window ("N/second|minute|hour|day"), counted in the cache.
+API_RATE_LIMIT = env_str("WES_API_RATE_LIMIT", "600/minute")
+if not re.match(r"^\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*$", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"WES_API_RATE_LIMIT={API_RATE_LIMIT!r}: use e.g. 600/minute")
+MIDDLEWARE += ["portal.api.middleware.ApiMiddleware"]
+INSTALLED_APPS += ["ninja"]   # /api/v1/docs from the portal's own static files (no CDN; CSP 'self')

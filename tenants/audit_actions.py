@@ -75,3 +75,6 @@ MFA_ENABLED = "auth.mfa_enabled"               # an authenticator app (or recove
 MFA_DISABLED = "auth.mfa_disabled"
 # --- storage scrub ---
 STORAGE_SCRUB_FINDINGS = "storage.scrub_findings"  # stored objects found missing or changed
+API_TOKEN_CREATED = "api_token.created"
+API_TOKEN_REVOKED = "api_token.revoked"
+API_CALLED = "api.called"                     # an API call no other event records (details: token_id)

@@ -82,6 +82,10 @@ ACTION_WORDING = {
     a.MFA_DISABLED: "Two-factor authentication removed",
     # --- storage scrub ---
     a.STORAGE_SCRUB_FINDINGS: "Stored files found missing or changed by the storage check",
+    # --- API tokens (issue 16) ---
+    a.API_TOKEN_CREATED: "API token created",
+    a.API_TOKEN_REVOKED: "API token revoked",
+    a.API_CALLED: "API used",
 }
 
 # Where a result file is kept, by its storage role, in a member's words (bucket names are for
