@@ -404,3 +404,11 @@ def _refuse_development_defaults() -> None:
 
 if not DEBUG:
     _refuse_development_defaults()
+
+
+# --- API (issue 16): personal access tokens and /api/v1/ (docs/api.md) ---
+# Calls per token per window ("N/second|minute|hour|day"), counted in the cache.
+API_RATE_LIMIT = env_str("WES_API_RATE_LIMIT", "600/minute")
+if not __import__("re").match(r"^\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*$", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"WES_API_RATE_LIMIT={API_RATE_LIMIT!r}: use e.g. 600/minute")
+MIDDLEWARE += ["portal.api.middleware.ApiMiddleware"]
