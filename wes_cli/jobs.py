@@ -136,7 +136,7 @@ def download(ctx) -> int:
     wanted = []
     if args.report:
         report = job.get("report")
-        if not report or report.get("status") != "signed":
+        if not report or report.get("status") != "signed_out":
             raise CliError(FAILED, f"Job {job['id']} has no signed report yet.")
         wanted.append(f"reports/{report['id']}/download")
     else:
@@ -153,7 +153,7 @@ def download(ctx) -> int:
     session = retrying_session()
     files = []
     for path in wanted:
-        signed = api.post(path, {"reason": reason})
+        signed = api.post(path, {"reason": reason, "note": args.note or ""})
         advance, close = ctx.out.progress(int(signed.get("size") or 0), signed["file_name"])
         try:
             files.append(fetch_verified(session, signed, directory, advance))

@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="download a job's outputs (or its signed report), "
                                         "SHA-256 verified")
     download.add_argument("job_id", metavar="JOB_ID")
-    download.add_argument("--reason", help="why (recorded in the audit log; asked for when "
-                                           "left out)")
+    download.add_argument("--reason", help="why (recorded in the audit log): clinical_care, "
+                                           "lab_review, reanalysis, other, or your own words; "
+                                           "asked for when left out")
+    download.add_argument("--note", help="details (required with --reason other)")
     download.add_argument("-o", "--output-dir", default=".", metavar="DIR")
     download.add_argument("--output", dest="outputs", action="append", metavar="NAME",
                           help="only this output (by name or id); repeatable")
