@@ -9,7 +9,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from wes_cli.errors import NETWORK, CliError, code_for_status
+from wes_cli.errors import FAILED, NETWORK, CliError, code_for_status
 
 USER_AGENT = "wes-cli/0.1"
 RATE_LIMIT_WAITS = 5
@@ -62,9 +62,11 @@ class Api:
             try:
                 response = self.session.request(method, url, json=json, params=params,
                                                 timeout=TIMEOUT)
-            except requests.RequestException as exc:
+            except (requests.ConnectionError, requests.Timeout) as exc:
                 raise CliError(NETWORK, f"The portal at {self.url} could not be reached "
                                         f"({type(exc).__name__}).") from exc
+            except requests.RequestException as exc:   # a malformed URL or token, ...
+                raise CliError(FAILED, f"Cannot call the portal at {self.url}: {exc}") from exc
             if response.status_code == 429 and attempt < RATE_LIMIT_WAITS:
                 time.sleep(float(response.headers.get("Retry-After") or 1))
                 continue

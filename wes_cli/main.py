@@ -127,7 +127,7 @@ class Context:
 
 def login(ctx: Context) -> int:
     args = ctx.args
-    token = args.token or os.environ.get("WES_TOKEN")
+    token = (args.token or os.environ.get("WES_TOKEN") or "").strip()
     if not token:
         if not sys.stdin.isatty():
             raise CliError(USAGE, "Give the token with --token or $WES_TOKEN (no terminal to "
