@@ -3,6 +3,7 @@ calls that never reached the portal, 429's Retry-After, and HTTP answers turned 
 
 from __future__ import annotations
 
+import os
 import time
 
 import requests
@@ -16,10 +17,21 @@ RATE_LIMIT_WAITS = 5
 TIMEOUT = (10, 120)          # connect, read (seconds)
 
 
+def retries() -> int:
+    """How often a call that did not get through is tried again (with backoff 0.5, 1, 2, 4, 8 s
+    for the default 5: ~15 s of a dropped network is ridden out); $WES_RETRIES sets it."""
+    try:
+        return max(0, int(os.environ.get("WES_RETRIES", "5")))
+    except ValueError:
+        return 5
+
+
 def retrying_session(pool_size: int = 10) -> requests.Session:
     """A Session that retries connection failures (the request never arrived, so any method is
     safe to send again) and, for idempotent methods, 502/503/504 with backoff."""
-    retry = Retry(total=5, connect=5, read=2, status=3, backoff_factor=0.5,
+    count = retries()
+    retry = Retry(total=count, connect=count, read=min(2, count), status=min(3, count),
+                  backoff_factor=0.5,
                   status_forcelist=(502, 503, 504), raise_on_status=False,
                   allowed_methods=frozenset({"GET", "PUT", "DELETE", "HEAD"}))
     session = requests.Session()

@@ -60,7 +60,8 @@ def kill_halfway_and_resume(env: dict, tmp_path, name: str, r1_bytes: int, r2_by
     r1 = write_random_file(tmp_path / f"{name}_R1.fastq.gz", r1_bytes)
     r2 = write_random_file(tmp_path / f"{name}_R2.fastq.gz", r2_bytes)
     args = ["--json", "upload", name, str(r1), str(r2), *UPLOAD]
-    first = subprocess.Popen(cli_command(*args), env=env, cwd=ROOT, stdout=subprocess.PIPE,
+    # The first run sends two parts at a time, so that even a fast machine is caught halfway.
+    first = subprocess.Popen(cli_command(*args, "--parallel", "2"), env=env, cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     try:
@@ -71,7 +72,7 @@ def kill_halfway_and_resume(env: dict, tmp_path, name: str, r1_bytes: int, r2_by
             assert first.poll() is None, ("finished before it could be killed",
                                           first.communicate())
             assert time.monotonic() < deadline, "no progress"
-            time.sleep(0.05)
+            time.sleep(0.02)
         first.send_signal(signal.SIGKILL)
     finally:
         first.kill()
