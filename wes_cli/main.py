@@ -12,6 +12,7 @@ from wes_cli.api import Api
 from wes_cli.errors import AUTH, FAILED, NETWORK, OK, USAGE, CliError
 from wes_cli.output import Output
 
+INTERRUPTED = 130   # the shell's own code for Ctrl-C
 DEFAULT_PARALLEL = min(8, max(4, (os.cpu_count() or 2) * 2))
 
 
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         out.error(error.code, error.message, error.details)
         return error.code
     except KeyboardInterrupt:
-        out.error(FAILED, "Interrupted. Run the same command again to resume an upload.")
-        return 130
+        out.error(INTERRUPTED, "Interrupted. Run the same command again to resume an upload.")
+        return INTERRUPTED
     except OSError as error:
         out.error(FAILED if not isinstance(error, ConnectionError) else NETWORK, str(error))
         return FAILED if not isinstance(error, ConnectionError) else NETWORK

@@ -4,7 +4,8 @@ The columns are the portal's sample sheet's (jobs/intake/sample_sheet.py): sampl
 identifier, sex, clinical_indication, hpo_terms (optional), r1, r2; r1/r2 are file names beside
 the sheet (or under --dir). Every row is checked locally before anything is sent; then each row
 is uploaded and reported on its own: a refused row does not stop the others, a lost network
-stops the run (re-run the same command: finished rows are found done, the cut one resumes)."""
+stops the run. Re-running the same command after either finds the rows already uploaded (the state
+file keeps them until the whole sheet is in) and resumes the cut one."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def upload(ctx) -> int:
         raise CliError(USAGE, "Confirm with --consent that consent for genomic testing is "
                               "documented for every sample in the sheet.")
     api = ctx.api(pool_size=args.parallel + 2)
-    reports, code = [], OK
+    reports, code, done = [], OK, []
     for index, row in enumerate(rows, start=1):
         paths = {1: directory / row["r1"], 2: directory / row["r2"]}
         try:
@@ -94,7 +95,7 @@ def upload(ctx) -> int:
             sample, _ = samples.find_or_create(api, body, paths[1], paths[2])
             summary = samples.upload_pair(ctx, api, sample, paths, parallel=args.parallel,
                                           label=f"[{index}/{len(rows)}] ")
-            state.forget(api.url, api.lab, sample["id"])
+            done.append(sample["id"])
             reports.append({"row": row["row"], "sample": row["sample_name"], "ok": True,
                             **summary})
             ctx.out.say(f"row {row['row']} {row['sample_name']}: uploaded "
@@ -108,6 +109,9 @@ def upload(ctx) -> int:
                 reports += [{"row": r["row"], "sample": r["sample_name"], "ok": False,
                              "error": "not started"} for r in rows[index:]]
                 break
+    if code == OK:   # until the whole sheet is in, a re-run finds the rows already uploaded
+        for sample_id in done:
+            state.forget(api.url, api.lab, sample_id)
     ctx.out.result({"ok": code == OK, "rows": reports},
                    f"{sum(r['ok'] for r in reports)} of {len(rows)} samples uploaded.")
     return code

@@ -43,6 +43,14 @@ def test_a_sheet_uploads_every_row_and_reports_each(logged_in, tmp_path, sync_ta
     assert {s.name: s.status for s in Sample.objects.all()} == {"SH1": "ready", "SH2": "ready"}
     assert Sample.objects.get(name="SH2").external_id == "PSN-2"
 
+    sheet.write_text(sheet.read_text().replace("robot", "male"))
+    again = run_json(logged_in, "sheet", "upload", str(sheet), "--consent")
+    assert [(r["row"], r["ok"]) for r in again["rows"]] == [(2, True), (3, True), (4, True)]
+    assert [f.get("skipped") for f in again["rows"][0]["files"]] == ["already uploaded"] * 2, \
+        "a re-run finds the rows already uploaded"
+    assert {s.name: s.status for s in Sample.objects.all()} == {
+        "SH1": "ready", "SH2": "ready", "SH3": "ready"}
+
 
 def test_an_unreachable_storage_server_exits_5_and_says_how_to_resume(logged_in, tmp_path):
     r1 = write_random_file(tmp_path / "NET1_R1.fastq.gz", 12 * MIB)
