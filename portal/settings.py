@@ -412,3 +412,4 @@ API_RATE_LIMIT = env_str("WES_API_RATE_LIMIT", "600/minute")
 if not __import__("re").match(r"^\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*$", API_RATE_LIMIT):
     raise ImproperlyConfigured(f"WES_API_RATE_LIMIT={API_RATE_LIMIT!r}: use e.g. 600/minute")
 MIDDLEWARE += ["portal.api.middleware.ApiMiddleware"]
+INSTALLED_APPS += ["ninja"]   # /api/v1/docs from the portal's own static files (no CDN; CSP 'self')

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ from tenants.models import ApiToken, Membership, TokenScope
 MAX_DAYS = 90
 TOKEN_PREFIX = "wes_"
 LAST_USED_EVERY = timedelta(minutes=1)
+TOKEN_TEXT = re.compile(r"^wes_([0-9a-f]{8})_([A-Za-z0-9_-]{32,128})$")
 
 
 class TokenRefused(Exception):
@@ -73,21 +75,22 @@ def token_create(*, membership: Membership, name: str, days: int, scope: str,
     return token, f"{TOKEN_PREFIX}{prefix}_{secret}"
 
 
-def token_revoke(*, membership: Membership, token: ApiToken, request=None) -> ApiToken:
+def token_revoke(*, user, token: ApiToken, request=None) -> ApiToken:
     """The token's owner, or a manager of its lab, revokes it."""
-    if token.lab_id != membership.lab_id:
-        raise PermissionDenied("That token belongs to another lab.")
-    if token.user_id != membership.user_id:
+    if token.user_id != user.pk:
+        membership = token.lab.memberships.filter(user=user).first()
+        if membership is None:
+            raise PermissionDenied("That token belongs to another lab.")
         require_manager(membership)
     with transaction.atomic():
-        token = for_update(ApiToken.objects).get(pk=token.pk)
+        token = for_update(ApiToken.objects).select_related("lab", "user").get(pk=token.pk)
         if token.revoked_at is not None:
             raise ValidationError("This token was already revoked.")
         token.revoked_at = timezone.now()
-        token.revoked_by = membership.user.email
+        token.revoked_by = user.email
         token.save(update_fields=["revoked_at", "revoked_by"])
-        audit_record(actor=Actor.for_user(membership.user), action=audit_actions.API_TOKEN_REVOKED,
-                     lab=membership.lab, resource_type="api_token", resource_id=token.pk,
+        audit_record(actor=Actor.for_user(user), action=audit_actions.API_TOKEN_REVOKED,
+                     lab=token.lab, resource_type="api_token", resource_id=token.pk,
                      request=request, details={"token_id": token.prefix, "name": token.name,
                                                "owner": token.user.email})
     return token
@@ -121,14 +124,15 @@ def authenticate(text: str, *, now=None) -> ApiToken:
     """The token the text names, with its membership, lab and user loaded; TokenRefused when it
     is malformed, unknown, wrong, revoked, expired or its member was removed."""
     now = now or timezone.now()
-    parts = (text or "").split("_", 2)
-    if len(parts) != 3 or f"{parts[0]}_" != TOKEN_PREFIX or len(parts[1]) != 8 or not parts[2]:
+    match = TOKEN_TEXT.match(text or "")
+    if match is None:
         raise TokenRefused("The token is not a WES Portal API token (wes_<id>_<secret>).")
+    prefix, secret = match.groups()
     token = (ApiToken.objects.select_related("membership__lab", "membership__user")
-             .filter(prefix=parts[1].lower()).first())
+             .filter(prefix=prefix).first())
     # compare even when there is no such token, so timing says nothing about prefixes
     expected = token.secret_hash if token is not None else "0" * 64
-    if not hmac.compare_digest(expected, _secret_hash(parts[2])) or token is None:
+    if not hmac.compare_digest(expected, _secret_hash(secret)) or token is None:
         raise TokenRefused("The token is not valid.")
     if token.revoked_at is not None:
         raise TokenRefused("The token was revoked.")

@@ -35,8 +35,15 @@ class JobFilters(Schema):
 @router.get("/labs/{lab}/jobs", response=responses({200: s.JobPage}), url_name="jobs")
 def job_list(request, lab: str = LAB, filters: Query[JobFilters] = None):
     membership = membership_for(request, lab)
-    return paged(job_query(membership.lab, sample=filters.sample, status=filters.status),
-                 filters.page, filters.page_size, lambda job: job_dict(job, membership))
+    answer = paged(job_query(membership.lab, sample=filters.sample, status=filters.status),
+                   filters.page, filters.page_size, lambda job: job_dict(job, membership))
+    # no page lists jobs; it names samples' outputs, so it is recorded as patient data read
+    audit_record(actor=Actor.for_user(membership.user), action=audit_actions.API_CALLED,
+                 lab=membership.lab, resource_type="job", phi_accessed=True, request=request,
+                 details={"method": "GET", "path": request.path_info[:300], "status": 200,
+                          "count": len(answer["items"]), "total": answer["count"],
+                          "sample": str(filters.sample or ""), "job_status": filters.status or ""})
+    return answer
 
 
 @router.get("/labs/{lab}/jobs/{job_id}", response=responses({200: s.JobOut}), url_name="job")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from jobs.intake import services as intake
 from jobs.intake import uploads
@@ -80,7 +80,7 @@ def sample_create(request, payload: s.SampleIn, lab: str = LAB):
                                   files=form.files_declared(), request=request)
     sample = access_sample(membership, sample.pk)
     answer = sample_dict(sample)
-    return 201, {"sample": answer, "files": answer["files"]}
+    return Status(201, {"sample": answer, "files": answer["files"]})
 
 
 @router.get("/labs/{lab}/samples/{sample_id}", response=responses({200: s.SampleOut}),
@@ -105,7 +105,7 @@ def sample_submit(request, sample_id: UUID, lab: str = LAB):
         job = runs.job_submit(membership=membership, sample=sample, request=request)
     except ValidationError as exc:   # not ready: a state conflict, as for uploads
         raise uploads.UploadConflict(exc.messages) from None
-    return 202, job_dict(job, membership)
+    return Status(202, job_dict(job, membership))
 
 
 class UploadIn(Schema):
