@@ -125,8 +125,8 @@ def describe(summary: dict) -> str:
         if "skipped" in f:
             lines.append(f"  R{f['read']} {f['name']}: {f['skipped']}.")
         else:
-            rate = f["bytes_sent"] / f["seconds"] / 1e6 if f["seconds"] else 0
+            rate = f["bytes_sent"] / f["seconds"] / 1024**2 if f["seconds"] else 0
             lines.append(f"  R{f['read']} {f['name']}: {f['parts_sent']} parts sent, "
-                         f"{f['parts_kept']} already stored, {rate:.0f} MB/s, "
+                         f"{f['parts_kept']} already stored, {rate:.0f} MiB/s, "
                          f"sha256 {f['sha256']}.")
     return "\n".join(lines)

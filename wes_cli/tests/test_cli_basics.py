@@ -59,10 +59,11 @@ def test_commands_without_a_login_exit_3_and_say_how_to_log_in(cli_env):
 
 def test_an_unreachable_portal_exits_5(cli_env, tmp_path):
     env = {**cli_env, "WES_URL": f"http://127.0.0.1:{free_port()}", "WES_TOKEN": "wes_x_y",
-           "WES_LAB": "lab-a"}
+           "WES_LAB": "lab-a", "WES_RETRIES": "0"}   # retries ride out ~15 s by default
     answer = run_json(env, "status", "123", expect=NETWORK)
     assert answer["error"].startswith(f"The portal at {env['WES_URL']} could not be reached")
-    result = run_cli(cli_env, "login", "--url", env["WES_URL"], "--token", "wes_1234abcd_secret")
+    result = run_cli({**cli_env, "WES_RETRIES": "0"}, "login", "--url", env["WES_URL"],
+                     "--token", "wes_1234abcd_secret")
     assert result.returncode == NETWORK
     assert not (tmp_path / "config" / "wes" / "config.json").exists(), "nothing saved"
 

@@ -44,7 +44,8 @@ def ready_sample(as_manager, tmp_path, monkeypatch):
 
 @pytest.fixture
 def finished_job(ready_sample, manager):
-    """A succeeded job whose outputs are in the results bucket (as publishing leaves them)."""
+    """A succeeded job whose outputs are in the results bucket, as publishing leaves them (rows
+    made directly: these tests are about the client, not the pipeline, which would take minutes)."""
     job = Job.objects.create(lab=manager.lab, sample=ready_sample, status="succeeded",
                              submitted_by=manager.user, finished_at=timezone.now())
     for path, data in OUTPUTS.items():
