@@ -66,7 +66,9 @@ def test_refusals_have_their_exit_codes(portal, clinician, outsider, cli_env, tm
     run_json(cli_env, "login", "--url", portal, "--token", api_token(clinician))
     bad = run_json(cli_env, "upload", "CLI2", str(r1), str(r2), "--consent", expect=FAILED)
     assert "clinical_indication" in bad["error"]
-    run_json(cli_env, "upload", "CLI2", str(r1), str(r2), *UPLOAD)
+    shown = run_cli(cli_env, "upload", "CLI2", str(r1), str(r2), *UPLOAD, "--progress")
+    assert shown.returncode == 0 and shown.stdout.startswith("Sample CLI2 (id ")
+    assert "R1 CLI2_R1.fastq.gz: 100%" in shown.stderr, "a bar per file on stderr"
 
     elsewhere = run_cli(cli_env, "login", "--url", portal, "--token", api_token(outsider))
     assert elsewhere.returncode == 0
