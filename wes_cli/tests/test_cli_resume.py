@@ -4,8 +4,8 @@ stored object is the local file byte for byte (its SHA-256).
 
 The bytes are random, not FASTQ: the portal checks FASTQ only after the upload, in a task these
 tests do not run (no sync_tasks), so the files end `uploaded` and the sample `verifying`. The
-pair of two 1 GiB files (marker big_upload; runs with WES_CLI_BIG=1, ~3 minutes on the shared
-2-core machine) is the issue's acceptance test; the default run keeps a 64 MiB one with the same
+pair of two 1 GiB files (marker big_upload; runs with WES_CLI_BIG=1; 1 to 3 minutes on the
+shared 2-core machine) is the issue's acceptance test; the default run keeps a 64 MiB one with the same
 steps (~45 s)."""
 
 from __future__ import annotations
