@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     upload = commands.add_parser("upload", parents=[common],
                                  help="create a sample and upload its R1/R2 pair (resumable)")
-    upload.add_argument("sample", nargs="?", metavar="SAMPLE_NAME")
-    upload.add_argument("r1", nargs="?", metavar="R1")
-    upload.add_argument("r2", nargs="?", metavar="R2")
+    upload.add_argument("sample", nargs="?", metavar="SAMPLE_NAME", help="the new sample's name")
+    upload.add_argument("r1", nargs="?", metavar="R1", help="read 1, a .fastq.gz file")
+    upload.add_argument("r2", nargs="?", metavar="R2", help="read 2, a .fastq.gz file")
     upload.add_argument("--resume", metavar="SAMPLE_ID",
                         help="carry on an interrupted upload of that sample from this machine")
     add_sample_fields(upload)
@@ -97,11 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_sample_fields(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--external-id", help="the patient's identifier at the lab "
-                                              "(default: the sample name)")
+    parser.add_argument("--external-id", metavar="ID",
+                        help="the lab's pseudonymous sample/patient identifier (default: the "
+                             "sample name)")
     parser.add_argument("--sex", default="unknown", choices=["female", "male", "other", "unknown"])
-    parser.add_argument("--indication", default="", help="clinical indication")
-    parser.add_argument("--hpo", default="", help="HPO terms, e.g. HP:0001250,HP:0002376")
+    parser.add_argument("--indication", default="", metavar="TEXT",
+                        help="the clinical indication (the portal requires one)")
+    parser.add_argument("--hpo", default="", metavar="TERMS",
+                        help="HPO terms, e.g. HP:0001250,HP:0002376")
     parser.add_argument("--consent", action="store_true",
                         help="confirm consent for genomic testing is documented (required for a "
                              "new sample)")
