@@ -96,12 +96,12 @@ def token_revoke(*, user, token: ApiToken, request=None) -> ApiToken:
     return token
 
 
-def tokens_of_user(user):
+def token_list_for_user(user):
     """The user's tokens in every lab, newest first (their profile page)."""
     return ApiToken.objects.filter(user=user).select_related("lab").order_by("-created_at")
 
 
-def tokens_of_lab(lab):
+def token_list_for_lab(lab):
     """A lab's tokens, newest first (its managers' page)."""
     return lab.api_tokens.select_related("user").order_by("-created_at")
 

@@ -47,7 +47,7 @@ def token_list(request):
             status = 400
     return render(request, "tenants/api_tokens.html", {
         "form": form, "created": created, "has_labs": bool(memberships),
-        "rows": _rows(api_tokens.tokens_of_user(request.user)),
+        "rows": _rows(api_tokens.token_list_for_user(request.user)),
         "max_days": api_tokens.MAX_DAYS}, status=status)
 
 
@@ -65,7 +65,7 @@ def token_revoke(request, token_id):
 @require_GET
 def lab_token_list(request):
     return render(request, "tenants/lab_api_tokens.html",
-                  {"rows": _rows(api_tokens.tokens_of_lab(request.lab))})
+                  {"rows": _rows(api_tokens.token_list_for_lab(request.lab))})
 
 
 @lab_view(manager_only=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -38,7 +38,7 @@ class ApiError(Exception):
 
 
 # Statuses every token-authenticated operation may answer (declared in the schema).
-COMMON = (400, 401, 403, 404, 422, 429, 503)
+COMMON = (400, 401, 403, 404, 413, 422, 429, 503)
 
 
 def responses(ok: dict, *extra: int) -> dict:
@@ -113,6 +113,11 @@ def install(api) -> None:
         log.warning("API: storage is unavailable: %s", exc)
         return answer(request, 503, [(None, "The file store is not answering; nothing was "
                                             "changed. Try again in a few minutes.")])
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        return answer(request, 413, [(None, "The request body is too large "
+                                            "(DATA_UPLOAD_MAX_MEMORY_SIZE).")])
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):

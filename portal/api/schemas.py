@@ -106,7 +106,7 @@ class SignedPart(Schema):
 
 class PartSent(Schema):
     part_number: int = Field(ge=1, le=10000)
-    etag: str = Field(max_length=200, pattern=NO_NUL)
+    etag: str = Field(max_length=100, pattern=NO_NUL)
 
 
 class CompleteIn(Schema):

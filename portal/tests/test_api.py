@@ -323,3 +323,59 @@ def test_the_docs_page_uses_the_portals_own_static_files(client):
 def test_malformed_tokens_are_refused_without_touching_the_database_badly(client, text):
     response = client.get(API + "/labs", HTTP_AUTHORIZATION=f"Bearer {text}")
     assert response.status_code == 401
+
+
+def test_posts_need_no_csrf_token_even_with_a_session_cookie(manager, clinician, token_for,
+                                                             moto_s3):
+    from django.test import Client
+
+    world = isolation_world.build(manager=manager, clinician=clinician)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clinician.user)
+    _, text = token_for(clinician)
+    response = post(client, f"/labs/lab-a/samples/{world.ids['ready_sample_id']}/submit", text)
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+
+
+def test_every_event_of_an_api_call_names_the_token(client, manager, clinician, token_for,
+                                                    moto_s3):
+    world = isolation_world.build(manager=manager, clinician=clinician)
+    row, text = token_for(clinician)
+    first = AuditEvent.objects.latest("id").pk
+    calls = [get(client, "/labs", text), get(client, "/labs/lab-a/samples", text),
+             get(client, f"/labs/lab-a/samples/{world.ids['sample_id']}", text),
+             get(client, "/labs/lab-a/jobs", text),
+             get(client, f"/labs/lab-a/jobs/{world.ids['job_id']}", text),
+             get(client, f"/labs/lab-a/samples/{world.ids['ready_sample_id']}x", text),
+             post(client, f"/labs/lab-a/samples/{world.ids['ready_sample_id']}/submit", text)]
+    events = list(AuditEvent.objects.filter(pk__gt=first))
+    assert len(events) >= len(calls)
+    assert {e.details.get("token_id") for e in events} == {row.prefix}
+    assert {e.actor_email for e in events} == {clinician.user.email}
+    assert {"sample.list_viewed", "sample.viewed", "job.viewed", "sample.submitted",
+            "api.called"} <= {e.action for e in events}
+
+
+def test_a_body_over_the_size_limit_is_413_not_500(client, clinician, token_for):
+    _, text = token_for(clinician)
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
+        response = post(client, f"/labs/lab-a/files/{clinician.pk}/upload/complete", text,
+                        {"parts": [{"part_number": n, "etag": "x" * 40} for n in range(1, 50)],
+                         "sha256": "0" * 64})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["message"].startswith("The request body is too large")
+
+
+def test_last_used_is_written_at_most_once_a_minute(client, clinician, token_for):
+    row, text = token_for(clinician)
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    first = row.last_used_at
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    assert row.last_used_at == first
+    ApiToken.objects.filter(pk=row.pk).update(last_used_at=first - timedelta(minutes=2))
+    get(client, "/labs", text)
+    row.refresh_from_db()
+    assert row.last_used_at > first

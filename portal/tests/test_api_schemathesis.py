@@ -30,7 +30,7 @@ from tenants.api_tokens import token_create
 pytestmark = [pytest.mark.django_db, pytest.mark.s3]
 EXAMPLES = 12
 NEGATIVE_EXAMPLES = 6   # invalid input: must answer 4xx in the error shape, never 5xx
-BUDGET_SECONDS = 90
+BUDGET_SECONDS = 60
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

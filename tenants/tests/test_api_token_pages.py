@@ -81,3 +81,34 @@ def test_removing_a_member_shows_their_tokens_as_dead(client_for, clinician, man
     client = client_for(manager)
     client.post(f"/labs/lab-a/members/{clinician.pk}/remove/")
     assert "Member removed" in client.get("/labs/lab-a/tokens/").content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_token_page_in_chromium_then_the_token_works(chromium, live_server, client,
+                                                         clinician):
+    """From the header to a working token: create it, copy the text shown once, call the API."""
+    import requests
+
+    from tests.helpers import browser_page_as, screenshot
+
+    page = browser_page_as(chromium, live_server, client, clinician.user, width=1200, height=800)
+    page.goto(live_server.url + "/labs/lab-a/")
+    page.click("text=API tokens")
+    page.fill("input[name=name]", "sequencer PC")
+    page.select_option("select[name=scope]", "upload")
+    page.click("button:has-text('Create token')")
+    text = page.locator("[data-token-text]").inner_text().strip()
+    assert text.startswith("wes_")
+    screenshot(page, "api-token-created")
+    answer = requests.get(live_server.url + "/api/v1/labs", timeout=10,
+                          headers={"Authorization": f"Bearer {text}"})
+    assert answer.status_code == 200 and answer.json()["items"][0]["slug"] == "lab-a"
+    page.goto(live_server.url + "/tokens/")
+    assert text not in page.content() and "sequencer PC" in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Revoke')")
+    page.wait_for_selector("text=was revoked")
+    screenshot(page, "api-token-revoked")
+    assert requests.get(live_server.url + "/api/v1/labs", timeout=10,
+                        headers={"Authorization": f"Bearer {text}"}).status_code == 401
