@@ -382,6 +382,25 @@ LOGGING = {
 }
 
 
+# --- storage credentials (storage/credentials.py, storage/policies.py) ---
+# One key pair per role, each with only its rights; a role without keys of its own uses
+# MINIO_ACCESS_KEY / MINIO_SECRET_KEY, so a single-key installation keeps working.
+STORAGE_ROLES = ("web", "worker", "records", "admin")
+WES_STORAGE_ROLE = env_str("WES_STORAGE_ROLE", "admin")
+if WES_STORAGE_ROLE not in STORAGE_ROLES:
+    raise ImproperlyConfigured(f"WES_STORAGE_ROLE={WES_STORAGE_ROLE!r}: use one of "
+                               f"{', '.join(STORAGE_ROLES)}")
+MINIO_ROLE_KEYS: dict[str, tuple[str, str]] = {}
+for _role in STORAGE_ROLES:
+    _access = env_secret(f"MINIO_{_role.upper()}_ACCESS_KEY")
+    _secret = env_secret(f"MINIO_{_role.upper()}_SECRET_KEY")
+    if bool(_access) != bool(_secret):
+        raise ImproperlyConfigured(f"set both MINIO_{_role.upper()}_ACCESS_KEY and "
+                                   f"MINIO_{_role.upper()}_SECRET_KEY, or neither")
+    if _access:
+        MINIO_ROLE_KEYS[_role] = (_access, _secret)
+
+
 def _refuse_development_defaults() -> None:
     problems = []
     if SECRET_KEY == DEV_SECRET_KEY:
