@@ -58,6 +58,7 @@ TABLE: dict[str, tuple[Grant, ...]] = {
         G("raw", "finish_uploads"),       # resume (list parts), cancel an upload
         G("raw", "list_versions"),        # find the versions of a received copy to remove
         G("raw", "delete", RECEIVED_KEYS),  # remove a received copy once claimed; nothing else
+        G("reference", "read"),           # gene panels read the bundle's HPO gene file
         G("intermediate", "read"),        # sign downloads of BAM/VCF/QC outputs
         G("results", "read"),             # sign downloads of results and report PDFs
         G("results", "write", REPORT_KEYS),  # draft edits and sign-out write the PDF
@@ -73,6 +74,9 @@ TABLE: dict[str, tuple[Grant, ...]] = {
         G("results", "read"), G("results", "write"),             # publishing, draft reports
         G("results", "hold", REPORT_KEYS),                       # a draft written under a hold
         G("logs", "read"), G("logs", "write"),                   # logs, audit exports
+        # a large upload that fails is aborted (boto3's upload_file), which deletes no object
+        G("intermediate", "finish_uploads"), G("results", "finish_uploads"),
+        G("logs", "finish_uploads"),
         G("logs", "list_versions"),       # audit checkpoints are read back by version
         G("logs", "retain", AUDIT_CHECKPOINT_KEYS),              # checkpoints under retention
     ),
@@ -82,7 +86,7 @@ TABLE: dict[str, tuple[Grant, ...]] = {
         G("intermediate", "list"), G("intermediate", "read"), G("intermediate", "delete"),
         G("intermediate", "sweep_uploads"),
         G("results", "list"), G("results", "list_versions"), G("results", "read"),
-        G("results", "write"),            # restore brings archived files back
+        G("results", "write"), G("results", "finish_uploads"),  # restore brings files back
         G("results", "delete"), G("results", "hold"), G("results", "sweep_uploads"),
         G("archives", "list"), G("archives", "list_versions"), G("archives", "read"),
         G("archives", "write"), G("archives", "finish_uploads"), G("archives", "sweep_uploads"),

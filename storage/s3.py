@@ -170,6 +170,20 @@ def list_bucket_names(*, probe: bool = False) -> set[str]:
         return {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
 
 
+def bucket_located(name: str, *, probe: bool = False) -> bool:
+    """Whether the bucket exists, asked with GetBucketLocation: a key that may not list the bucket
+    (the web and worker roles) may still ask where it is, and a server that shows a key only the
+    buckets it may list (SeaweedFS) leaves the others out of ListBuckets."""
+    try:
+        with translated_errors(f"look up bucket {name}"):
+            (probe_client() if probe else client()).get_bucket_location(Bucket=name)
+    except StorageError as exc:
+        if exc.code in NOT_FOUND_CODES:
+            return False
+        raise
+    return True
+
+
 def _unless_missing(action: str, call):
     """What `call()` answers, or None when the bucket, object or upload it names does not exist;
     any other failure is a StorageError that says what was being done."""
