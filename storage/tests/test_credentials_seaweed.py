@@ -234,3 +234,36 @@ def test_the_health_check_finds_every_bucket_with_any_role_and_names_a_missing_o
     with override_settings(MINIO_BUCKET_ARCHIVES="archives-never-made"), acting_as("web"):
         health = check_storage()
     assert not health["ok"] and "missing bucket(s) archives-never-made" in health["error"]
+
+
+def test_the_portals_own_storage_calls_work_with_the_web_key_and_stop_at_a_delete(role_server):
+    """The web process's path through storage.s3 (start, sign, send, complete an upload; sign a
+    download), with nothing but the web key; a delete is refused with a sentence naming the role,
+    and the same call acting as records goes through."""
+    from storage import versions
+    from storage.credentials import acting_as
+
+    raw, key = bucket_name("raw"), f"lab/job/W{next(_uid)}_R1.fastq.gz"
+    with override_settings(WES_STORAGE_ROLE="web"):
+        upload_id = s3.start_multipart_upload(raw, key)
+        url = s3.presign_upload_part(raw, key, upload_id, 1, content_length=4, expires_in=60)
+        sent = urllib.request.urlopen(urllib.request.Request(url, data=b"@r1\n", method="PUT"))
+        assert s3.list_uploaded_parts(raw, key, upload_id)[0]["Size"] == 4
+        s3.complete_multipart_upload(raw, key, upload_id,
+                                     [{"PartNumber": 1, "ETag": sent.headers["ETag"]}])
+        assert s3.object_size(raw, key) == 4
+        download = s3.presign_download(raw, key, file_name="r1.fastq.gz", expires_in=60)
+        assert urllib.request.urlopen(download).read() == b"@r1\n"
+        with pytest.raises(s3.StorageError, match="denied access.*storage role web") as refused:
+            versions.delete_object_versions(raw, key)
+        assert refused.value.code == "AccessDenied"
+        with pytest.raises(s3.StorageError, match="storage role web"):
+            s3.set_lifecycle_rules(raw, [])
+        with acting_as("records"):   # holds the read without being able to read it
+            [version] = [v["VersionId"] for v in versions.list_versions(raw, key)]
+            versions.set_legal_hold(raw, key, version, on=True)
+            with pytest.raises(s3.StorageError, match="storage role records"):
+                s3.open_object(raw, key)
+            versions.set_legal_hold(raw, key, version, on=False)
+        with acting_as("admin"):
+            assert versions.delete_object_versions(raw, key) == 1
