@@ -267,3 +267,25 @@ def test_the_portals_own_storage_calls_work_with_the_web_key_and_stop_at_a_delet
             versions.set_legal_hold(raw, key, version, on=False)
         with acting_as("admin"):
             assert versions.delete_object_versions(raw, key) == 1
+
+
+def test_the_worker_key_writes_and_reads_audit_checkpoints_it_cannot_shorten(role_server):
+    """tenants/audit_checkpoints.py's storage calls with the worker key: write under retention,
+    list and read back by version; shortening the retention or deleting the version is refused."""
+    from storage import versions
+    from storage.credentials import acting_as
+
+    logs, key = bucket_name("logs"), f"audit/checkpoints/{next(_uid):020d}-{'a' * 64}.json"
+    until = (datetime.now(dt_timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    with acting_as("worker"):
+        assert s3.get_object_lock_enabled(logs)
+        version = versions.put_retained_bytes(logs, key, b"{}", mode="GOVERNANCE",
+                                              retain_until=until)
+        assert [v["VersionId"] for v in versions.list_versions(logs, key)] == [version]
+        assert versions.get_retained_version(logs, key, version)["lock_mode"] == "GOVERNANCE"
+        with pytest.raises(s3.StorageError, match="AccessDenied"):
+            versions.shorten_retention(logs, key, version, mode="GOVERNANCE",
+                                       retain_until=until - timedelta(days=1),
+                                       bypass_governance=True)
+        with pytest.raises(s3.StorageError, match="AccessDenied"):
+            versions.delete_version(logs, key, version, bypass_governance=True)
