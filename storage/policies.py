@@ -83,7 +83,9 @@ TABLE: dict[str, tuple[Grant, ...]] = {
     "records": (
         G("raw", "list"), G("raw", "list_versions"), G("raw", "hold"),     # legal holds on reads
         G("raw", "sweep_uploads"),        # reconciliation lists unfinished uploads
-        G("intermediate", "list"), G("intermediate", "read"), G("intermediate", "delete"),
+        # deleting "every version" lists the versions first, in unversioned buckets too
+        G("intermediate", "list"), G("intermediate", "list_versions"),
+        G("intermediate", "read"), G("intermediate", "delete"),
         G("intermediate", "sweep_uploads"),
         G("results", "list"), G("results", "list_versions"), G("results", "read"),
         G("results", "write"), G("results", "finish_uploads"),  # restore brings files back
@@ -92,7 +94,8 @@ TABLE: dict[str, tuple[Grant, ...]] = {
         G("archives", "write"), G("archives", "finish_uploads"), G("archives", "sweep_uploads"),
         G("archives", "delete"), G("archives", "hold"),
         G("reference", "list"), G("reference", "sweep_uploads"),   # reconciliation
-        G("logs", "list"), G("logs", "read"), G("logs", "sweep_uploads"),
+        G("logs", "list"), G("logs", "list_versions"), G("logs", "read"),
+        G("logs", "sweep_uploads"),
         G("logs", "delete", JOB_LOG_KEYS),  # purge removes a job's log outputs, never audit/...
     ),
 }

@@ -8,9 +8,6 @@ made from the same grants, say the same thing."""
 from __future__ import annotations
 
 import itertools
-import json
-import secrets
-import shutil
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
@@ -22,7 +19,9 @@ from django.test import override_settings
 
 from storage import policies, s3
 from storage.buckets import bucket_name
-from storage.seaweed import SeaweedServer
+from tests import storage_roles
+
+role_keys, role_server = storage_roles.role_keys, storage_roles.role_server   # the fixtures
 
 ROLES = ("web", "worker", "records")
 _uid = itertools.count()
@@ -103,42 +102,13 @@ def test_the_table_covers_every_operation_and_matches_the_policy_model():
 
 
 @pytest.fixture(scope="module")
-def role_keys():
-    return {role: (f"wes{role}{secrets.token_hex(4)}", secrets.token_urlsafe(24))
-            for role in ("web", "worker", "records", "admin")}
-
-
-@pytest.fixture(scope="module")
-def role_server(tmp_path_factory, role_keys):
-    """A SeaweedFS of its own, started with the generated identities, its buckets provisioned by
-    the admin key and one object of each kind stored."""
-    from conftest import _unique_buckets
-    from storage import provisioning
-    from storage.credentials import acting_as
-
-    buckets = _unique_buckets()
-    data_dir = tmp_path_factory.mktemp("seaweedfs-roles")
-    with override_settings(**buckets):
-        config = data_dir / "s3.json"
-        config.write_text(json.dumps(policies.seaweedfs_config(role_keys)))
-    admin_key, admin_secret = role_keys["admin"]
-    server = SeaweedServer(data_dir / "data", f"boot{secrets.token_hex(4)}",
-                           secrets.token_urlsafe(24), s3_config=config)
-    server.start()
-    try:
-        with override_settings(MINIO_ENDPOINT=server.endpoint,
-                               MINIO_PUBLIC_ENDPOINT=server.endpoint, MINIO_SECURE=False,
-                               MINIO_ROLE_KEYS=role_keys, **buckets):
-            with acting_as("admin"):
-                provisioning.apply()
-                admin = s3.client()
-                for op, (_action, bucket_role, key) in OPERATIONS.items():
-                    if key and "{n}" not in key:
-                        admin.put_object(Bucket=bucket_name(bucket_role), Key=key, Body=b"x")
-            yield server
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+def seeded(role_server):
+    """One object of each kind the operations read, stored with the admin key."""
+    admin = s3.client("admin")
+    for _action, bucket_role, key in OPERATIONS.values():
+        if key and "{n}" not in key:
+            admin.put_object(Bucket=bucket_name(bucket_role), Key=key, Body=b"x")
+    return role_server
 
 
 def _presigned_upload(cl, bucket: str, key: str) -> None:
@@ -199,7 +169,7 @@ def _refused(exc: Exception) -> bool:
 
 
 @pytest.mark.parametrize("op,role,expected", CELLS, ids=[f"{r}: {o}" for o, r, _ in CELLS])
-def test_each_role_is_refused_outside_its_rights(role_server, op, role, expected):
+def test_each_role_is_refused_outside_its_rights(seeded, op, role, expected):
     _action, bucket_role, key = OPERATIONS[op]
     key = key.format(n=f"{role}{next(_uid)}") if key else None
     cl, admin = s3.client(role), s3.client("admin")
