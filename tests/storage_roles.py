@@ -23,11 +23,13 @@ def role_keys():
 @pytest.fixture(scope="module")
 def role_server(tmp_path_factory, role_keys):
     """Settings point at the server (bucket names of its own, MINIO_ROLE_KEYS = role_keys) while
-    the module's tests run; the process's role is `admin` unless a test says otherwise."""
+    the module's tests run; the process's role is `admin` unless a test says otherwise (`as_process`
+    also renews django-storages' backends, which take the process's key when made)."""
     from conftest import _unique_buckets
     from storage import policies, provisioning
     from storage.credentials import acting_as
     from storage.seaweed import SeaweedServer
+    from tests.helpers import storages_for
 
     buckets = _unique_buckets()
     data_dir = tmp_path_factory.mktemp("seaweedfs-roles")
@@ -41,10 +43,18 @@ def role_server(tmp_path_factory, role_keys):
     try:
         with override_settings(MINIO_ENDPOINT=server.endpoint,
                                MINIO_PUBLIC_ENDPOINT=server.endpoint, MINIO_SECURE=False,
-                               MINIO_ROLE_KEYS=role_keys, WES_STORAGE_ROLE="admin", **buckets):
+                               MINIO_ROLE_KEYS=role_keys, WES_STORAGE_ROLE="admin",
+                               STORAGES=storages_for(server.endpoint, buckets), **buckets):
             with acting_as("admin"):
                 provisioning.apply()
             yield server
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def as_process(role: str):
+    """Settings of a process started with WES_STORAGE_ROLE=role (fresh django-storages backends)."""
+    from django.conf import settings
+
+    return override_settings(WES_STORAGE_ROLE=role, STORAGES={**settings.STORAGES})

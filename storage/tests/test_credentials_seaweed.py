@@ -43,6 +43,7 @@ OPERATIONS = {
     "read a result":              ("s3:GetObject", "results", "lab/job/variants.tsv"),
     "write a result":             ("s3:PutObject", "results", "lab/job/{n}.tsv"),
     "write a report PDF":         ("s3:PutObject", "results", "lab/job/report/{n}.pdf"),
+    "write a held report PDF":    ("s3:PutObjectLegalHold", "results", "lab/job/report/h{n}.pdf"),
     "delete a result":            ("s3:DeleteObjectVersion", "results", "lab/job/d{n}.tsv"),
     "hold a result":              ("s3:PutObjectLegalHold", "results", "lab/job/h{n}.tsv"),
     "read an archive":            ("s3:GetObject", "archives", "2026/01/lab/job.tar.gz"),
@@ -75,6 +76,7 @@ REFUSALS = {
     "read a result":               (True,  True,  True),
     "write a result":              (False, True,  True),
     "write a report PDF":          (True,  True,  True),
+    "write a held report PDF":     (True,  True,  True),
     "delete a result":             (False, False, True),
     "hold a result":               (False, False, True),
     "read an archive":             (False, False, True),
@@ -131,6 +133,8 @@ def _attempt(op: str, cl, admin, bucket: str, key: str | None) -> None:
     action = OPERATIONS[op][0]
     if op == "upload a read (presigned)":
         _presigned_upload(cl, bucket, key)
+    elif op == "write a held report PDF":     # as reports/services.py writes under a job's hold
+        cl.put_object(Bucket=bucket, Key=key, Body=b"%PDF", ObjectLockLegalHoldStatus="ON")
     elif action == "s3:DeleteObjectVersion":
         _delete_version(cl, admin, bucket, key)
     elif action == "s3:DeleteObject":
