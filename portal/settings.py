@@ -399,6 +399,12 @@ for _role in STORAGE_ROLES:
                                    f"MINIO_{_role.upper()}_SECRET_KEY, or neither")
     if _access:
         MINIO_ROLE_KEYS[_role] = (_access, _secret)
+# The django-q2 cluster that runs the records tasks (archive, purge, reconciliation), started as
+# `Q_CLUSTER_NAME=<name> WES_STORAGE_ROLE=records manage.py qcluster`; empty: every cluster runs
+# them, and its worker needs the records key too.
+WES_RECORDS_CLUSTER = env_str("WES_RECORDS_CLUSTER", "")
+if WES_RECORDS_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {WES_RECORDS_CLUSTER: {}}
 
 
 def _refuse_development_defaults() -> None:
