@@ -399,6 +399,8 @@ for _role in STORAGE_ROLES:
                                    f"MINIO_{_role.upper()}_SECRET_KEY, or neither")
     if _access:
         MINIO_ROLE_KEYS[_role] = (_access, _secret)
+    if not DEBUG and DEV_STORAGE_SECRET_KEY in (_access, _secret):
+        raise ImproperlyConfigured(f"MINIO_{_role.upper()}_SECRET_KEY is the development default")
 # The django-q2 cluster that runs the records tasks (archive, purge, reconciliation), started as
 # `Q_CLUSTER_NAME=<name> WES_STORAGE_ROLE=records manage.py qcluster`; empty: every cluster runs
 # them, and its worker needs the records key too.

@@ -2,10 +2,10 @@
 
 | role | process | may |
 |---|---|---|
-| web | gunicorn | start, sign, complete and abort uploads to raw; read (sign downloads of) raw and results; write report PDFs; never delete |
-| worker | qcluster | read raw and reference; tag and sweep raw; write intermediate, results and logs; never delete |
-| records | the records jobs (archive, restore, purge, legal holds, reconciliation) | read everything, write archives and restored results, delete, place legal holds |
-| admin | setup_storage, load_reference, backup | everything on the six buckets |
+| web | gunicorn | upload reads (presigned parts, plain form), read what it signs downloads of, write report PDFs; delete only its own kept copies |
+| worker | qcluster | read reads and the reference, tag reads, write intermediate, results and logs, audit checkpoints under retention; never delete |
+| records | archive, restore, purge, legal holds, reconciliation | list everything, write archives and restored results, delete, place legal holds; not read the reads |
+| admin | setup_storage, load_reference, backups | everything on the six buckets |
 
 The rights themselves are in storage/policies.py (one table, turned into the MinIO policies and
 the SeaweedFS identities). Here: the process's role (`WES_STORAGE_ROLE`), each role's key pair
@@ -49,7 +49,8 @@ def current_role() -> str:
 @contextlib.contextmanager
 def acting_as(role: str):
     """Storage calls inside the block use `role`'s key pair (a legal hold placed from the admin
-    in the web process uses the records key, not the web key)."""
+    in the web process uses the records key, not the web key). Also a decorator. Threads started
+    inside the block do not inherit it (a ContextVar); they sign with the process's role."""
     token = _acting_as.set(check_role(role))
     try:
         yield
