@@ -54,8 +54,8 @@ def test_settings_refuse_a_bad_role_and_half_a_key_pair():
         _settings_error({"MINIO_WORKER_ACCESS_KEY": "k"})
     assert _settings_error({"WES_STORAGE_ROLE": "records", "MINIO_RECORDS_ACCESS_KEY": "k",
                             "MINIO_RECORDS_SECRET_KEY": "s"}) == ""
-    from portal.dev_defaults import DEV_STORAGE_SECRET_KEY
+    from django.conf import settings
 
     assert "MINIO_WEB_SECRET_KEY is the development default" in _settings_error({
         "DJANGO_DEBUG": "false", "MINIO_WEB_ACCESS_KEY": "k",
-        "MINIO_WEB_SECRET_KEY": DEV_STORAGE_SECRET_KEY})
+        "MINIO_WEB_SECRET_KEY": settings.DEV_STORAGE_SECRET_KEY})
