@@ -2,10 +2,12 @@
 they stay here, one module for the whole app; each takes ids, reloads rows and calls one service of
 its area, and is safe to run twice."""
 
+from django.conf import settings
+
 from common.queue import enqueue
 from jobs.intake import uploads, verification
 from jobs.models import ReconciliationStatus
-from jobs.records import archiving, reconciliation
+from jobs.records import archiving, cancelled, reconciliation
 from jobs.reports import notifications
 from jobs.reports import services as reports
 from jobs.results.publishing import job_outputs_publish
@@ -41,21 +43,49 @@ def send_notification(kind: str, object_id: str) -> int:
     return notifications.notify(kind, object_id)
 
 
+def _passed_to_records_cluster(task: str, *args) -> bool:
+    """With WES_RECORDS_CLUSTER set, the records tasks run only on that django-q2 cluster, whose
+    process alone holds the records storage key (docs/operations.md, "Storage credentials"); one
+    picked up by another cluster (a schedule, a button in the admin) is handed on to it."""
+    from django_q.conf import Conf
+
+    cluster = settings.WES_RECORDS_CLUSTER
+    if not cluster or Conf.CLUSTER_NAME == cluster:
+        return False
+    enqueue(task, *args, cluster=cluster)
+    return True
+
+
+def _records_queue_options() -> dict:
+    return {"cluster": settings.WES_RECORDS_CLUSTER} if settings.WES_RECORDS_CLUSTER else {}
+
+
 def archive_jobs() -> dict:
     """Daily: one task per job past the results period (jobs under legal hold are skipped), so a
     large job's archive runs in its own task, within its own timeout."""
     due = archiving.archive_due(dry_run=True)
     for job_id in due["done"]:
-        enqueue("jobs.tasks.archive_job", job_id)
+        enqueue("jobs.tasks.archive_job", job_id, **_records_queue_options())
     return {"queued": len(due["done"]), "held": len(due["held"])}
 
 
 def archive_job(job_id: str) -> str:
+    if _passed_to_records_cluster("jobs.tasks.archive_job", job_id):
+        return f"passed to the {settings.WES_RECORDS_CLUSTER} cluster"
     return archiving.job_archive(job_id=job_id).status
+
+
+def discard_cancelled_outputs(job_id: str) -> int:
+    """Queued by the runner when a job is cancelled while its outputs were being published."""
+    if _passed_to_records_cluster("jobs.tasks.discard_cancelled_outputs", job_id):
+        return 0
+    return cancelled.cancelled_outputs_discard(job_id=job_id)
 
 
 def purge_archives() -> dict:
     """Daily: purge archives past the archive period, except jobs under legal hold."""
+    if _passed_to_records_cluster("jobs.tasks.purge_archives"):
+        return {"passed_to": settings.WES_RECORDS_CLUSTER}
     result = archiving.purge_expired()
     return {"purged": len(result["done"]), "held": len(result["held"]),
             "failed": result["failed"]}
@@ -64,6 +94,8 @@ def purge_archives() -> dict:
 def reconcile_storage(trigger: str = "schedule") -> dict:
     """Nightly: list every bucket, compare with the object ledger, record the snapshot. A failed
     run is recorded with its reason and raised, so the queue's failed-task list shows it too."""
+    if _passed_to_records_cluster("jobs.tasks.reconcile_storage", trigger):
+        return {"passed_to": settings.WES_RECORDS_CLUSTER}
     run = reconciliation.storage_reconcile(trigger=trigger)
     if run.status == ReconciliationStatus.FAILED:
         raise RuntimeError(f"storage reconciliation {run.pk} failed: {run.error}")

@@ -433,6 +433,31 @@ BACKUP_KEEP = env_int("WES_BACKUP_KEEP", 7, minimum=1)
 # Where a set for a remote target is assembled before rclone copies it (needs room for one set).
 BACKUP_STAGING_DIR = env_str("WES_BACKUP_STAGING_DIR")
 BACKUP_RCLONE = env_str("WES_BACKUP_RCLONE", "rclone")
+# --- storage credentials (storage/credentials.py, storage/policies.py) ---
+# One key pair per role, each with only its rights; a role without keys of its own uses
+# MINIO_ACCESS_KEY / MINIO_SECRET_KEY, so a single-key installation keeps working.
+STORAGE_ROLES = ("web", "worker", "records", "admin")
+WES_STORAGE_ROLE = env_str("WES_STORAGE_ROLE", "admin")
+if WES_STORAGE_ROLE not in STORAGE_ROLES:
+    raise ImproperlyConfigured(f"WES_STORAGE_ROLE={WES_STORAGE_ROLE!r}: use one of "
+                               f"{', '.join(STORAGE_ROLES)}")
+MINIO_ROLE_KEYS: dict[str, tuple[str, str]] = {}
+for _role in STORAGE_ROLES:
+    _access = env_secret(f"MINIO_{_role.upper()}_ACCESS_KEY")
+    _secret = env_secret(f"MINIO_{_role.upper()}_SECRET_KEY")
+    if bool(_access) != bool(_secret):
+        raise ImproperlyConfigured(f"set both MINIO_{_role.upper()}_ACCESS_KEY and "
+                                   f"MINIO_{_role.upper()}_SECRET_KEY, or neither")
+    if _access:
+        MINIO_ROLE_KEYS[_role] = (_access, _secret)
+    if not DEBUG and DEV_STORAGE_SECRET_KEY in (_access, _secret):
+        raise ImproperlyConfigured(f"MINIO_{_role.upper()}_SECRET_KEY is the development default")
+# The django-q2 cluster that runs the records tasks (archive, purge, reconciliation), started as
+# `Q_CLUSTER_NAME=<name> WES_STORAGE_ROLE=records manage.py qcluster`; empty: every cluster runs
+# them, and its worker needs the records key too.
+WES_RECORDS_CLUSTER = env_str("WES_RECORDS_CLUSTER", "")
+if WES_RECORDS_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {WES_RECORDS_CLUSTER: {}}
 
 
 def _refuse_development_defaults() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from storage import s3
 from storage.buckets import REGISTRY, BucketRule
+from storage.credentials import acting_as
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def _on_off(value: bool) -> str:
     return "on" if value else "off"
 
 
+@acting_as("admin")
 def plan(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
     report = Report()
     for rule in rules:
@@ -114,6 +116,7 @@ def plan(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
     return report
 
 
+@acting_as("admin")
 def apply(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
     """Create missing buckets and fix every drifting aspect; unchanged servers see only reads."""
     report = Report()

@@ -25,6 +25,7 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from storage import credentials
 from storage.checksums import HashingStream
 
 NOT_FOUND_CODES = {"404", "NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchUpload"}
@@ -80,9 +81,12 @@ def explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
                                 "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY", code=code)
         if code in CREDENTIAL_CODES:
             # HEAD answers carry no error body, so a bad key shows up only as a bare 403.
+            role = credentials.current_role()
             return StorageError(f"the S3 server at {endpoint} denied access while trying to "
                                 f"{action} ({code} {message}): check MINIO_ACCESS_KEY and "
-                                "MINIO_SECRET_KEY, and that this key may use the bucket",
+                                "MINIO_SECRET_KEY, and that this key may use the bucket (storage "
+                                f"role {role}: MINIO_{role.upper()}_ACCESS_KEY when set, and "
+                                f"the policy wes-{role}; see `manage.py storage_policies`)",
                                 code=code)
         if code in NOT_SUPPORTED_CODES:
             return StorageNotSupported(f"the S3 server at {endpoint} does not support this: "
@@ -111,7 +115,7 @@ def _config(timeout: int, attempts: int) -> Config:
     )
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure: bool,
             timeout: int, attempts: int = 2):
     return boto3.session.Session().client(
@@ -125,30 +129,35 @@ def _client(endpoint: str, access_key: str, secret_key: str, region: str, secure
     )
 
 
-def client():
-    """The S3 client for server-side work (provisioning, verifying, publishing)."""
-    return _client(settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
+def client(role: str | None = None):
+    """The S3 client for server-side work (provisioning, verifying, publishing), signing with the
+    key pair of `role` (default: the current role, storage/credentials.py)."""
+    access_key, secret_key = credentials.key_pair(role)
+    return _client(settings.MINIO_ENDPOINT, access_key, secret_key,
                    settings.MINIO_REGION, settings.MINIO_SECURE, settings.STORAGE_TIMEOUT_SECONDS)
 
 
-def probe_client():
+def probe_client(role: str | None = None):
     """For health checks: one attempt, short timeouts, so a server that hangs is reported in
     seconds (WES_HEALTH_TIMEOUT_SECONDS) instead of holding /healthz for half a minute."""
-    return _client(settings.MINIO_ENDPOINT, settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY,
+    access_key, secret_key = credentials.key_pair(role)
+    return _client(settings.MINIO_ENDPOINT, access_key, secret_key,
                    settings.MINIO_REGION, settings.MINIO_SECURE, settings.HEALTH_TIMEOUT_SECONDS,
                    attempts=1)
 
 
-def public_client():
-    """Signs URLs for browsers: the signature covers the host, so it must be the public one."""
-    return _client(settings.MINIO_PUBLIC_ENDPOINT, settings.MINIO_ACCESS_KEY,
-                   settings.MINIO_SECRET_KEY, settings.MINIO_REGION,
+def public_client(role: str | None = None):
+    """Signs URLs for browsers: the signature covers the host, so it must be the public one. The
+    server checks a presigned request against the signing key's rights, so the URL can do no more
+    than that key (the web role's: no deletes)."""
+    access_key, secret_key = credentials.key_pair(role)
+    return _client(settings.MINIO_PUBLIC_ENDPOINT, access_key, secret_key, settings.MINIO_REGION,
                    settings.MINIO_PUBLIC_ENDPOINT.startswith("https://"),
                    settings.STORAGE_TIMEOUT_SECONDS)
 
 
 def _forget_clients(**kwargs) -> None:
-    if kwargs.get("setting", "").startswith(("MINIO_", "STORAGE_", "HEALTH_")):
+    if kwargs.get("setting", "").startswith(("MINIO_", "STORAGE_", "HEALTH_", "WES_STORAGE_")):
         _client.cache_clear()
 
 
@@ -159,6 +168,20 @@ def list_bucket_names(*, probe: bool = False) -> set[str]:
     with translated_errors("list buckets"):
         s3 = probe_client() if probe else client()
         return {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+
+
+def bucket_located(name: str, *, probe: bool = False) -> bool:
+    """Whether the bucket exists, asked with GetBucketLocation: a key that may not list the bucket
+    (the web and worker roles) may still ask where it is, and a server that shows a key only the
+    buckets it may list (SeaweedFS) leaves the others out of ListBuckets."""
+    try:
+        with translated_errors(f"look up bucket {name}"):
+            (probe_client() if probe else client()).get_bucket_location(Bucket=name)
+    except StorageError as exc:
+        if exc.code in NOT_FOUND_CODES:
+            return False
+        raise
+    return True
 
 
 def _unless_missing(action: str, call):

@@ -47,6 +47,9 @@ class SeaweedServer:
     secret_key: str
     s3_port: int = 0
     log_path: Path | None = None
+    # An identities file (`-s3.config`, storage/policies.py makes one): more keys, each with only
+    # its rights; the access_key above stays the admin.
+    s3_config: Path | None = None
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
@@ -77,7 +80,7 @@ class SeaweedServer:
             # Every bucket is a SeaweedFS collection with volumes of its own; the defaults run out
             # after ~60 buckets ("no free volumes left"), which a test session passes easily.
             "-volume.max=2000", "-master.volumeSizeLimitMB=64",
-        ]
+        ] + ([f"-s3.config={self.s3_config}"] if self.s3_config else [])
 
     def start(self, timeout: float = 60.0) -> "SeaweedServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)

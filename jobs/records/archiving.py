@@ -34,6 +34,7 @@ from jobs.records import holds
 from storage import keys, ledger, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import size_and_sha256
+from storage.credentials import acting_as
 from tenants import audit_actions
 from tenants.audit import SYSTEM, audit_record
 
@@ -270,6 +271,7 @@ def _save(job: Job, *fields: str) -> None:
     job.save(update_fields=list(fields))
 
 
+@acting_as("records")
 def job_archive(*, job_id, now=None) -> Job:
     """Archive one succeeded job: write, verify, then delete its hot files. Refuses a job under
     legal hold (checked at the start and again, under the row lock, before anything is deleted).
@@ -405,6 +407,7 @@ def restore_key(job: Job, member: dict) -> str:
     return keys.job_output_key(job.lab, job.pk, member["path"])
 
 
+@acting_as("records")
 def job_restore(*, job_id, actor=SYSTEM, request=None) -> dict:
     """Bring an archived job's files back into the results bucket, each verified against the
     manifest as it streams out of the archive. The job stays archived (its archive is still the
@@ -481,6 +484,7 @@ def job_restore(*, job_id, actor=SYSTEM, request=None) -> dict:
             [e["path"] for e, _ in kept], "left_in_logs": [e["path"] for e in skipped]}
 
 
+@acting_as("records")
 def job_purge(*, job_id, now=None) -> Job:
     """Delete an archived job's archive (every version) once the archive period has passed, and
     whatever of it was restored; the job row stays, purged, as the record that it existed."""
@@ -530,12 +534,14 @@ def _pass(due, service, *, now, dry_run: bool) -> dict:
     return result
 
 
+@acting_as("records")
 def archive_due(*, now=None, dry_run: bool = False) -> dict:
     """Archive every succeeded job past the results period, skipping jobs under legal hold."""
     now = now or timezone.now()
     return _pass(Job.objects.due_for_archiving(now), job_archive, now=now, dry_run=dry_run)
 
 
+@acting_as("records")
 def purge_expired(*, now=None, dry_run: bool = False) -> dict:
     """Purge every archive past the archive period, skipping jobs under legal hold."""
     now = now or timezone.now()

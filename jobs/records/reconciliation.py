@@ -40,6 +40,7 @@ from jobs.intake.uploads import ABANDONED_UPLOAD_AGE
 from jobs.models import LabUsageSnapshot, ReconciliationRun, ReconciliationStatus, SampleFile
 from storage import keys, s3
 from storage.buckets import REGISTRY, BucketRule
+from storage.credentials import acting_as
 from storage.models import StoredObject
 from tenants.models import Lab
 
@@ -268,6 +269,7 @@ class Reconciliation:
         return run
 
 
+@acting_as("records")
 def storage_reconcile(*, trigger: str) -> ReconciliationRun:
     """List every bucket, compare with the ledger, save a snapshot per lab and bucket, and flag
     the differences. A storage failure is recorded on the run (status "failed", the reason in

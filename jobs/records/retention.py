@@ -15,6 +15,7 @@ from common.db import for_update
 from jobs.records import holds
 from storage import provisioning, s3
 from storage.buckets import REGISTRY, BucketRule, bucket
+from storage.credentials import acting_as
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
 
@@ -23,6 +24,7 @@ def _actor(actor) -> Actor:
     return actor if isinstance(actor, Actor) else Actor.for_user(actor)
 
 
+@acting_as("records")
 def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
     """Put the job under legal hold: archiving and purging refuse it until the hold is lifted, and
     every stored version of its reads, results and archive gets an S3 legal hold, so no expiry
@@ -44,6 +46,7 @@ def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
     return job
 
 
+@acting_as("records")
 def job_hold_lift(*, actor, job: Job, reason: str = "", request=None) -> Job:
     """Lift the job's legal hold and its objects' S3 legal holds; the audit event keeps the reason
     it was held for."""

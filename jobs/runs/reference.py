@@ -32,6 +32,7 @@ from django.conf import settings
 from storage import keys, ledger, s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_chunks, sha256_file as sha256_of
+from storage.credentials import acting_as
 from storage.models import StoredObject
 
 MANIFEST = "manifest.json"
@@ -267,6 +268,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
+@acting_as("admin")
 def reference_load(*, build: str, directory: Path, scratch: Path | None = None,
                    say: Say = lambda line: None) -> dict:
     """Build what must be built, upload the bundle and write its manifest last, so a

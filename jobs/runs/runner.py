@@ -41,7 +41,7 @@ from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
 from jobs.runs.failure import failure_of_run
 from jobs.runs.trace import TraceTail, settle, summarise
 from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
-from storage import ledger, s3, versions
+from storage import s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_file as sha256_of
 from tenants import audit_actions
@@ -184,28 +184,12 @@ def job_run(*, job_id, publish: Publish) -> Job | None:
         outcome = Outcome(False, step=run.phase, error=f"storage: {exc}")
     finished = patiently(lambda: _finish(job.pk, owner, outcome))
     if finished.status == JobStatus.CANCELLED:
-        patiently(lambda: _discard_outputs(finished))
+        # Outputs published before the cancel go, with the records key (jobs/records/cancelled.py).
+        enqueue("jobs.tasks.discard_cancelled_outputs", str(finished.pk))
     if finished.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
         # Published and verified, or not wanted; a failed run keeps its work dir for -resume.
         shutil.rmtree(run.work_dir, ignore_errors=True)
     return finished
-
-
-def _discard_outputs(job: Job) -> None:
-    """A job cancelled while its outputs were being published keeps none of them: the objects,
-    their rows and ledger entries, the variant table and QC go (its compute stays counted)."""
-    outputs = list(job.outputs.all())
-    for output in outputs:
-        try:
-            versions.delete_object_versions(bucket_name(output.bucket_role), output.key)
-        except s3.StorageError as exc:   # the nightly reconciliation reports it as unrecorded
-            log.error("cancelled job %s: %s could not be deleted: %s", job.pk, output.key, exc)
-    with transaction.atomic():
-        for output in outputs:
-            ledger.record_delete(bucket=bucket_name(output.bucket_role), key=output.key)
-        job.outputs.all().delete()
-        job.variants.all().delete()
-        Job.objects.filter(pk=job.pk).update(qc={})
 
 
 def _finish(job_id, owner: str, outcome: Outcome) -> Job:
