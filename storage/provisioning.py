@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from storage import s3
 from storage.buckets import REGISTRY, BucketRule
+from storage.metric_records import record_check
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ def plan(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
             report.drift.extend(_bucket_drift(rule))
         except s3.StorageNotSupported as exc:
             report.unsupported.append(f"{rule.name}: {exc}")
+    if rules is REGISTRY:   # the whole configuration was compared: /metrics shows the outcome
+        record_check("storage_drift", ok=not report.drift, problems=len(report.drift),
+                     detail="; ".join(map(str, report.drift)))
     return report
 
 
@@ -133,6 +137,8 @@ def apply(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
                         report.changes.append(_change_text(follow_up))
                     except s3.StorageNotSupported as exc:
                         report.unsupported.append(f"{rule.name}: {exc}")
+    if rules is REGISTRY:   # every bucket now matches the configuration
+        record_check("storage_drift", ok=True)
     return report
 
 
