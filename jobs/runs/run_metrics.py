@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.models import Job, StepStatus
+from jobs.models import Job
+from jobs.models.runs import StepStatus
 from storage import metric_records
 
 
