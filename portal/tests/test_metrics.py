@@ -240,3 +240,15 @@ print(generate_latest(metrics.scrape_registry()).decode())
     scraped = families(answer.stdout)
     assert value(scraped, "wes_s3_errors", "wes_s3_errors_total", operation="GetObject",
                  code="Timeout") == 2
+
+
+def test_the_gunicorn_configuration_marks_an_exited_worker_dead(tmp_path, monkeypatch):
+    import runpy
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    live = tmp_path / "gauge_livesum_4242.db"
+    live.write_bytes(b"")
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    config["child_exit"](None, SimpleNamespace(pid=4242))
+    assert not live.exists()
