@@ -252,3 +252,35 @@ def test_the_gunicorn_configuration_marks_an_exited_worker_dead(tmp_path, monkey
     config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     config["child_exit"](None, SimpleNamespace(pid=4242))
     assert not live.exists()
+
+
+def test_the_redis_queue_depth_and_its_oldest_task(client, settings, monkeypatch):
+    """With REDIS_URL, the broker's own queue_size and the head of its list (the oldest task)."""
+    from django_q.conf import Conf
+    from django_q.signing import SignedPackage
+
+    from tests.helpers import redis_available
+
+    if not redis_available():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", "redis://127.0.0.1:6379/15")
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", f"wes-metrics-test-{os.getpid()}")
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "redis": "redis://127.0.0.1:6379/15"}
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    broker.delete_queue()
+    try:
+        assert value(scrape(client), "wes_queue_depth", broker="redis") == 0
+        for minutes in (9, 1):
+            broker.enqueue(SignedPackage.dumps({"id": "t", "func": "jobs.tasks.sweep_intake",
+                                                "started": timezone.now()
+                                                - timedelta(minutes=minutes)}))
+        scraped = scrape(client)
+        assert value(scraped, "wes_queue_depth", broker="redis") == 2
+        assert 9 * 60 <= value(scraped, "wes_queue_oldest_task_age_seconds") < 10 * 60
+        assert "wes_queue_tasks_taken" not in scraped, "the ORM broker's figure only"
+        assert value(scraped, "wes_metrics_source_up", source="queue") == 1
+    finally:
+        broker.delete_queue()
