@@ -241,12 +241,31 @@ def checks_families(now: datetime):
     yield from (ok, problems, when)
 
 
-def scrub_findings_families(now: datetime):
-    """Hook for storage scrub findings (the scrub helper's model in storage/models.py): yield a
-    `wes_scrub_findings{kind}` gauge here from one grouped query on that model, then list it in
-    SOURCES below. Until then the scrub can also record its run outcome with
-    `storage.metric_records.record_check("storage_scrub", ...)`, shown by `checks_families`."""
-    return ()
+def scrub_families(now: datetime):
+    """The storage scrub's open findings by kind and its last finished run, from the scrub's
+    tables (`ScrubFinding`, `ScrubRun` in storage/models.py) when this installation has them:
+    nothing until then. Open findings are few and read through their partial unique index; the
+    last run through the `-started_at` index."""
+    from django.apps import apps
+
+    try:
+        finding = apps.get_model("wes_storage", "ScrubFinding")
+        run = apps.get_model("wes_storage", "ScrubRun")
+    except LookupError:
+        return
+    open_by_kind = dict(finding.objects.filter(resolved_at__isnull=True)
+                        .values_list("kind").annotate(n=Count("id")).order_by())
+    findings = GaugeMetricFamily("wes_scrub_open_findings", "Objects the storage scrub found "
+                                 "missing, changed or unreadable and not yet resolved, by kind.",
+                                 labels=["kind"])
+    kinds = [value for value, _ in finding._meta.get_field("kind").choices or []]
+    for kind in sorted(set(kinds) | set(open_by_kind)):
+        findings.add_metric([kind], open_by_kind.get(kind, 0))
+    yield findings
+    last = run.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    yield GaugeMetricFamily("wes_scrub_last_finished_timestamp_seconds", "When the last storage "
+                            "scrub run ended (Unix time; 0 if none has).",
+                            value=last.finished_at.timestamp() if last else 0)
 
 
 def _age(now: datetime, moment) -> float:
@@ -254,4 +273,5 @@ def _age(now: datetime, moment) -> float:
 
 
 SOURCES = [("jobs", jobs_families), ("queue", queue_families),
-           ("recorded", recorded_families), ("checks", checks_families)]
+           ("recorded", recorded_families), ("checks", checks_families),
+           ("scrub", scrub_families)]

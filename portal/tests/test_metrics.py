@@ -284,3 +284,35 @@ def test_the_redis_queue_depth_and_its_oldest_task(client, settings, monkeypatch
         assert value(scraped, "wes_metrics_source_up", source="queue") == 1
     finally:
         broker.delete_queue()
+
+
+def test_a_source_that_fails_is_reported_and_the_others_still_shown(client, monkeypatch):
+    from portal import metrics
+
+    def broken(now):
+        raise ConnectionError("the broker does not answer")
+
+    monkeypatch.setattr(metrics, "SOURCES", [("jobs", metrics.jobs_families), ("queue", broken)])
+    scraped = scrape(client)
+    assert value(scraped, "wes_metrics_source_up", source="queue") == 0
+    assert value(scraped, "wes_metrics_source_up", source="jobs") == 1
+    assert "wes_jobs" in scraped and "wes_queue_depth" not in scraped
+
+
+def test_open_scrub_findings_are_shown_by_kind(client):
+    """Once the storage scrub's tables are there (the scrub's branch), its open findings."""
+    from django.apps import apps
+
+    try:
+        finding = apps.get_model("wes_storage", "ScrubFinding")
+        run = apps.get_model("wes_storage", "ScrubRun")
+    except LookupError:
+        pytest.skip("this branch has no storage scrub yet")
+    done = run.objects.create(trigger="command", status="findings", finished_at=timezone.now())
+    for key, resolved in (("a", None), ("b", None), ("c", timezone.now())):
+        finding.objects.create(run=done, bucket="wes-results", key=key, kind="missing",
+                               expected="1 byte", found="nothing", resolved_at=resolved)
+    scraped = scrape(client)
+    assert value(scraped, "wes_scrub_open_findings", kind="missing") == 2
+    assert value(scraped, "wes_scrub_open_findings", kind="sha256_mismatch") == 0
+    assert value(scraped, "wes_scrub_last_finished_timestamp_seconds") > 0
