@@ -17,6 +17,12 @@ REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def is_api(request) -> bool:
+    """The JSON API (portal/api/): token-authenticated, so the session's sign-in limits and
+    two-factor step do not apply to it."""
+    return request.path_info.startswith("/api/")
+
+
 class RequestIdMiddleware:
     """Gives every request an id (the proxy's `X-Request-ID` when it is sane) for logs and audit."""
 
@@ -40,7 +46,8 @@ class SessionLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated:
+        # the API authenticates each call by its token, never by this session (portal/api/)
+        if request.user.is_authenticated and not is_api(request):
             reason = session_limits.expired_reason(request)
             if reason:
                 user = request.user
@@ -81,7 +88,7 @@ class MfaRequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if (user.is_authenticated
+        if (user.is_authenticated and not is_api(request)
                 and not request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/"))
                 and mfa.session_needs_mfa(request)):
             enrolled = mfa.has_totp(user)

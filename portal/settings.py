@@ -5,6 +5,7 @@ the development secret key, the development storage credentials or the developme
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -19,6 +20,9 @@ from portal.dev_defaults import (
     DEV_STORAGE_SECRET_KEY,
 )
 from common.env import env_bool, env_int, env_keys, env_list, env_secret, env_str
+from jobs.runs.compute import (cluster_options_setting, memory_setting, slurm_name_setting,
+                               time_setting)
+from storage.endpoint import EndpointError, endpoint_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))
@@ -227,11 +231,23 @@ ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
 # Object storage (S3 API; MinIO in production, SeaweedFS for development and tests).
-MINIO_ENDPOINT = env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333")
-MINIO_PUBLIC_ENDPOINT = env_str("MINIO_PUBLIC_ENDPOINT", MINIO_ENDPOINT)
+# Endpoints are `host:port` with MINIO_SECURE (MinIO's convention) or full URLs; both become URLs
+# here, and a URL that contradicts MINIO_SECURE stops the start-up (storage/endpoint.py).
+_MINIO_SECURE_GIVEN = env_bool("MINIO_SECURE", None)
+try:
+    MINIO_ENDPOINT = endpoint_url("MINIO_ENDPOINT",
+                                  env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333"),
+                                  secure=_MINIO_SECURE_GIVEN)
+    MINIO_PUBLIC_ENDPOINT = (endpoint_url("MINIO_PUBLIC_ENDPOINT",
+                                          env_str("MINIO_PUBLIC_ENDPOINT"),
+                                          secure=_MINIO_SECURE_GIVEN, contradiction_ok=True)
+                             or MINIO_ENDPOINT)
+except EndpointError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
 MINIO_SECRET_KEY = env_secret("MINIO_SECRET_KEY", DEV_STORAGE_SECRET_KEY)
-MINIO_SECURE = env_bool("MINIO_SECURE", MINIO_ENDPOINT.startswith("https://"))
+MINIO_SECURE = (MINIO_ENDPOINT.startswith("https://") if MINIO_ENDPOINT
+                else _MINIO_SECURE_GIVEN is not False)
 MINIO_REGION = env_str("MINIO_REGION", "us-east-1")
 MINIO_BUCKET_RAW = env_str("MINIO_BUCKET_RAW", "wes-raw-data")
 MINIO_BUCKET_INTERMEDIATE = env_str("MINIO_BUCKET_INTERMEDIATE", "wes-intermediate")
@@ -272,6 +288,28 @@ PIPELINE_RUNNER = env_str("WES_PIPELINE_RUNNER", "auto")       # auto | local | 
 if PIPELINE_RUNNER not in {"auto", "local", "nextflow"}:
     raise ImproperlyConfigured(f"WES_PIPELINE_RUNNER={PIPELINE_RUNNER!r}: use auto, local or nextflow")
 NEXTFLOW_PROFILE = env_str("WES_NEXTFLOW_PROFILE", "standard")
+# --- Compute on Slurm --- (jobs/runs/compute.py; docs/operations.md, "Compute on Slurm")
+# Ceilings no task may ask more than (Nextflow's process.resourceLimits; any profile), the Slurm
+# partition, account and extra sbatch options, and how many tasks one run may have queued. Unset:
+# the pipeline's defaults. The slurm profile needs the three ceilings: its tasks would otherwise
+# ask for what no node has and wait in the queue for ever.
+SLURM_QUEUE = slurm_name_setting("WES_SLURM_QUEUE", env_str("WES_SLURM_QUEUE"))
+SLURM_ACCOUNT = slurm_name_setting("WES_SLURM_ACCOUNT", env_str("WES_SLURM_ACCOUNT"))
+SLURM_CLUSTER_OPTIONS = cluster_options_setting("WES_SLURM_CLUSTER_OPTIONS",
+                                                env_str("WES_SLURM_CLUSTER_OPTIONS"))
+SLURM_MAX_CPUS = env_int("WES_SLURM_MAX_CPUS", None, minimum=1)
+SLURM_MAX_MEMORY = memory_setting("WES_SLURM_MAX_MEMORY", env_str("WES_SLURM_MAX_MEMORY"))
+SLURM_MAX_TIME = time_setting("WES_SLURM_MAX_TIME", env_str("WES_SLURM_MAX_TIME"))
+NEXTFLOW_QUEUE_SIZE = env_int("WES_NEXTFLOW_QUEUE_SIZE", None, minimum=1)
+_unset_ceilings = [name for name, value in (("WES_SLURM_MAX_CPUS", SLURM_MAX_CPUS),
+                                            ("WES_SLURM_MAX_MEMORY", SLURM_MAX_MEMORY),
+                                            ("WES_SLURM_MAX_TIME", SLURM_MAX_TIME)) if not value]
+if "slurm" in NEXTFLOW_PROFILE.split(",") and PIPELINE_RUNNER != "local" and _unset_ceilings:
+    raise ImproperlyConfigured(
+        f"WES_NEXTFLOW_PROFILE={NEXTFLOW_PROFILE!r} runs tasks on Slurm: set "
+        f"{', '.join(_unset_ceilings)} to what your largest node (and the partition's time limit) "
+        "allows, e.g. WES_SLURM_MAX_CPUS=16 WES_SLURM_MAX_MEMORY=60G WES_SLURM_MAX_TIME=24h "
+        "(`sinfo -o '%P %c %m %l'`); a task asking for more would never start")
 # A run starts only with this much free space in WES_WORK_DIR beyond three times its reads;
 # failed runs' folders (what -resume needs) are kept this many days.
 WORK_MIN_FREE_BYTES = env_int("WES_WORK_MIN_FREE_BYTES", 2 * 1024**3, minimum=0)
@@ -407,6 +445,21 @@ MIDDLEWARE = ["portal.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
 SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 
 
+# --- Backup and restore (issue 15) ---
+# `manage.py backup` writes a set (database dump, every bucket's object versions, a manifest of
+# keys, versions and SHA-256s) to WES_BACKUP_TARGET: a directory, an rclone remote
+# ("name:path", configured in rclone.conf or RCLONE_CONFIG_NAME_* variables) or s3://bucket/path
+# (rclone's RCLONE_S3_* variables name the endpoint and keys). The schedule is a cron line;
+# after each backup only the newest WES_BACKUP_KEEP complete sets are kept. An empty target
+# turns the scheduled backup off (the schedule runs and says so).
+BACKUP_TARGET = env_str("WES_BACKUP_TARGET")
+BACKUP_SCHEDULE = env_str("WES_BACKUP_SCHEDULE", "30 1 * * *")
+BACKUP_KEEP = env_int("WES_BACKUP_KEEP", 7, minimum=1)
+# Where a set for a remote target is assembled before rclone copies it (needs room for one set).
+BACKUP_STAGING_DIR = env_str("WES_BACKUP_STAGING_DIR")
+BACKUP_RCLONE = env_str("WES_BACKUP_RCLONE", "rclone")
+
+
 def _refuse_development_defaults() -> None:
     problems = []
     if SECRET_KEY == DEV_SECRET_KEY:
@@ -429,3 +482,24 @@ def _refuse_development_defaults() -> None:
 
 if not DEBUG:
     _refuse_development_defaults()
+
+# --- storage scrub (storage/scrub.py) ---
+# When the scheduled scrub runs (a cron expression in WES_TIME_ZONE; "off" for none), applied to
+# django-q2's schedule by `manage.py migrate`; and how many objects each scheduled run re-reads
+# (0: all of them).
+SCRUB_SCHEDULE = env_str("WES_SCRUB_SCHEDULE", "45 3 * * *").strip()
+SCRUB_SAMPLE = env_int("WES_SCRUB_SAMPLE", 1000, minimum=0)
+if SCRUB_SCHEDULE.lower() != "off":
+    from croniter import croniter as _croniter
+
+    if not _croniter.is_valid(SCRUB_SCHEDULE):
+        raise ImproperlyConfigured(f"WES_SCRUB_SCHEDULE={SCRUB_SCHEDULE!r} is not a cron "
+                                   "expression (five fields, e.g. '45 3 * * *') nor 'off'")
+
+# --- API (issue 16): personal access tokens and /api/v1/ (docs/api.md) ---
+# Calls per token per window ("N/second|minute|hour|day"), counted in the cache.
+API_RATE_LIMIT = env_str("WES_API_RATE_LIMIT", "600/minute")
+if not re.match(r"^\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*$", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"WES_API_RATE_LIMIT={API_RATE_LIMIT!r}: use e.g. 600/minute")
+MIDDLEWARE += ["portal.api.middleware.ApiMiddleware"]
+INSTALLED_APPS += ["ninja"]   # /api/v1/docs from the portal's own static files (no CDN; CSP 'self')

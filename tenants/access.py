@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 
 from tenants.models import Invitation, Membership
 
@@ -54,9 +54,10 @@ def lab_view(*, manager_only: bool = False):
     """Decorate a view taking `lab_slug`: resolves `request.membership` and `request.lab` first."""
 
     def decorator(view):
-        @login_required
         @wraps(view)
         def wrapper(request, lab_slug, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _signed_out(request)
             membership = access_lab(request.user, lab_slug)
             if manager_only:
                 require_manager(membership)
@@ -68,3 +69,14 @@ def lab_view(*, manager_only: bool = False):
         return wrapper
 
     return decorator
+
+
+SIGNED_OUT = "You are signed out (your session ended). Sign in again in another tab, then retry."
+
+
+def _signed_out(request):
+    """A page goes to the sign-in page and back; a script asking for JSON (the uploader) gets
+    401 with the reason, where following the redirect would hand it the sign-in page's HTML."""
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"errors": {"__all__": [SIGNED_OUT]}}, status=401)
+    return redirect_to_login(request.get_full_path())

@@ -178,6 +178,10 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction (so it commits or rolls back
     with the action it records)."""
+    token = getattr(request, "api_token", None) if request is not None else None
+    if token is not None:  # an API call: the event names the token (tenants/api_tokens.py)
+        details = {**(details or {}), "token_id": token.prefix}
+        request.api_audited = True
     with transaction.atomic():
         lock_chain()
         previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()

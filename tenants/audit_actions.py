@@ -73,3 +73,8 @@ SESSION_EXPIRED = "auth.session_expired"       # ended by the idle or absolute l
 SESSIONS_ENDED = "auth.sessions_ended"         # a user ended their other sessions
 MFA_ENABLED = "auth.mfa_enabled"               # an authenticator app (or recovery codes) added
 MFA_DISABLED = "auth.mfa_disabled"
+# --- storage scrub ---
+STORAGE_SCRUB_FINDINGS = "storage.scrub_findings"  # stored objects found missing or changed
+API_TOKEN_CREATED = "api_token.created"
+API_TOKEN_REVOKED = "api_token.revoked"
+API_CALLED = "api.called"                     # an API call no other event records (details: token_id)

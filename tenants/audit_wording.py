@@ -80,6 +80,12 @@ ACTION_WORDING = {
     a.SESSIONS_ENDED: "Other sessions signed out",
     a.MFA_ENABLED: "Two-factor authentication set up",
     a.MFA_DISABLED: "Two-factor authentication removed",
+    # --- storage scrub ---
+    a.STORAGE_SCRUB_FINDINGS: "Stored files found missing or changed by the storage check",
+    # --- API tokens (issue 16) ---
+    a.API_TOKEN_CREATED: "API token created",
+    a.API_TOKEN_REVOKED: "API token revoked",
+    a.API_CALLED: "API used",
 }
 
 # Where a result file is kept, by its storage role, in a member's words (bucket names are for

@@ -158,3 +158,51 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"audit export {self.month:%Y-%m}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    UPLOAD = "upload", "Read and upload"
+
+
+class ApiToken(models.Model):
+    """A personal access token for the API (tenants/api_tokens.py): one member's, for one lab.
+    Only the secret's SHA-256 is stored; `prefix` (public, 8 hex) finds the row and names the
+    token in the audit log. It works while its membership exists: removing the member sets
+    `membership` to NULL, and a NULL membership is refused at every request."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    prefix = models.CharField(max_length=8, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    membership = models.ForeignKey(Membership, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=254, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"wes_{self.prefix}… ({self.name})"
+
+    def state(self, now=None) -> str:
+        """"active", "revoked", "expired" or "member removed"."""
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.membership_id is None:
+            return "member removed"
+        if self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def allows_upload(self) -> bool:
+        return self.scope == TokenScope.UPLOAD

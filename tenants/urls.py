@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import views, views_sessions
+from tenants import views, views_sessions, views_tokens
 
 app_name = "tenants"
 
@@ -16,5 +16,10 @@ urlpatterns = [
     path("labs/<slug:lab_slug>/invitations/<uuid:invitation_id>/revoke/",
          views.invitation_revoke, name="invitation_revoke"),
     path("sessions/", views_sessions.session_list, name="sessions"),
+    path("tokens/", views_tokens.token_list, name="api_tokens"),
+    path("tokens/<uuid:token_id>/revoke/", views_tokens.token_revoke, name="api_token_revoke"),
+    path("labs/<slug:lab_slug>/tokens/", views_tokens.lab_token_list, name="lab_api_tokens"),
+    path("labs/<slug:lab_slug>/tokens/<uuid:token_id>/revoke/", views_tokens.lab_token_revoke,
+         name="lab_api_token_revoke"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -22,3 +22,11 @@ def access_sample_file(membership: Membership, sample_id, file_id) -> SampleFile
             pk=file_id, sample_id=sample_id)
     except (SampleFile.DoesNotExist, ValidationError):
         raise Http404("No such file") from None
+
+
+def access_file(membership: Membership, file_id) -> SampleFile:
+    """A FASTQ of one of the lab's samples, by its id alone (the API's file URLs)."""
+    try:
+        return membership.lab.sample_files.select_related("sample", "lab").get(pk=file_id)
+    except (SampleFile.DoesNotExist, ValidationError):
+        raise Http404("No such file") from None

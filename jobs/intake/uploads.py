@@ -88,7 +88,7 @@ def upload_start(*, membership, sample_file: SampleFile, name: str, size: int,
         parts: list[dict] = []
         if f.status == FileStatus.UPLOADING and f.multipart_upload_id:
             try:
-                parts = s3.list_uploaded_parts(raw, f.key, f.multipart_upload_id)
+                parts = _whole_parts(f, s3.list_uploaded_parts(raw, f.key, f.multipart_upload_id))
                 action = audit_actions.UPLOAD_RESUMED
             except s3.StorageError as exc:
                 if exc.code != "NoSuchUpload":
@@ -138,7 +138,22 @@ def upload_parts(*, sample_file: SampleFile) -> list[dict]:
     f = sample_file
     if f.status != FileStatus.UPLOADING or not f.multipart_upload_id:
         raise UploadConflict(f"{f.label} has no upload in progress.")
-    return s3.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id)
+    return _whole_parts(f, s3.list_uploaded_parts(bucket_name("raw"), f.key,
+                                                  f.multipart_upload_id))
+
+
+def _whole_parts(f: SampleFile, listed: list[dict]) -> list[dict]:
+    """The stored parts a resuming client may skip, one per part number: a part of its exact
+    length. A part listed while its PUT is still being written (a reload races the write) or cut
+    short shows another size; offered as done, the client would complete with it and be
+    refused, so it is left out and sent again. SeaweedFS lists every upload of a part number
+    (newest first) where S3 keeps the last; the first whole one is offered."""
+    expected = _expected_part_sizes(f)
+    offered: dict[int, dict] = {}
+    for part in listed:
+        if expected.get(part["PartNumber"]) == part["Size"]:
+            offered.setdefault(part["PartNumber"], part)
+    return [offered[n] for n in sorted(offered)]
 
 
 def _expected_part_sizes(f: SampleFile) -> dict[int, int]:
@@ -146,23 +161,33 @@ def _expected_part_sizes(f: SampleFile) -> dict[int, int]:
 
 
 def _check_parts(f: SampleFile, stored: list[dict], sent: list[dict]) -> list[dict]:
-    by_number = {p["PartNumber"]: p for p in stored}
+    """The stored parts the client declared, in order, each of its exact length; refused
+    otherwise. A part number may be listed more than once (SeaweedFS keeps every upload of it
+    until completion); the declared ETag says which one is meant, as it does for the server."""
+    listed: dict[int, list[dict]] = {}
+    for part in stored:
+        listed.setdefault(part["PartNumber"], []).append(part)
     expected = _expected_part_sizes(f)
-    missing = sorted(set(expected) - set(by_number))
+    missing = sorted(set(expected) - set(listed))
     if missing:
         shown = ", ".join(str(n) for n in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise ValidationError(f"{f.label} is incomplete: part(s) {shown} of {f.part_count} have "
                               "not reached storage. Resume the upload.")
-    for number, size in expected.items():
-        if by_number[number]["Size"] != size:
-            raise UploadRefused(f"Part {number} of {f.label} is {by_number[number]['Size']:,} "
-                                f"bytes in storage; expected {size:,}. {ENDED}")
     sent_etags = {p.get("PartNumber"): str(p.get("ETag", "")).strip('"') for p in sent}
-    for number in expected:
-        if sent_etags.get(number) != by_number[number]["ETag"].strip('"'):
+    chosen = []
+    for number, size in expected.items():
+        candidates = listed[number]
+        declared = [p for p in candidates if p["ETag"].strip('"') == sent_etags.get(number)]
+        if not declared and not any(p["Size"] == size for p in candidates):
+            declared = candidates  # named by its wrong length below
+        if not declared:
             raise UploadRefused(f"Part {number} of {f.label} in storage is not the part your "
                                 f"browser sent. {ENDED}")
-    return [by_number[n] for n in sorted(expected)]
+        if declared[0]["Size"] != size:
+            raise UploadRefused(f"Part {number} of {f.label} is {declared[0]['Size']:,} "
+                                f"bytes in storage; expected {size:,}. {ENDED}")
+        chosen.append(declared[0])
+    return chosen
 
 
 def upload_complete(*, membership, sample_file: SampleFile, parts: list[dict], sha256: str,

@@ -20,3 +20,13 @@ def access_report(membership: Membership, job_id, report_id) -> Report:
     if not report.visible_to(membership):
         raise Http404("No such report")
     return report
+
+
+def access_report_by_id(membership: Membership, report_id) -> Report:
+    """A report version of one of the lab's jobs, by its id alone (the API's report URLs); the
+    same rules as access_report."""
+    try:
+        job_id = membership.lab.reports.values_list("job_id", flat=True).get(pk=report_id)
+    except (Report.DoesNotExist, ValidationError):
+        raise Http404("No such report") from None
+    return access_report(membership, job_id, report_id)

@@ -140,6 +140,7 @@ class TableSummary:
     first_id: int = 0     # the job's rows have ids first_id..last_id (one load, genomic order)
     last_id: int = 0
     clinvar: tuple[str, ...] = ()        # the distinct ClinVar significance values
+    rare_total: int = 0   # rows the default view shows (population frequency <= the default)
 
 
 def variant_table_summary(*, job) -> TableSummary:
@@ -148,7 +149,7 @@ def variant_table_summary(*, job) -> TableSummary:
     only changes when it is loaded again, so it is kept in the shared cache; a reload deletes
     every row and inserts rows with new ids, so a cached summary whose first and last rows are
     still there describes the table as it is."""
-    key = f"variants:summary:v2:{job.pk}"  # bump when TableSummary changes
+    key = f"variants:summary:v3:{job.pk}"  # bump when TableSummary changes
     cached = cache.get(key)
     if cached and job.variants.filter(id__in=[cached.first_id, cached.last_id]).count() == \
             len({cached.first_id, cached.last_id}):
@@ -163,17 +164,24 @@ def _summarise(job) -> TableSummary:
     """One pass over the job's rows, grouped by consequence and ClinVar value together (a hundred
     groups or so): a second pass for the ClinVar values took as long again."""
     groups = list(job.variants.order_by().values_list("consequence", "clinvar_significance")
-                  .annotate(n=Count("id"), first=Min("id"), last=Max("id")))
+                  .annotate(n=Count("id"), first=Min("id"), last=Max("id"),
+                            rare=Count("id", filter=_rarer_than(DEFAULT_MAX_AF_PCT))))
     consequences = {consequence for consequence, *_ in groups}
     terms = {t for consequence in consequences for t in consequence_terms(consequence)}
     order = {i: n for n, i in enumerate(IMPACT_ORDER)}
     return TableSummary(
         clinvar=tuple(sorted({clinvar for _, clinvar, *_ in groups})),
-        total=sum(n for _, _, n, _, _ in groups),
+        total=sum(n for _, _, n, *_ in groups),
+        rare_total=sum(rare for *_, rare in groups),
         terms=sorted(terms, key=lambda t: (order.get(IMPACT_OF_TERM.get(t), len(order)), t)),
         consequences=tuple(sorted(consequences)),
-        first_id=min((first for *_, first, _ in groups), default=0),
-        last_id=max((last for *_, last in groups), default=0))
+        first_id=min((first for *_, first, _, _ in groups), default=0),
+        last_id=max((last for *_, last, _ in groups), default=0))
+
+
+def _rarer_than(max_af_pct: float) -> Q:
+    # Absent from the population database is as rare as it gets.
+    return Q(gnomad_af__lte=max_af_pct / 100) | Q(gnomad_af__isnull=True)
 
 
 # What a gene symbol may be, in a filter or a panel: letters, digits, ".", "-", "_", at most 64.
@@ -215,9 +223,7 @@ def _filtered(job, filters: dict, summary: TableSummary):
     if filters.get("pass_only"):
         rows = rows.filter(filter="PASS")
     if filters.get("max_af_pct") is not None:
-        # Absent from the population database is as rare as it gets.
-        rows = rows.filter(Q(gnomad_af__lte=filters["max_af_pct"] / 100) |
-                           Q(gnomad_af__isnull=True))
+        rows = rows.filter(_rarer_than(filters["max_af_pct"]))
     if filters.get("clinvar"):
         rows = rows.filter(clinvar_significance__in=[
             value for value in summary.clinvar if clinvar_group(value) in filters["clinvar"]])
@@ -262,21 +268,21 @@ def variant_page(*, job, filters: dict, per_page: int = PER_PAGE,
     last page. Pass the `summary` the view already has to save a pass over the rows."""
     summary = summary or variant_table_summary(job=job)
     sort = filters.get("sort") or DEFAULT_SORT
-    filtered = _filters_active(filters)
     page = filters.get("page") or 1
-    if not filtered and sort.lstrip("-") == "position":
-        # The whole table in position order (every job's first view) comes straight from the
-        # primary key over the job's id range: no sort and no count, whatever the page.
-        total = summary.total
+    total = _known_total(filters, summary)
+    if total is not None and sort.lstrip("-") == "position":
+        # The whole table, or the default view, in position order (every job's first view):
+        # straight from the primary key over the job's id range, no sort and no count.
         page = min(page, _num_pages(total, per_page))
-        rows = (job.variants.filter(id__range=(summary.first_id, summary.last_id))
+        rows = (_filtered(job, filters, summary)
+                .filter(id__range=(summary.first_id, summary.last_id))
                 .order_by(*_ordering(sort, walk_ids=True)).values(*ROW_FIELDS))
         page_rows = list(rows[(page - 1) * per_page:page * per_page])
     else:
         # Sort narrow (id, sort key) rows and count the matches in the same pass, then fetch the
         # page's 50 full rows by id: half the work of a count plus a sort of full rows.
         ordered = _filtered(job, filters, summary).order_by(*_ordering(sort, walk_ids=False))
-        if filtered:
+        if total is None:
             ordered = ordered.annotate(matching=Window(Count("id")))
             top = list(ordered.values_list("id", "matching")[(page - 1) * per_page:
                                                              page * per_page])
@@ -287,7 +293,6 @@ def variant_page(*, job, filters: dict, per_page: int = PER_PAGE,
             total = top[0][1] if top else 0
             ids = [i for i, _ in top]
         else:
-            total = summary.total
             page = min(page, _num_pages(total, per_page))
             ids = list(ordered.values_list("id", flat=True)[(page - 1) * per_page:
                                                             page * per_page])
@@ -301,9 +306,15 @@ def _num_pages(total: int, per_page: int) -> int:
     return max(1, math.ceil(total / per_page))
 
 
-def _filters_active(filters: dict) -> bool:
-    return any(filters.get(k) not in (None, "", [], False)
-               for k in FILTER_FIELDS)
+def _known_total(filters: dict, summary: TableSummary) -> int | None:
+    """The number of matching rows when the summary already holds it: no filter (every row) or
+    only the default rarity filter (the default view); None when it must be counted."""
+    active = {k: filters[k] for k in FILTER_FIELDS if filters.get(k) not in (None, "", [], False)}
+    if not active:
+        return summary.total
+    if active == {"max_af_pct": DEFAULT_MAX_AF_PCT}:
+        return summary.rare_total
+    return None
 
 
 FILTER_FIELDS = ("gene", "consequence", "impact", "genotype", "min_depth", "min_qual", "pass_only",

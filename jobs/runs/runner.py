@@ -35,6 +35,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from common.db import for_update, patiently
 from common.queue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.runs.compute import Compute
 from jobs.runs.processes import run_end
 from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
 from jobs.runs.run_metrics import run_ended
@@ -292,6 +293,7 @@ class PipelineRun:
             info = self.out_dir / "pipeline_info"
             return ["nextflow", "run", str(PIPELINE_DIR / "main.nf"), "-ansi-log", "false",
                     "-profile", settings.NEXTFLOW_PROFILE, "-work-dir", str(self.work_dir / "work"),
+                    *Compute.from_settings(settings).write(self.work_dir / "nextflow"),
                     "-with-trace", str(info / "trace.txt"), "-with-report",
                     str(info / "report.html"), "-with-timeline", str(info / "timeline.html"),
                     *(["-resume"] if resume else []), *args]

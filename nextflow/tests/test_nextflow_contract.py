@@ -94,9 +94,9 @@ def test_it_defines_profiles_labels_and_run_reports():
         assert (PIPELINE / "conf" / f"{profile}.config").is_file()
     for label in LABELS:
         assert f"withLabel: {label}" in text
-    fastp = re.search(r"withName: FASTP_QC\s*{\s*memory\s*=\s*(\d+)\.GB", text)
+    fastp = re.search(r"withName: FASTP_QC\s*{\s*memory\s*=\s*{\s*(\d+)\.GB", text)
     assert fastp and int(fastp.group(1)) >= 2
-    medium = re.search(r"withLabel: process_medium\s*{[^}]*memory\s*=\s*(\d+)\.GB", text)
+    medium = re.search(r"withLabel: process_medium\s*{[^}]*memory\s*=\s*{\s*(\d+)\.GB", text)
     assert int(medium.group(1)) >= 2
     for scope in ("trace", "report", "timeline"):
         block = re.search(rf"^{scope} {{(.*?)^}}", text, re.M | re.S).group(1)

@@ -11,6 +11,7 @@ response to them holds lab A's sample names or ids."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import uuid
@@ -38,6 +39,8 @@ class Rule:
     lab_scoped: bool = False                      # ids in the URL: compare with random ones
     excluded: str = ""                            # why the pattern is not in the matrix
     names_lab: bool = False                       # may name lab A (an invitation link does)
+    api: bool = False                             # /api/v1/: API_PERSONAS, token auth
+    bodies: dict = field(default_factory=dict)    # API: method -> JSON body sent
 
 
 def lab_page(ids=None, **a_clinician: int) -> Rule:
@@ -70,6 +73,62 @@ def excluded(why: str, ids=None) -> Rule:
     return Rule(excluded=why, ids=ids or {})
 
 
+# --- API (issue 16): /api/v1/ is answered by token only (portal/api/) ---
+# Personas: no token at all; lab A's clinician's browser session without a token (a cookie is no
+# credential); lab B's manager's upload token; lab A's clinician's read and upload tokens.
+API_PERSONAS = ("anonymous", "a_session", "b_token", "a_read_token", "a_upload_token")
+API_FOREIGN = "b_token"
+
+
+def api_route(ids=None, bodies=None, writes=(), **a_upload) -> Rule:
+    """/api/v1/labs/<lab>/...: 401 without a token; lab B's token gets 404 for lab A's lab and
+    ids (as for ids that exist nowhere); lab A's read token 403 for `writes`, else as the upload
+    token, whose answers `a_upload` gives."""
+    return Rule(api=True, lab_scoped=True, ids={"lab": "lab_slug", **(ids or {})},
+                bodies=bodies or {}, expect={
+                    "anonymous": dict.fromkeys(a_upload, 401),
+                    "a_session": dict.fromkeys(a_upload, 401),
+                    API_FOREIGN: dict.fromkeys(a_upload, 404),
+                    "a_read_token": {m: 403 if m in writes else status
+                                     for m, status in a_upload.items()},
+                    "a_upload_token": a_upload})
+
+
+def api_public(**status) -> Rule:
+    return Rule(api=True, expect={p: dict(status) for p in API_PERSONAS})
+
+
+API_ROWS: dict[str, Rule] = {
+    "api-v1:openapi-json": api_public(GET=200),
+    "api-v1:openapi-view": api_public(GET=200),
+    "api-v1:api-root": api_public(GET=404),
+    "api-v1:labs": Rule(api=True, expect={
+        "anonymous": {"GET": 401}, "a_session": {"GET": 401}, API_FOREIGN: {"GET": 200},
+        "a_read_token": {"GET": 200}, "a_upload_token": {"GET": 200}}),
+    "api-v1:samples": api_route(GET=200),
+    "api-v1:sample_create": api_route(bodies={"POST": {
+        "name": "MTXAPI3", "external_id": "PSN-MTX-API-43", "sex": "female",
+        "clinical_indication": "Ataxia", "hpo_terms": [], "consent": True,
+        "r1": {"name": "MTXAPI3_R1.fastq.gz", "size": 100},
+        "r2": {"name": "MTXAPI3_R2.fastq.gz", "size": 100}}}, POST=201, writes=("POST",)),
+    "api-v1:sample": api_route(GET=200),
+    "api-v1:sample_submit": api_route({"sample_id": "ready_sample_id"}, POST=202,
+                                      writes=("POST",)),
+    "api-v1:upload": api_route(bodies={"POST": {"name": "x.fastq.gz", "size": 1}},
+                               POST=409, writes=("POST",)),
+    "api-v1:upload_cancel": api_route(DELETE=409, writes=("DELETE",)),
+    "api-v1:upload_parts": api_route(GET=409),
+    "api-v1:upload_sign_part": api_route(POST=409, writes=("POST",)),
+    "api-v1:upload_complete": api_route(bodies={"POST": {"parts": [], "sha256": "0" * 64}},
+                                        POST=409, writes=("POST",)),
+    "api-v1:jobs": api_route(GET=200),
+    "api-v1:job": api_route(GET=200),
+    "api-v1:output_download": api_route(bodies={"POST": {"reason": "lab_review"}}, POST=200),
+    "api-v1:report_download": api_route(bodies={"POST": {"reason": "clinical_care"}},
+                                        POST=200),
+}
+
+
 # Every ModelAdmin's standard pages, and the object each change/delete/history URL names: a
 # World.ids key, or None for tables the world leaves empty. Staff without permissions get 403
 # for an object that exists; Django's history page answers "does not exist" (302 to the index)
@@ -84,6 +143,8 @@ ADMIN_MODELS = {
     "wes_storage_storedobject": None, "jobs_sample": "sample_id",
     "jobs_reconciliationrun": None, "jobs_jobusage": None, "jobs_job": "job_id",
 }
+# --- storage scrub: its runs and findings (storage/admin.py), read-only ---
+ADMIN_MODELS.update({"wes_storage_scrubrun": None, "wes_storage_scrubfinding": None})
 
 
 def admin_model_rules() -> dict[str, Rule]:
@@ -173,6 +234,13 @@ ROLE_TABLE: dict[str, Rule] = {
     "tenants:member_invite": lab_page(GET=403, POST=403),
     "tenants:member_remove": lab_page(POST=403),
     "tenants:invitation_revoke": lab_page(POST=403),
+    # API tokens (issue 16): one's own on the profile page, a lab's for its managers
+    "tenants:api_tokens": signed_in_page(GET=200, POST=400),
+    "tenants:api_token_revoke": Rule(ids={"token_id": "api_token_id"}, lab_scoped=True, expect={
+        "anonymous": {"POST": LOGIN}, **{p: {"POST": 404} for p in FOREIGN},
+        "a_clinician": {"POST": 302}}),
+    "tenants:lab_api_tokens": lab_page(GET=403),
+    "tenants:lab_api_token_revoke": lab_page({"token_id": "api_token_id"}, POST=403),
     # jobs: reports
     "jobs:review_queue": lab_page(GET=403),
     "jobs:report_detail": lab_page(GET=200),
@@ -208,6 +276,7 @@ ROLE_TABLE: dict[str, Rule] = {
     "jobs:upload_parts": lab_page({"sample_id": "ready_sample_id"}, GET=409),
     "jobs:upload_sign_part": lab_page({"sample_id": "ready_sample_id"}, POST=409),
     "jobs:upload_complete": lab_page({"sample_id": "ready_sample_id"}, POST=400),
+    **API_ROWS,
 }
 
 
@@ -272,6 +341,7 @@ def world(moto_s3, manager, clinician, outsider, lab_b):
 
     from jobs.models import Sample
     from tenants.models import AuditEvent
+    from tenants.api_tokens import token_create
     from tenants.services import membership_add
 
     built = isolation_world.build(manager=manager, clinician=clinician)
@@ -288,7 +358,9 @@ def world(moto_s3, manager, clinician, outsider, lab_b):
             name="isolation matrix", func="jobs.tasks.reconcile_storage",
             schedule_type=Schedule.DAILY).pk,
         auditevent_pk=AuditEvent.objects.filter(lab=clinician.lab).latest("id").pk,
-        sample_ct=ContentType.objects.get_for_model(Sample).pk)
+        sample_ct=ContentType.objects.get_for_model(Sample).pk,
+        api_token_id=str(token_create(membership=clinician, name="matrix", days=1,
+                                      scope="read")[0].pk))
     built.users = {"anonymous": None, "b_clinician": b_clinician.user,
                    "b_manager": outsider.user, "a_clinician": clinician.user, "staff": staff}
     return built
@@ -466,8 +538,8 @@ def test_it_answers_every_url_as_the_role_table_says(world):
     # pages are excluded, and only GET is sent to those).
     by_persona = clients(world)
     for key, route, pattern in walk(get_resolver().url_patterns):
-        if (rule := ROLE_TABLE.get(key)) is None:
-            continue    # test_it_classifies_every_url_pattern names it
+        if (rule := ROLE_TABLE.get(key)) is None or rule.api:
+            continue    # test_it_classifies_every_url_pattern names it; the API's test below
         try:
             failures += check_pattern(world, by_persona, key, route, pattern, rule, counts)
         except ServerError as exc:
@@ -478,3 +550,102 @@ def test_it_answers_every_url_as_the_role_table_says(world):
     # The leak check looks for what lab A's own pages do show (a file's id only appears in the
     # upload API's answer to a started upload, which a verified file never gets).
     assert sorted(world.markers.keys() - counts["seen"]) == ["file id"]
+
+
+# --- API (issue 16) ---
+def api_send(client: Client, method: str, url: str, token: str | None, body: dict | None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    try:
+        return client.generic(method, url, json.dumps(body or {}) if method != "GET" else "",
+                              content_type="application/json", **headers)
+    except Exception as exc:
+        raise ServerError(f"{method} {url} raised {exc!r} (a 500)") from exc
+
+
+def api_random_value(kwarg: str, real):
+    if kwarg == "part_number":    # a number, not an id: the same in range
+        return real
+    return "no-such-lab" if kwarg == "lab" else random_value(kwarg, real)
+
+
+def check_api_route(world, key, route, rule, clients_and_tokens, counts) -> list[str]:
+    failures = []
+    values = {kwarg: world.ids.get(rule.ids.get(kwarg, kwarg), rule.ids.get(kwarg))
+              for kwarg in route_kwargs(route)}
+    url = url_for(route, values)
+    for persona in (API_FOREIGN, "anonymous", "a_session", "a_read_token", "a_upload_token"):
+        client, token = clients_and_tokens[persona]
+        for method, expected in rule.expect[persona].items():
+            counts["cells"] += 1
+            body = rule.bodies.get(method)
+            response = api_send(client, method, url, token, body)
+            where = f"{key} {method} {url} as {persona}"
+            if response.status_code != expected:
+                failures.append(f"{where}: expected {expected}, got {outcome(response)} "
+                                f"{response.content[:300]!r}")
+            if response.status_code >= 400 and not (
+                    response.status_code == 404 and "api-root" in key):
+                errors = response.json().get("errors") if response.get(
+                    "Content-Type", "").startswith("application/json") else None
+                if not (isinstance(errors, list) and errors and "message" in errors[0]):
+                    failures.append(f"{where}: not the error shape: {response.content[:200]!r}")
+            if persona.startswith("a_") and persona != "a_session":
+                continue
+            if leaked := leaks(world, response, rule):
+                failures.append(f"{where}: the response shows lab A's {leaked}")
+            if persona == API_FOREIGN and rule.lab_scoped and set(values) - {"lab"}:
+                fake = {k: api_random_value(k, v) for k, v in values.items()}
+                own = {**values, "lab": "lab-b"}
+                own_fake = {**fake, "lab": "lab-b"}
+                ids = [*values.values(), *fake.values(), "lab-b"]
+                for label, real_url, fake_url in (("lab A's address", url, url_for(route, fake)),
+                                                  ("its own lab's address", url_for(route, own),
+                                                   url_for(route, own_fake))):
+                    counts["probes"] += 2
+                    real = api_send(client, method, real_url, token, body)
+                    missing = api_send(client, method, fake_url, token, body)
+                    if real.status_code != 404 or shape(real, ids) != shape(missing, ids):
+                        failures.append(f"{where}, {label}: lab A's ids answer "
+                                        f"{outcome(real)}, ids that exist nowhere "
+                                        f"{outcome(missing)}")
+    return failures
+
+
+def test_the_api_answers_every_route_as_the_role_table_says(world, outsider):
+    """Every /api/v1/ route x token persona x method. Lab B's token gets for lab A's lab and ids
+    exactly what it gets for ones that do not exist (404), under lab A's slug and its own."""
+    from jobs.models import JobOutput, Report
+    from storage import s3
+    from storage.buckets import bucket_name
+    from tenants.api_tokens import token_create
+
+    clinician = world.users["a_clinician"].memberships.get()
+    s3.create_bucket(bucket_name("results"))
+    output = JobOutput.objects.get(pk=world.ids["output_id"])
+    s3.put_bytes(bucket_name("results"), output.key, b"{}", content_type="application/json")
+    report = Report.objects.get(pk=world.ids["report_id"])
+    s3.put_bytes(bucket_name("results"), report.signed_key, b"%PDF",
+                 content_type="application/pdf")
+    session = Client()
+    session.force_login(clinician.user)
+    tokens = {
+        "anonymous": (Client(), None), "a_session": (session, None),
+        API_FOREIGN: (Client(), token_create(membership=outsider, name="b", days=1,
+                                             scope="upload")[1]),
+        "a_read_token": (Client(), token_create(membership=clinician, name="r", days=1,
+                                                scope="read")[1]),
+        "a_upload_token": (Client(), token_create(membership=clinician, name="u", days=1,
+                                                  scope="upload")[1]),
+    }
+    failures, counts = [], {"cells": 0, "probes": 0}
+    for key, route, pattern in walk(get_resolver().url_patterns):
+        rule = ROLE_TABLE.get(key)
+        if rule is None or not rule.api:
+            continue
+        try:
+            failures += check_api_route(world, key, route, rule, tokens, counts)
+        except ServerError as exc:
+            failures.append(f"{key}: {exc}")
+    print(f"API isolation matrix: {counts['cells']} cells, {counts['probes']} probes")
+    assert counts["cells"] >= 5 * len(API_ROWS)
+    assert not failures, "\n".join(failures)

@@ -6,7 +6,8 @@ import tracemalloc
 import pytest
 
 from tests import fastq_data
-from jobs.intake.fastq import CHUNK_BYTES, MIB, Limits, PairReport, validate_pair
+from jobs.intake.fastq import PairReport, validate_pair
+from jobs.intake.fastq_gzip import CHUNK_BYTES, MIB, Limits
 
 
 @pytest.fixture(scope="module")

@@ -80,6 +80,27 @@ def test_it_resumes_from_the_parts_already_stored(uploader_for, clinician, big_p
     assert s3.open_object(bucket_name("raw"), f.key).read() == big_pair[0].read_bytes()
 
 
+def test_a_stored_part_of_the_wrong_length_is_not_offered_as_done(uploader_for, clinician,
+                                                                 big_pair):
+    """A part listed mid-write (a reload racing its PUT) or cut short is sent again on resume,
+    instead of being skipped by the client and refusing the completion."""
+    uploader = uploader_for(clinician)
+    info = uploader.create_sample(sample_fields(), *big_pair)["files"][0]
+    uploader.upload(info, big_pair[0], only_parts={1})
+    f = Sample.objects.get().file(1)
+    s3.client().upload_part(Bucket=bucket_name("raw"), Key=f.key, UploadId=f.multipart_upload_id,
+                            PartNumber=2, Body=b"cut short")
+    assert sorted(p["PartNumber"] for p in s3.list_uploaded_parts(
+        bucket_name("raw"), f.key, f.multipart_upload_id)) == [1, 2]
+
+    assert [p["PartNumber"] for p in uploader.start(info, big_pair[0])["parts"]] == [1]
+    status, answer = uploader.portal.get_json(info["upload_url"] + "parts/")
+    assert status == 200 and [p["PartNumber"] for p in answer["parts"]] == [1]
+    status, answer = uploader.upload(info, big_pair[0])
+    assert status == 200, answer
+    assert s3.open_object(bucket_name("raw"), f.key).read() == big_pair[0].read_bytes()
+
+
 def test_it_cancels_an_upload_and_can_start_it_again(uploader_for, clinician, big_pair):
     uploader = uploader_for(clinician)
     created = uploader.create_sample(sample_fields(), *big_pair)
@@ -342,3 +363,18 @@ def test_the_sweep_closes_the_ledger_row_of_an_upload_it_aborts(started):
     assert intake_sweep(now=timezone.now() + timedelta(days=2))["aborted_uploads"] == 1
     f.refresh_from_db()
     assert f.status == FileStatus.CANCELLED and _live_ledger(f.key) == []
+
+
+def test_a_signed_out_uploader_gets_401_with_the_reason_not_the_sign_in_page(started):
+    """The session ended mid-upload: a fetch would follow a redirect to the sign-in page and
+    take its HTML for an answer; the JSON API says why instead. Pages still redirect."""
+    from django.test import Client
+
+    _uploader, info, _session = started
+    client = Client()
+    response = client.post(info["upload_url"] + "parts/1/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"__all__": [
+        "You are signed out (your session ended). Sign in again in another tab, then retry."]}}
+    page = client.get(info["upload_url"].split("files/")[0])
+    assert page.status_code == 302 and page.url.startswith("/accounts/login/?next=")

@@ -1,0 +1,235 @@
+"""The objects half of a set: every stored version of every bucket, copied out through the portal's
+S3 client (storage/s3.py) into content-addressed files (`blobs/ab/abcd...`, named by SHA-256, so a
+version stored twice is kept once), and put back in order on another server.
+
+Why not rclone for this part: rclone copies the current objects well, and with `--s3-versions`
+lists and copies old versions, but as separate files (`a/x.txt`'s older version becomes
+`a/x-v2026-12-05-024355-000.txt`; checked with rclone 1.60 against SeaweedFS), which copied back
+are separate keys, not versions of one key in their order; and it carries neither Object Lock
+retention nor legal holds. The portal does both here; rclone moves the finished set
+(storage/backup/target.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from storage.buckets import BucketRule
+from storage.checksums import CHUNK, HashingStream
+from storage.s3 import (bounded_transfer_config, bucket_exists, client, list_pages,
+                        translated_errors)
+
+WORKERS = 4
+SINGLE_PUT_LIMIT = 64 * 1024 * 1024
+
+
+def blob_path(blobs: Path, sha256: str) -> Path:
+    return blobs / sha256[:2] / sha256
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def versions_and_markers(bucket: str):
+    """(listed item, is a delete marker) of every version in the bucket, a page at a time; within a
+    key, newest first (as S3 lists them)."""
+    params: dict = {"Bucket": bucket}
+    while True:
+        with translated_errors(f"list the versions in {bucket}"):
+            answer = client().list_object_versions(**params)
+        items = [(v, False) for v in answer.get("Versions", [])] + \
+                [(m, True) for m in answer.get("DeleteMarkers", [])]
+        # One page lists versions and markers apart; merged back in S3's order per key: the
+        # latest first, then by time (a sort that keeps each list's own order on a tie, since
+        # servers give LastModified to the second).
+        items.sort(key=lambda pair: (pair[0]["Key"], not pair[0].get("IsLatest"),
+                                     _newest_first(pair[0])))
+        yield from items
+        if not answer.get("IsTruncated"):
+            return
+        params.update(KeyMarker=answer["NextKeyMarker"],
+                      VersionIdMarker=answer.get("NextVersionIdMarker", ""))
+
+
+def _newest_first(item: dict):
+    return -item["LastModified"].timestamp()
+
+
+def listed_entries(rule: BucketRule) -> list[dict]:
+    """Every version (and delete marker) of the bucket, oldest first within each key. An
+    unversioned bucket has one entry per object, with version id None."""
+    bucket = rule.name
+    entries: list[dict] = []
+    if rule.versioned:
+        for item, marker in versions_and_markers(bucket):
+            entries.append({"role": rule.role, "bucket": bucket, "key": item["Key"],
+                            "version_id": item["VersionId"], "delete_marker": marker,
+                            "latest": bool(item.get("IsLatest")),
+                            "last_modified": _iso(item["LastModified"]),
+                            "size": 0 if marker else item["Size"]})
+    else:
+        for page in list_pages(bucket):
+            for item in page.get("Contents", []):
+                entries.append({"role": rule.role, "bucket": bucket, "key": item["Key"],
+                                "version_id": None, "delete_marker": False, "latest": True,
+                                "last_modified": _iso(item["LastModified"]),
+                                "size": item["Size"]})
+    # S3 lists a key's versions newest first; restoring needs them oldest first. The listing's
+    # order, not the timestamps (which can tie within a second), decides.
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        by_key[entry["key"]].append(entry)
+    ordered = []
+    for key in sorted(by_key):
+        for position, entry in enumerate(reversed(by_key[key])):
+            ordered.append({**entry, "position": position})
+    return ordered
+
+
+def copy_out(entry: dict, blobs: Path) -> dict:
+    """Read one version, hash it while writing it to its blob, and note what the restore needs
+    to write it back as it was (type, metadata, encryption, retention, legal hold)."""
+    if entry["delete_marker"]:
+        return entry
+    bucket, key, version_id = entry["bucket"], entry["key"], entry["version_id"]
+    params = {"Bucket": bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
+    action = f"read {key} ({version_id or 'current'}) from {bucket}"
+    tmp = tempfile.NamedTemporaryFile(dir=blobs, prefix=".part-", delete=False)
+    try:
+        with translated_errors(action):
+            answer = client().get_object(**params)
+            body = answer["Body"]
+            with tmp:
+                hashing = HashingStream(tmp)
+                for chunk in iter(lambda: body.read(CHUNK), b""):
+                    hashing.write(chunk)
+        target = blob_path(blobs, hashing.sha256)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp.name, target)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return {**entry, "size": hashing.size, "sha256": hashing.sha256,
+            "content_type": answer.get("ContentType") or "",
+            "metadata": answer.get("Metadata", {}),
+            "sse": answer.get("ServerSideEncryption") or "",
+            "lock_mode": answer.get("ObjectLockMode"),
+            "retain_until": _iso(answer.get("ObjectLockRetainUntilDate")),
+            "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
+
+
+def copy_bucket(rule: BucketRule, blobs: Path) -> list[dict]:
+    """Every entry of the bucket, its versions copied into `blobs` (in parallel)."""
+    blobs.mkdir(parents=True, exist_ok=True)
+    entries = listed_entries(rule)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(lambda entry: copy_out(entry, blobs), entries))
+
+
+# --- restoring -------------------------------------------------------------------------------
+
+def _lock_arguments(entry: dict, now: datetime) -> dict:
+    extra: dict = {}
+    retain_until = entry.get("retain_until")
+    if entry.get("lock_mode") and retain_until:
+        until = datetime.fromisoformat(retain_until)
+        if until > now:   # a date in the past is refused by the server, and protects nothing
+            extra.update(ObjectLockMode=entry["lock_mode"], ObjectLockRetainUntilDate=until)
+    if entry.get("legal_hold"):
+        extra["ObjectLockLegalHoldStatus"] = "ON"
+    return extra
+
+
+def put_back(entry: dict, bucket: str, blobs: Path, now: datetime) -> dict:
+    """Write one version (or delete marker) as the newest of its key; returns the entry with its
+    new version id on this server (S3 assigns version ids; they cannot be carried over)."""
+    key = entry["key"]
+    if entry["delete_marker"]:
+        with translated_errors(f"write the delete marker of {key} in {bucket}"):
+            answer = client().delete_object(Bucket=bucket, Key=key)
+        return {**entry, "restored_version_id": answer.get("VersionId")}
+    extra: dict = {"Metadata": entry.get("metadata") or {}}
+    if entry.get("content_type"):
+        extra["ContentType"] = entry["content_type"]
+    if entry.get("sse") == "AES256":
+        extra["ServerSideEncryption"] = "AES256"
+    lock = _lock_arguments(entry, now)
+    extra.update(lock)
+    path = blob_path(blobs, entry["sha256"])
+    with translated_errors(f"restore {key} to {bucket}"):
+        if entry["size"] <= SINGLE_PUT_LIMIT:
+            with open(path, "rb") as body:
+                if lock:   # Object Lock writes must carry a checksum (Content-MD5 or SHA-256)
+                    extra["ChecksumAlgorithm"] = "SHA256"
+                answer = client().put_object(Bucket=bucket, Key=key, Body=body, **extra)
+            version_id = answer.get("VersionId")
+        else:
+            client().upload_file(str(path), bucket, key, ExtraArgs=extra,
+                                 Config=bounded_transfer_config())
+            version_id = client().head_object(Bucket=bucket, Key=key).get("VersionId")
+    return {**entry, "restored_version_id": version_id,
+            "lock_restored": bool(lock.get("ObjectLockMode")),
+            "hold_restored": "ObjectLockLegalHoldStatus" in lock}
+
+
+def restore_bucket(entries: list[dict], bucket: str, blobs: Path) -> list[dict]:
+    """Put every entry back into `bucket`: keys in parallel, each key's versions one after the
+    other, oldest first, so the server numbers and orders them as the original did."""
+    now = datetime.now(timezone.utc)
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        by_key[entry["key"]].append(entry)
+
+    def one_key(key: str) -> list[dict]:
+        return [put_back(entry, bucket, blobs, now)
+                for entry in sorted(by_key[key], key=lambda e: e["position"])]
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return [entry for written in pool.map(one_key, sorted(by_key)) for entry in written]
+
+
+def read_back(rule: BucketRule) -> dict[str, list[dict]]:
+    """What the server now holds, per key, oldest first, each version hashed by reading it."""
+    def digest(entry: dict) -> dict:
+        if entry["delete_marker"]:
+            return entry
+        params = {"Bucket": entry["bucket"], "Key": entry["key"]}
+        if entry["version_id"]:
+            params["VersionId"] = entry["version_id"]
+        with translated_errors(f"read back {entry['key']} from {entry['bucket']}"):
+            answer = client().get_object(**params)
+            body = answer["Body"]
+            hashing = HashingStream(body)
+            hashing.drain(CHUNK)
+        return {**entry, "size": hashing.size, "sha256": hashing.sha256,
+                "lock_mode": answer.get("ObjectLockMode"),
+                "retain_until": _iso(answer.get("ObjectLockRetainUntilDate")),
+                "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        read = list(pool.map(digest, listed_entries(rule)))
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for entry in read:
+        by_key[entry["key"]].append(entry)
+    return by_key
+
+
+def bucket_is_empty(rule: BucketRule) -> bool:
+    """No object, version or delete marker in the bucket (True for a bucket that is not there)."""
+    if not bucket_exists(rule.name):
+        return True
+    with translated_errors(f"look into {rule.name}"):
+        answer = client().list_object_versions(Bucket=rule.name, MaxKeys=1)
+    return not (answer.get("Versions") or answer.get("DeleteMarkers"))
