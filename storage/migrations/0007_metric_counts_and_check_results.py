@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     daily drift check so that the drift figure stays current."""
 
     dependencies = [
-        ('wes_storage', '0004_records_moved_to_jobs'),
+        ('wes_storage', '0006_schedule_backup'),
         ('django_q', '0018_task_success_index'),
     ]
 
