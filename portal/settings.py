@@ -419,6 +419,31 @@ LOGGING = {
                 "django.request": {"filters": ["refusal_in_one_line"]}},
 }
 
+# --- metrics ---
+# /metrics (Prometheus) answers requests from these addresses or networks ("10.0.0.5,
+# 10.1.0.0/16"; the client address as WES_TRUSTED_PROXY_HOPS reads it) and requests sending
+# `Authorization: Bearer $WES_METRICS_TOKEN`; anyone else gets the ordinary 404. Neither set: no
+# one. PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) sums the per-process counters
+# of every process on the machine (docs/operations.md, "Metrics and alerts").
+METRICS_TOKEN = env_secret("WES_METRICS_TOKEN", "")
+
+
+def _networks(name: str) -> list:
+    import ipaddress
+
+    try:
+        return [ipaddress.ip_network(entry, strict=False) for entry in env_list(name, [])]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}; list addresses or networks such as "
+                                   "10.0.0.5,10.1.0.0/16") from None
+
+
+METRICS_ALLOWED_IPS = _networks("WES_METRICS_ALLOWED_IPS")
+MIDDLEWARE = ["portal.metrics.RequestMetricsMiddleware", *MIDDLEWARE]
+# Prometheus on the machine or the internal network may scrape over plain HTTP (send the token
+# only over HTTPS).
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
+
 
 # --- Backup and restore (issue 15) ---
 # `manage.py backup` writes a set (database dump, every bucket's object versions, a manifest of

@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 
 from jobs.records import usage_admin
 from jobs.records.admin import retention_view
-from portal import views
+from portal import metrics, views
 from portal.api.main import api
 
 # Staff sign in through allauth too, so the admin shares its rate limits and audit events.
@@ -20,6 +20,7 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", api.urls),          # the JSON API (docs/api.md)
     # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),

@@ -110,3 +110,35 @@ class ScrubFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.bucket}/{self.key}"
+
+
+class MetricCount(models.Model):
+    """One series of a count that web and worker processes on any machine add to (bytes
+    uploaded, lease takeovers ...; common/metrics.py RECORDED names them), read by /metrics at
+    scrape time. Added to in the transaction of what it counts, so a rolled-back download is not
+    counted. Lives here, the lowest layer with tables, so every layer above can record."""
+
+    name = models.CharField(max_length=64)
+    labels = models.CharField(max_length=255, blank=True)    # JSON object, keys sorted
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"],
+                                               name="one_metric_count_per_series")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels} = {self.value}"
+
+
+class CheckResult(models.Model):
+    """The latest outcome of one kind of check (the audit chain walk, storage drift), one row per
+    kind, written by whoever ran it (command, schedule, admin button) for /metrics and alerts."""
+
+    kind = models.CharField(max_length=64, unique=True)      # "audit_chain", "storage_drift"
+    ok = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)       # the first problem, in words
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {'ok' if self.ok else f'{self.problems} problem(s)'}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from storage import s3
 from storage.buckets import REGISTRY, BucketRule
 from storage.credentials import acting_as
+from storage.metric_records import record_check
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ def plan(rules: tuple[BucketRule, ...] = REGISTRY) -> Report:
             report.drift.extend(_bucket_drift(rule))
         except s3.StorageNotSupported as exc:
             report.unsupported.append(f"{rule.name}: {exc}")
+    if rules is REGISTRY:   # the whole configuration was compared: /metrics shows the outcome
+        record_check("storage_drift", ok=not report.drift, problems=len(report.drift),
+                     detail="; ".join(map(str, report.drift)))
     return report
 
 

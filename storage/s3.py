@@ -25,6 +25,7 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from common.metrics import S3_ERRORS
 from storage import credentials
 from storage.checksums import HashingStream
 
@@ -67,6 +68,28 @@ def is_not_configured(exc: Exception) -> bool:
 
 
 def explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
+    error = _explain(exc, endpoint=endpoint, action=action)
+    S3_ERRORS.labels(_operation_of(exc), error.code or "Unknown").inc()
+    return error
+
+
+def _operation_of(exc: Exception) -> str:
+    """The S3 operation (GetObject, PutObject ...) that failed. A ClientError names it; a
+    connection error or timeout does not, but the botocore frame that made the call still
+    holds it in the traceback (uploads and downloads in s3transfer's threads included)."""
+    if getattr(exc, "operation_name", None):
+        return exc.operation_name
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "_make_api_call":
+            name = tb.tb_frame.f_locals.get("operation_name")
+            if isinstance(name, str):
+                return name
+        tb = tb.tb_next
+    return "other"
+
+
+def _explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return StorageError(f"cannot reach the S3 server at {endpoint} while trying to {action}: "
                             "is it running, and is MINIO_ENDPOINT right?", code="Unreachable")

@@ -17,6 +17,7 @@ from django.core.mail import mail_admins
 
 from common.queue import enqueue
 from tenants import audit_actions
+from storage.metric_records import record_check
 from storage.s3 import StorageError
 from tenants.audit import SYSTEM, Actor, ChainBreak, ChainWalk, audit_record, walk_chain
 from tenants.audit_checkpoints import (
@@ -80,6 +81,8 @@ def audit_chain_check(*, checkpoint: bool = True) -> Verification:
     walk = walk_chain(watch=watch_ids())
     check = checkpoints_check(walk)
     result = Verification(walk, walk.first_problem(), check, time.monotonic() - started)
+    record_check("audit_chain", ok=result.intact, problems=len(result.problems()),
+                 detail="; ".join(result.problems())[:2000])
     if checkpoint and result.intact:
         try:
             result.checkpointed = audit_checkpoint(walk=walk, latest=check.latest)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from jobs.intake import received
 from jobs.intake.verification import start_verification_when_both_uploaded
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
-from storage import keys, ledger, s3, versions
+from storage import keys, ledger, metric_records, s3, versions
 from storage.buckets import bucket_name
 from storage.checksums import sha256_chunks
 from tenants import audit_actions
@@ -158,6 +158,7 @@ def _record_plain_sample(membership, data: dict, uploads: dict, job_id: uuid.UUI
         if size_in_storage is not None:
             ledger.record_put(bucket=bucket_name("raw"), key=f.key, size=size_in_storage,
                               lab=lab, job_id=job_id)
+            metric_records.count("upload_bytes", size_in_storage, via="form")
         f.client_sha256 = digests[f.read]
         f.uploaded_at = timezone.now()
         if size_in_storage == f.size:

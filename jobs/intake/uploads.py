@@ -21,7 +21,7 @@ from jobs.intake.services import audit_file
 from jobs.intake.verification import (start_verification_when_both_uploaded,
                                       verifications_resume)
 from jobs.models import FileStatus, SampleFile, SampleStatus
-from storage import ledger, s3
+from storage import ledger, metric_records, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 
@@ -234,6 +234,7 @@ def _complete(f: SampleFile, ordered: list[dict], raw: str) -> int | None:
     else:  # the object exists, whatever its verdict
         ledger.record_put(bucket=raw, key=f.key, size=size_in_storage, lab=f.lab,
                           job_id=f.sample.job_id)
+        metric_records.count("upload_bytes", size_in_storage, via="multipart")
     if size_in_storage != f.size:
         f.status, f.error = FileStatus.CORRUPT, (
             f"{f.label} is {size_in_storage or 0:,} bytes in storage; expected {f.size:,}.")

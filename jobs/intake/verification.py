@@ -13,7 +13,7 @@ from django.utils import timezone
 from common.db import for_update
 from common.queue import enqueue
 from jobs.models import FileStatus, Sample, SampleFile, SampleStatus
-from storage import s3
+from storage import metric_records, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.audit import SYSTEM, audit_record
@@ -33,7 +33,7 @@ def start_verification_when_both_uploaded(sample: Sample) -> None:
         enqueue_verification(sample.pk)
     elif sample.status == SampleStatus.UPLOADING and FileStatus.CORRUPT in statuses:
         corrupt = sample.files.filter(status=FileStatus.CORRUPT).first()
-        _reject(sample, corrupt.error, actor=SYSTEM)
+        _reject(sample, corrupt.error, actor=SYSTEM, cause="size")
 
 
 def retry_wait(retries: int) -> timedelta:
@@ -125,9 +125,10 @@ def sample_verify(*, sample_id) -> Sample | None:
             elif report.problem_file in (f.label, "pair"):
                 f.status, f.error = FileStatus.REJECTED, report.reason
             f.save()
+        cause = "fastq" if not report.ok else "checksum" if problem else "duplicate"
         problem = problem or _same_reads_elsewhere(sample, [f1, f2])
         if problem:
-            _reject(sample, problem, actor=SYSTEM)
+            _reject(sample, problem, actor=SYSTEM, cause=cause)
         else:
             sample.status = SampleStatus.READY
             sample.verification_note, sample.verification_retries = "", 0
@@ -176,7 +177,9 @@ def _tag_verified(raw: str, files: list[SampleFile]) -> None:
             log.warning("could not tag %s with its digest", f.key, exc_info=True)
 
 
-def _reject(sample: Sample, reason: str, *, actor) -> None:
+def _reject(sample: Sample, reason: str, *, actor, cause: str) -> None:
+    """`cause` is what /metrics counts the rejection under (common/metrics.py)."""
+    metric_records.count("verification_failures", cause=cause)
     sample.status, sample.rejection_reason = SampleStatus.REJECTED, reason
     sample.save(update_fields=["status", "rejection_reason", "updated_at"])
     audit_record(actor=actor, action=audit_actions.SAMPLE_REJECTED, lab=sample.lab,

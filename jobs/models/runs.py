@@ -115,7 +115,9 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
-        indexes = [models.Index(fields=["-submitted_at", "-id"], name="job_newest")]  # admin list
+        indexes = [models.Index(fields=["-submitted_at", "-id"], name="job_newest"),  # admin list
+                   # jobs by state and the oldest queued job (/metrics), the reaper's queries
+                   models.Index(fields=["status", "queued_at"], name="job_status_queued")]
 
     def __str__(self) -> str:
         return f"{self.sample.name} ({self.status})"

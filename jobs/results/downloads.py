@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from jobs.models import JobOutput, JobStatus
-from storage import s3
+from storage import metric_records, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
@@ -61,7 +61,8 @@ def audited_download_url(*, membership, action: str, lab, resource_type: str, re
     Storage is asked first whether the object is there, so a download the browser could not
     fetch (storage down, the object gone) is neither audited nor counted."""
     expires_in = settings.STORAGE_PRESIGNED_EXPIRY_SECONDS
-    if s3.object_info(bucket, key) is None:
+    stored = s3.object_info(bucket, key)
+    if stored is None:
         raise ValidationError(f"{file_name} is no longer in storage; nothing was exported. Ask "
                               "an administrator to restore it.")
     with transaction.atomic():
@@ -70,4 +71,5 @@ def audited_download_url(*, membership, action: str, lab, resource_type: str, re
                      data_exported=True, request=request,
                      details={**details, "reason": reason, "note": note.strip()[:500],
                               "expires_in": expires_in})
+        metric_records.count("download_bytes", stored["size"], kind=resource_type)
         return s3.presign_download(bucket, key, file_name=file_name, expires_in=expires_in)

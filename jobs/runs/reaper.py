@@ -13,6 +13,7 @@ from django.utils import timezone
 from common.db import for_update
 from common.queue import enqueue
 from jobs.models import Job, JobStatus
+from jobs.runs.run_metrics import run_ended
 from jobs.runs.services import enqueue_run
 from tenants import audit_actions
 from tenants.audit import SYSTEM, audit_record
@@ -31,6 +32,7 @@ def job_reap(*, now=None) -> dict:
             if job.can_give_up(now):
                 job.give_up(now=now)
                 job.save()
+                run_ended(job)
                 audit_record(actor=SYSTEM, action=audit_actions.JOB_FAILED, lab=job.lab,
                              resource_type="job", resource_id=job.pk,
                              details={"job": str(job.pk), "error": job.error})

@@ -38,10 +38,11 @@ from jobs.models import Job, JobStatus
 from jobs.runs.compute import Compute
 from jobs.runs.processes import run_end
 from jobs.runs.reference import ReferenceError, StagedReference, reference_stage
+from jobs.runs.run_metrics import run_ended
 from jobs.runs.failure import failure_of_run
 from jobs.runs.trace import TraceTail, settle, summarise
 from jobs.runs.workspace import WorkDiskFull, disk_full_error, require_space, work_dir_of
-from storage import s3
+from storage import metric_records, s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_file as sha256_of
 from tenants import audit_actions
@@ -94,6 +95,7 @@ def _claim(job_id, owner: str) -> Job | None:
             return None
         if job.status == JobStatus.RUNNING:  # a dead worker's run: stop what it left behind
             _stop_leftover_run(job)
+            metric_records.count("lease_takeovers")
         job.start(owner=owner, lease_seconds=settings.JOB_LEASE_SECONDS)
         job.runner = choose_runner()
         job.runner_host, job.runner_pgid = socket.gethostname(), None
@@ -207,6 +209,7 @@ def _finish(job_id, owner: str, outcome: Outcome) -> Job:
             details = {"step": outcome.step, "exit_code": outcome.exit_code,
                        "error": outcome.error[-2000:]}
         job.save()
+        run_ended(job)
         audit_record(actor=SYSTEM, action=action, lab=job.lab, resource_type="job",
                      resource_id=job.pk, details={"job": str(job.pk), "attempt": job.attempts,
                                                   **details})

@@ -81,4 +81,4 @@ def test_an_upgrade_keeps_every_row_grant_and_schedule():
     assert staff.has_perm("jobs.view_reconciliationrun")
     assert not ContentType.objects.filter(app_label="wes_storage", model__in=MOVED).exists()
     assert Schedule.objects.filter(func="jobs.tasks.reconcile_storage").exists()
-    assert not Schedule.objects.filter(func__startswith="storage.tasks.").exists()
+    assert not Schedule.objects.filter(func="storage.tasks.reconcile_storage").exists()

@@ -177,6 +177,9 @@ ROLE_TABLE: dict[str, Rule] = {
     # The probe's verdict depends on the test's storage (moto has no buckets): either answer;
     # details for staff only (portal/tests/test_healthz.py).
     "healthz": public(GET=(200, 503)),
+    # Prometheus only: WES_METRICS_ALLOWED_IPS or the WES_METRICS_TOKEN bearer (none in the
+    # matrix), everyone else the ordinary 404 (portal/tests/test_metrics.py).
+    "metrics": public(GET=404, POST=404),
     "favicon.ico": public(GET=301),
     # staff pages outside the admin's models
     "admin_usage": admin_page(GET=403),
