@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import boto3
 import psycopg
@@ -269,3 +270,20 @@ def test_each_process_holds_only_its_own_storage_key(stack):
     assert refused_delete(stack, "worker", "wes-raw-data", raw) == "AccessDenied"
     assert refused_delete(stack, "records", "wes-raw-data", raw) == "AccessDenied"
     storage_client(stack, "web").head_object(Bucket="wes-results", Key=report)   # may read it
+
+
+def test_a_records_task_runs_on_the_records_cluster_with_the_records_key(stack):
+    """Queued for any cluster (as the nightly schedule does), the reconciliation is handed on by a
+    general worker to the records cluster, which lists every bucket with the records key."""
+    stack.manage("shell", "-c", "from common.queue import enqueue; "
+                 "enqueue('jobs.tasks.reconcile_storage', 'stack-test')")
+    deadline = time.monotonic() + 90
+    ran = []
+    while time.monotonic() < deadline and len(ran) < 2:
+        time.sleep(1)
+        ran = query(stack, "SELECT cluster, success FROM django_q_task WHERE func = "
+                           "'jobs.tasks.reconcile_storage' ORDER BY started")
+    assert ran == [("wes", True), (stack_parts.RECORDS_CLUSTER, True)]
+    [(status, error)] = query(stack, "SELECT status, error FROM jobs_reconciliationrun WHERE "
+                                     "trigger = 'stack-test'")
+    assert status in ("matches", "differences"), error
