@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from portal import stack_parts as parts
+from portal.stack import Stack
 from portal.stack import main as stack_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,3 +179,26 @@ def test_the_example_settings_are_documented():
     names = {line.split("=")[0] for line in example.splitlines() if re.match(r"[A-Z]", line)}
     # The metrics settings are documented with /metrics (docs/configuration.md, its own rows).
     assert names - documented - {"WES_METRICS_TOKEN", "WES_METRICS_ALLOWED_IPS"} == set()
+
+
+def test_the_stack_gives_each_process_only_its_own_key_pair(tmp_path):
+    """What the stack script starts each process with (the HTTPS test checks the running ones); a
+    folder from before the per-role keys keeps its one key, as the admin's."""
+    (tmp_path / "secrets.env").write_text("DJANGO_SECRET_KEY=s\nDB_PASSWORD=d\nREDIS_PASSWORD=r\n"
+                                          "MINIO_ACCESS_KEY=old-key\nMINIO_SECRET_KEY=old-secret\n"
+                                          "WES_AUDIT_KEYS=k1:a\nWES_HEALTH_TOKEN=h\n"
+                                          "WES_METRICS_TOKEN=m\n")
+    stack = Stack(tmp_path)
+    assert stack.secrets["MINIO_ADMIN_ACCESS_KEY"] == "old-key"
+    assert Stack(tmp_path).secrets == stack.secrets          # generated once
+    pairs = {role: tuple(stack.secrets[name] for name in parts.storage_key_names(role))
+             for role in parts.STORAGE_ROLES}
+    assert len(set(pairs.values())) == 4
+    for role in parts.STORAGE_ROLES:
+        env = stack.environment(role)
+        assert env["WES_STORAGE_ROLE"] == role
+        assert (env["MINIO_ACCESS_KEY"], env["MINIO_SECRET_KEY"]) == pairs[role]
+        held = {other for other, (access, _) in pairs.items() if access in env.values()}
+        assert held == {role}
+    assert all(name in stack.environment("admin", every_role=True)
+               for role in parts.STORAGE_ROLES for name in parts.storage_key_names(role))
