@@ -1,10 +1,14 @@
 """`python -m portal.stack`: the portal as production runs it, on this machine.
 
 PostgreSQL (its own cluster), Redis (its own server), SeaweedFS serving S3 over TLS, gunicorn
-behind nginx (TLS, HSTS from Django, HTTP redirected), and two django-q2 clusters on the Redis
-broker, all on free loopback ports, with a certificate authority made for the run that the portal
-trusts for storage (AWS_CA_BUNDLE). Settings are production's: DJANGO_DEBUG off, secrets generated
-for the run and kept in `<dir>/stack.env` (mode 0600). Ctrl-C stops everything it started.
+behind nginx (TLS, HSTS from Django, HTTP redirected), two django-q2 clusters and the records
+cluster on the Redis broker, all on free loopback ports, with a certificate authority made for the
+run that the portal trusts for storage (AWS_CA_BUNDLE). Settings are production's: DJANGO_DEBUG
+off, secrets generated for the run and kept in `<dir>/secrets.env` (mode 0600). Storage has least
+privilege: one key pair per role (storage/credentials.py), SeaweedFS started with their
+identities; gunicorn holds only the web key, the task clusters only the worker key, the records
+cluster only the records key, and manage.py (deploy steps, `<dir>/stack.env`) the admin key.
+Ctrl-C stops everything it started.
 `python -m portal.stack nginx-conf ...` prints the nginx site for a lab's own machine.
 """
 
@@ -58,24 +62,35 @@ class Stack:
         return self.folder / "logs" / f"{name}.log"
 
     def _secrets(self) -> dict[str, str]:
-        """Generated once per folder: a rerun finds its database, storage and audit chain."""
+        """Generated once per folder: a rerun finds its database, storage and audit chain. A
+        folder from before the per-role storage keys gets them added (its one key becomes the
+        admin's)."""
         path = self.folder / "secrets.env"
         if not path.exists():
             token = lambda: secrets.token_urlsafe(32)  # noqa: E731
             path.touch(mode=0o600)
             path.write_text("".join(f"{name}={value}\n" for name, value in {
                 "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DB_PASSWORD": token(),
-                "REDIS_PASSWORD": token(), "MINIO_ACCESS_KEY": "wes-" + secrets.token_hex(8),
-                "MINIO_SECRET_KEY": token(), "WES_AUDIT_KEYS": f"k1:{token()}",
+                "REDIS_PASSWORD": token(), "WES_AUDIT_KEYS": f"k1:{token()}",
                 "WES_HEALTH_TOKEN": token(), "WES_METRICS_TOKEN": token()}.items()))
-        return read_env_file(path)
+        values = read_env_file(path)
+        missing = [role for role in parts.STORAGE_ROLES
+                   if parts.storage_key_names(role)[0] not in values]
+        if missing:
+            added = parts.new_storage_keys(missing)
+            if "admin" in missing and "MINIO_ACCESS_KEY" in values:
+                added.update(dict(zip(parts.storage_key_names("admin"), (
+                    values["MINIO_ACCESS_KEY"], values["MINIO_SECRET_KEY"]))))
+            with open(path, "a") as file:
+                file.write("".join(f"{name}={value}\n" for name, value in added.items()))
+            values = read_env_file(path)
+        return values
 
-    def environment(self) -> dict[str, str]:
-        """What the web process and the workers run with: production settings, nothing defaulted."""
+    def environment(self, role: str = "admin", *, every_role: bool = False) -> dict[str, str]:
+        """What a process of storage role `role` runs with: production settings, nothing
+        defaulted, and only its own role's storage keys (see stack_parts.storage_environment)."""
         s, p = self.secrets, self.ports
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("DJANGO_", "MINIO_", "WES_", "AWS_")) and k not in {
-                   "DATABASE_URL", "REDIS_URL"}}
+        env = self.outside_environment()
         env.update({
             "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": s["DJANGO_SECRET_KEY"],
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -88,7 +103,8 @@ class Stack:
             "REDIS_URL": f"redis://:{s['REDIS_PASSWORD']}@127.0.0.1:{p['redis']}/0",
             "MINIO_ENDPOINT": f"https://127.0.0.1:{p['s3']}",
             "MINIO_PUBLIC_ENDPOINT": f"https://127.0.0.1:{p['s3']}",
-            "MINIO_ACCESS_KEY": s["MINIO_ACCESS_KEY"], "MINIO_SECRET_KEY": s["MINIO_SECRET_KEY"],
+            **parts.storage_environment(s, role, every_role=every_role),
+            "WES_RECORDS_CLUSTER": parts.RECORDS_CLUSTER,
             "AWS_CA_BUNDLE": str(self.certificates.ca),
             "WES_AUDIT_KEYS": s["WES_AUDIT_KEYS"], "WES_HEALTH_TOKEN": s["WES_HEALTH_TOKEN"],
             "WES_METRICS_TOKEN": s["WES_METRICS_TOKEN"], "WES_METRICS_ALLOWED_IPS": "127.0.0.1",
@@ -101,10 +117,19 @@ class Stack:
         })
         return env
 
+    @staticmethod
+    def outside_environment() -> dict[str, str]:
+        """This shell's environment without the portal's settings: PostgreSQL, Redis and nginx
+        run with it (no storage key)."""
+        return {k: v for k, v in os.environ.items()
+                if not k.startswith(("DJANGO_", "MINIO_", "WES_", "AWS_", "Q_CLUSTER"))
+                and k not in {"DATABASE_URL", "REDIS_URL"}}
+
     def write_env_file(self) -> Path:
+        """stack.env: the admin's environment, for manage.py by hand (a deploy step's role)."""
         path = self.folder / "stack.env"
         path.touch(mode=0o600)
-        keep = {k: v for k, v in self.environment().items()
+        keep = {k: v for k, v in self.environment("admin").items()
                 if k.startswith(("DJANGO_", "MINIO_", "WES_", "AWS_")) or k in {
                     "DATABASE_URL", "REDIS_URL"}}
         path.write_text("".join(f"{k}={v}\n" for k, v in sorted(keep.items())))
@@ -121,9 +146,12 @@ class Stack:
         self._start_postgres()
         self._spawn("redis", parts.redis_command(self._folder("redis"), self.ports["redis"],
                                                  self.secrets["REDIS_PASSWORD"]))
-        self.s3 = parts.TlsSeaweedServer(self._folder("seaweedfs"), self.secrets["MINIO_ACCESS_KEY"],
-                                         self.secrets["MINIO_SECRET_KEY"], s3_port=self.ports["s3"],
-                                         log_path=self.log("seaweedfs"))
+        identities = self.folder / "s3.json"     # each role's key and rights (mode 0600)
+        self.manage("storage_policies", "--seaweedfs", str(identities), every_role=True)
+        admin = [self.secrets[name] for name in parts.storage_key_names("admin")]
+        self.s3 = parts.TlsSeaweedServer(self._folder("seaweedfs"), *admin,
+                                         s3_port=self.ports["s3"], log_path=self.log("seaweedfs"),
+                                         s3_config=identities)
         self.s3.certificates = self.certificates
         self.s3.start()
         self._wait("PostgreSQL", self._postgres_ready)
@@ -143,17 +171,22 @@ class Stack:
         seeded = self.manage("seed_demo", *(["--sample-from", str(demo_sample)]
                                             if demo_sample else []))
         self.write_env_file()
-        say(f"gunicorn, {self.workers} task clusters on Redis, nginx")
-        self._spawn("gunicorn", parts.gunicorn_command(self.ports["gunicorn"]), self.environment())
+        say(f"gunicorn, {self.workers} task clusters and the records cluster on Redis, nginx")
+        self._spawn("gunicorn", parts.gunicorn_command(self.ports["gunicorn"]),
+                    self.environment("web"))
         for number in range(1, self.workers + 1):
-            self._spawn(f"worker{number}", parts.qcluster_command(), self.environment())
+            self._spawn(f"worker{number}", parts.qcluster_command(), self.environment("worker"))
+        self._spawn("records", parts.qcluster_command(), {
+            **self.environment("records"), "Q_CLUSTER_NAME": parts.RECORDS_CLUSTER})
         self._start_nginx()
         self._wait("the portal through nginx", self._portal_ready, timeout=90)
         return seeded
 
-    def manage(self, *args: str) -> str:
+    def manage(self, *args: str, every_role: bool = False) -> str:
+        """manage.py as a deploy step: the admin role and key."""
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR,
-                                env=self.environment(), capture_output=True, text=True)
+                                env=self.environment("admin", every_role=every_role),
+                                capture_output=True, text=True)
         with open(self.log("manage"), "a") as log:
             log.write(f"$ manage.py {' '.join(args)}\n{result.stdout}{result.stderr}\n")
         if result.returncode:
@@ -170,7 +203,7 @@ class Stack:
         self.log(name).parent.mkdir(parents=True, exist_ok=True)
         with open(self.log(name), "ab") as log:
             self.processes[name] = subprocess.Popen(
-                command, cwd=BASE_DIR, env=env or self.environment(), stdout=log,
+                command, cwd=BASE_DIR, env=env or self.outside_environment(), stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 user=user)
 
@@ -269,7 +302,8 @@ class Stack:
 
     def stop(self) -> None:
         """Front to back: nginx, gunicorn, the workers, storage, Redis, PostgreSQL."""
-        front = ["nginx", "gunicorn", *[n for n in self.processes if n.startswith("worker")]]
+        front = ["nginx", "gunicorn",
+                 *[n for n in self.processes if n.startswith("worker") or n == "records"]]
         for name in front:   # all at once: each finishes its own requests or tasks
             if name in self.processes and self.processes[name].poll() is None:
                 self.processes[name].send_signal(signal.SIGTERM)
@@ -358,7 +392,8 @@ def run_with_demo(folder: Path, port: int) -> int:
                              say=lambda text: print(f"==> {text}", flush=True))
         print(seeded.rstrip())
         print(f"\n    WES Portal: {stack.url}/\n    CA certificate: {stack.certificates.ca}"
-              f"\n    settings: {stack.folder / 'stack.env'}   logs: {stack.folder / 'logs'}"
+              f"\n    settings (the admin role's): {stack.folder / 'stack.env'}"
+              f"\n    logs: {stack.folder / 'logs'}"
               f"\n    manage.py against it: set -a; . {stack.folder / 'stack.env'}; set +a; "
               ".venv/bin/python manage.py COMMAND\n    Ctrl-C stops everything.\n", flush=True)
         while all(process.poll() is None for process in stack.processes.values()):

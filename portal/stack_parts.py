@@ -30,6 +30,12 @@ GUNICORN_ARGS = ["portal.wsgi:application", "--workers", "3", "--timeout", "300"
                  "--forwarded-allow-ips", "127.0.0.1", "--access-logfile", "-"]
 QCLUSTER_ARGS = ["manage.py", "qcluster"]
 
+# Each process signs its storage requests with its own role's key pair (storage/credentials.py):
+# gunicorn `web`, the general task clusters `worker`, one more cluster (named RECORDS_CLUSTER)
+# `records`, and the deploy steps (migrations, setup_storage, load_reference) `admin`.
+STORAGE_ROLES = ("web", "worker", "records", "admin")
+RECORDS_CLUSTER = "wes-records"
+
 
 class MissingBinary(RuntimeError):
     pass
@@ -113,6 +119,38 @@ def _openssl(*args, capture: bool = False) -> bytes:
     if result.returncode:
         raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.decode(errors='replace')}")
     return result.stdout if capture else b""
+
+
+# --- storage keys, one pair per role -----------------------------------------------------------
+
+def storage_key_names(role: str) -> tuple[str, str]:
+    return f"MINIO_{role.upper()}_ACCESS_KEY", f"MINIO_{role.upper()}_SECRET_KEY"
+
+
+def new_storage_keys(roles=STORAGE_ROLES) -> dict[str, str]:
+    import secrets
+
+    keys = {}
+    for role in roles:
+        access, secret = storage_key_names(role)
+        keys[access] = f"wes-{role}-" + secrets.token_hex(8)
+        keys[secret] = secrets.token_urlsafe(32)
+    return keys
+
+
+def storage_environment(keys: dict[str, str], role: str, *, every_role: bool = False) -> dict:
+    """A `role` process's storage settings: its role and its own key pair, both as
+    MINIO_<ROLE>_* and as MINIO_ACCESS_KEY / MINIO_SECRET_KEY (which every other role falls back
+    to in this process, so a call acting as another role is refused instead of signed with a
+    broader key; production refuses an unset MINIO_ACCESS_KEY). `every_role`: all four pairs, for
+    writing the identities file (`storage_policies --seaweedfs`) and nothing else."""
+    access, secret = storage_key_names(role)
+    env = {"WES_STORAGE_ROLE": role, access: keys[access], secret: keys[secret],
+           "MINIO_ACCESS_KEY": keys[access], "MINIO_SECRET_KEY": keys[secret]}
+    if every_role:
+        env.update({name: keys[name] for other in STORAGE_ROLES
+                    for name in storage_key_names(other)})
+    return env
 
 
 # --- PostgreSQL and Redis ---------------------------------------------------------------------

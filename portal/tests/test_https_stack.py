@@ -3,7 +3,9 @@ SeaweedFS over TLS, gunicorn behind nginx, two task clusters on the Redis broker
 settings. Its certificates are checked against the run's CA (and refused without it); Chromium
 trusts exactly the run's server key. Through HTTPS only: a clinician uploads a sample (straight to
 storage over TLS), a worker verifies it, the pipeline runs on a worker, a manager reviews and signs
-the report out, and the clinician downloads it, checked against the SHA-256 the database holds."""
+the report out, and the clinician downloads it, checked against the SHA-256 the database holds.
+All of it with least privilege in storage: each process holds only its own role's key pair, and
+the server refuses a key what its role may not do."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
+import boto3
 import psycopg
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from portal import stack_parts
 from portal.stack import Stack, credentials
@@ -103,7 +108,7 @@ def test_tls_is_checked_and_production_settings_show(stack):
     assert health["checks"]["database"]["vendor"] == "postgresql"
     assert health["checks"]["storage"]["endpoint"] == s3
     assert health["checks"]["queue"]["broker"] == "redis"
-    assert health["checks"]["queue"]["clusters"] >= 2
+    assert health["checks"]["queue"]["clusters"] >= 3      # two general ones and the records one
 
     # A client's own X-Forwarded-For is not believed: nginx appends the real peer, and the portal
     # reads that one entry (WES_TRUSTED_PROXY_HOPS=1).
@@ -210,3 +215,75 @@ def test_upload_verify_run_review_sign_out_and_download_over_https(stack, trusti
     # The chain check passes, and its checkpoint goes to the logs bucket over TLS.
     checked = stack.manage("verify_audit")
     assert "audit chain intact" in checked and "checkpoint written" in checked
+
+
+def process_environment(process) -> dict[str, str]:
+    raw = open(f"/proc/{process.pid}/environ", "rb").read().decode()
+    return dict(entry.split("=", 1) for entry in raw.split("\0") if "=" in entry)
+
+
+def storage_client(stack, role):
+    access, secret = (stack.secrets[name] for name in stack_parts.storage_key_names(role))
+    return boto3.client("s3", endpoint_url=stack.environment()["MINIO_ENDPOINT"],
+                        aws_access_key_id=access, aws_secret_access_key=secret,
+                        region_name="us-east-1", verify=str(stack.certificates.ca))
+
+
+def refused_delete(stack, role, bucket, key) -> str:
+    with pytest.raises(ClientError) as refused:
+        storage_client(stack, role).delete_object(Bucket=bucket, Key=key)
+    storage_client(stack, "admin").head_object(Bucket=bucket, Key=key)    # still there
+    return refused.value.response["Error"]["Code"]
+
+
+def test_each_process_holds_only_its_own_storage_key(stack):
+    """The case above ran with split keys; each process has its role and that role's key only
+    (no fallback to a broader one), and the server refuses a key what its role may not do."""
+    roles = {"gunicorn": "web", "worker1": "worker", "worker2": "worker", "records": "records"}
+    access_keys = {role: stack.secrets[stack_parts.storage_key_names(role)[0]]
+                   for role in stack_parts.STORAGE_ROLES}
+    for name, role in roles.items():
+        env = process_environment(stack.processes[name])
+        assert env["WES_STORAGE_ROLE"] == role
+        assert env["MINIO_ACCESS_KEY"] == access_keys[role]
+        held = {other for other, key in access_keys.items() if key in env.values()}
+        assert held == {role}, f"{name} holds the keys of {held}"
+    for name in ("nginx", "redis", "postgres"):
+        assert not set(access_keys.values()) & set(process_environment(
+            stack.processes[name]).values())
+
+    # The records cluster runs, under its own name, beside the two general clusters.
+    assert stack.processes["records"].poll() is None
+    records = process_environment(stack.processes["records"])
+    assert records["Q_CLUSTER_NAME"] == stack_parts.RECORDS_CLUSTER
+    assert records["WES_RECORDS_CLUSTER"] == stack_parts.RECORDS_CLUSTER
+    health = requests.get(stack.url + "/healthz", verify=str(stack.certificates.ca), timeout=10,
+                          headers={"Authorization": f"Bearer {stack.secrets['WES_HEALTH_TOKEN']}"})
+    assert health.json()["checks"]["queue"]["clusters"] == stack.workers + 1
+
+    # The server holds each key to its role (bucket names: the settings' defaults).
+    admin = storage_client(stack, "admin")
+    [report] = [o["Key"] for o in admin.list_objects_v2(Bucket="wes-results")["Contents"]
+                if "/report/" in o["Key"]][:1]
+    raw = admin.list_objects_v2(Bucket="wes-raw-data")["Contents"][0]["Key"]
+    assert refused_delete(stack, "web", "wes-results", report) == "AccessDenied"
+    assert refused_delete(stack, "worker", "wes-raw-data", raw) == "AccessDenied"
+    assert refused_delete(stack, "records", "wes-raw-data", raw) == "AccessDenied"
+    storage_client(stack, "web").head_object(Bucket="wes-results", Key=report)   # may read it
+
+
+def test_a_records_task_runs_on_the_records_cluster_with_the_records_key(stack):
+    """Queued for any cluster (as the nightly schedule does), the reconciliation is handed on by a
+    general worker to the records cluster, which lists every bucket with the records key."""
+    stack.manage("shell", "-c", "from common.queue import enqueue; "
+                 "enqueue('jobs.tasks.reconcile_storage', 'stack-test')")
+    deadline = time.monotonic() + 90
+    ran = []
+    while time.monotonic() < deadline and len(ran) < 2:
+        time.sleep(1)
+        ran = query(stack, "SELECT cluster, success FROM django_q_task WHERE func = "
+                           "'jobs.tasks.reconcile_storage' ORDER BY started")
+    assert ran == [("wes", True), (stack_parts.RECORDS_CLUSTER, True)]
+    [(status, error)] = query(stack, "SELECT status, error FROM jobs_reconciliationrun WHERE "
+                                     "trigger = 'stack-test'")
+    assert status in ("matches", "differences"), error
