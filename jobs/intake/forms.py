@@ -60,7 +60,10 @@ class SampleForm(forms.Form):
     external_id = forms.CharField(
         label="Sample / patient identifier", max_length=64, validators=[EXTERNAL_ID_RULE],
         help_text="The lab's pseudonymous identifier. Never a patient's name.")
-    sex = forms.ChoiceField(choices=Sex.choices)
+    # No preselected sex: a default would be recorded for every sample nobody set it on.
+    sex = forms.ChoiceField(
+        choices=[("", "— choose —"), *Sex.choices],
+        error_messages={"required": "Choose the sex recorded for this sample (or Unknown)."})
     clinical_indication = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
                                           max_length=2000)
     hpo_terms = forms.CharField(label="HPO terms", required=False, max_length=2000,

@@ -25,6 +25,15 @@ def test_it_shows_the_form_to_members(client_for, clinician):
     assert "data-upload-form" in page and 'name="r1"' in page and 'name="consent"' in page
 
 
+def test_the_sex_is_not_preselected(client_for, clinician):
+    # Each sample's sex is chosen, never the first option taken by default (it was "Female").
+    page = client_for(clinician).get(NEW).content.decode()
+    select = page[page.index('<select name="sex"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="" selected>— choose —</option>' in select
+    assert select.count("selected") == 1
+
+
 def test_it_answers_404_to_an_outsider(client_for, outsider, clinician):
     client = client_for(outsider)
     assert client.get(NEW).status_code == 404
@@ -54,6 +63,7 @@ BAD_FORMS = [
     ({"consent": None}, "consent", "Confirm that consent for genomic testing is documented"),
     ({"hpo_terms": "HP:12, seizures"}, "hpo_terms", "Not an HPO term: HP:12, seizures"),
     ({"sex": "x"}, "sex", "Select a valid choice"),
+    ({"sex": ""}, "sex", "Choose the sex recorded for this sample (or Unknown)."),
     ({"clinical_indication": ""}, "clinical_indication", "This field is required"),
 ]
 
