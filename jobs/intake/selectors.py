@@ -105,8 +105,10 @@ class TimelineEntry:
 
 
 def _received(sample, files) -> TimelineEntry:
-    """Received once both files are completely stored (uploaded; verified implies it)."""
-    stored = [f for f in files if f.uploaded_at and f.status in ("uploaded", "verified")]
+    """Received once both files are completely stored (uploaded; verified implies it, and so does
+    a rejection by verification, which read the stored file: only a corrupt one was not)."""
+    stored = [f for f in files
+              if f.uploaded_at and f.status in ("uploaded", "verified", "rejected")]
     if files and len(stored) == len(files):
         return TimelineEntry("Received", max(f.uploaded_at for f in stored), "done",
                              f"{len(files)} FASTQ files stored")
