@@ -72,6 +72,13 @@ class SampleForm(forms.Form):
         label="I confirm that consent for genomic testing is documented for this sample.",
         error_messages={"required": "Confirm that consent for genomic testing is documented."})
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A browser's maxlength cuts a pasted text silently (an HPO list ended in "HP:00011", or
+        # lost its last terms without a word); the length is judged here, with a message.
+        for name in ("clinical_indication", "hpo_terms"):
+            self.fields[name].widget.attrs.pop("maxlength", None)
+
     def clean_hpo_terms(self) -> list[str]:
         given = [t.strip() for t in re.split(r"[,;\s]+", self.cleaned_data["hpo_terms"])
                  if t.strip()]
