@@ -63,7 +63,9 @@ class SampleForm(forms.Form):
     # No preselected sex: a default would be recorded for every sample nobody set it on.
     sex = forms.ChoiceField(
         choices=[("", "— choose —"), *Sex.choices],
-        error_messages={"required": "Choose the sex recorded for this sample (or Unknown)."})
+        error_messages={"required": "Choose the sex recorded for this sample (or Unknown).",
+                        "invalid_choice": "Use female, male, other or unknown, not "
+                                          "“%(value)s”."})
     clinical_indication = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
                                           max_length=2000)
     hpo_terms = forms.CharField(label="HPO terms", required=False, max_length=2000,

@@ -77,7 +77,7 @@ BAD_FORMS = [
     ({"external_id": "Jane Doe"}, "external_id", "pseudonymous identifier"),
     ({"consent": None}, "consent", "Confirm that consent for genomic testing is documented"),
     ({"hpo_terms": "HP:12, seizures"}, "hpo_terms", "Not an HPO term: HP:12, seizures"),
-    ({"sex": "x"}, "sex", "Select a valid choice"),
+    ({"sex": "x"}, "sex", "Use female, male, other or unknown, not “x”."),
     ({"sex": ""}, "sex", "Choose the sex recorded for this sample (or Unknown)."),
     ({"clinical_indication": ""}, "clinical_indication", "This field is required"),
 ]

@@ -48,7 +48,8 @@ BAD_ROWS = [
      "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S9_R2.fastq.gz\n", 3,
      "S9_R2.fastq.gz is not among the chosen files"),
     ("S1,PSN-1,alien,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
-     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sex: Select a valid choice"),
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2,
+     "sex: Use female, male, other or unknown, not “alien”."),
     ("../S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
      "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sample_name: Use 1-64"),
     ("S1,PSN-1,female,Seizures,HP:1,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
