@@ -38,6 +38,24 @@ def test_it_reads_semicolon_sheets_with_a_byte_order_mark(client_for, clinician)
     assert post_sheet(client_for(clinician), text).status_code == 201
 
 
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_it_reads_quotes_inside_quoted_fields_as_excel_writes_them(client_for, clinician,
+                                                                   delimiter):
+    # Excel doubles a quote inside a quoted field. Sniffing the dialect from the header (no
+    # quotes there) turned doubled quotes off: the indication came out garbled.
+    rows = ('S1,PSN-1,female,"Seizures, ""atypical"" absences",HP:0001250,S1_R1.fastq.gz,'
+            'S1_R2.fastq.gz\n'
+            'S2,PSN-2,male,"=HYPERLINK(""http://x"",""y"")",,S2_R1.fastq.gz,S2_R2.fastq.gz\n')
+    text = (HEADER + rows).replace(",", delimiter) if delimiter != "," else HEADER + rows
+    if delimiter == ";":   # the commas inside the quoted fields stay commas
+        text = text.replace('"Seizures; ', '"Seizures, ').replace('"";""', '"",""')
+    response = post_sheet(client_for(clinician), text)
+    assert response.status_code == 201, response.content
+    indications = dict(Sample.objects.values_list("name", "clinical_indication"))
+    assert indications == {"S1": 'Seizures, "atypical" absences',
+                           "S2": '=HYPERLINK("http://x","y")'}
+
+
 BAD_ROWS = [
     ("S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
      "S1,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 3, "S1 is also on row 2"),
