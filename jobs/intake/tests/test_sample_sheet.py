@@ -137,6 +137,17 @@ def test_it_takes_a_sheet_and_its_files_without_javascript(
                                                                     ("S2", "ready")]
 
 
+def test_a_one_sample_sheet_says_so_in_the_singular(client_for, clinician, provisioned_s3,
+                                                   tmp_path):
+    files = [SimpleUploadedFile(p.name, p.read_bytes())
+             for p in write_fastq_pair(tmp_path, "S1", reads=300)]
+    client = client_for(clinician)
+    response = client.post(SHEET, {
+        "sheet": SimpleUploadedFile("sheet.csv", (HEADER + GOOD_ROWS.splitlines()[0]).encode()),
+        "consent": "on", "fastqs": files}, follow=True)
+    assert "1 sample was uploaded and is being verified." in response.content.decode()
+
+
 def test_a_sheet_without_javascript_is_stored_all_or_nothing(
         client_for, clinician, provisioned_s3, tmp_path, monkeypatch):
     """Issue 14.2: storage failing on row 2 leaves nothing of row 1 behind (no sample, no object,
