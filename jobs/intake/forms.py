@@ -60,7 +60,12 @@ class SampleForm(forms.Form):
     external_id = forms.CharField(
         label="Sample / patient identifier", max_length=64, validators=[EXTERNAL_ID_RULE],
         help_text="The lab's pseudonymous identifier. Never a patient's name.")
-    sex = forms.ChoiceField(choices=Sex.choices)
+    # No preselected sex: a default would be recorded for every sample nobody set it on.
+    sex = forms.ChoiceField(
+        choices=[("", "— choose —"), *Sex.choices],
+        error_messages={"required": "Choose the sex recorded for this sample (or Unknown).",
+                        "invalid_choice": "Use female, male, other or unknown, not "
+                                          "“%(value)s”."})
     clinical_indication = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
                                           max_length=2000)
     hpo_terms = forms.CharField(label="HPO terms", required=False, max_length=2000,
@@ -68,6 +73,13 @@ class SampleForm(forms.Form):
     consent = forms.BooleanField(
         label="I confirm that consent for genomic testing is documented for this sample.",
         error_messages={"required": "Confirm that consent for genomic testing is documented."})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A browser's maxlength cuts a pasted text silently (an HPO list ended in "HP:00011", or
+        # lost its last terms without a word); the length is judged here, with a message.
+        for name in ("clinical_indication", "hpo_terms"):
+            self.fields[name].widget.attrs.pop("maxlength", None)
 
     def clean_hpo_terms(self) -> list[str]:
         given = [t.strip() for t in re.split(r"[,;\s]+", self.cleaned_data["hpo_terms"])

@@ -48,10 +48,14 @@ def read_sheet(raw: bytes) -> tuple[list[dict], list[str]]:
     except UnicodeDecodeError:
         return [], ["The sample sheet is not UTF-8 text; save it as CSV (UTF-8)."]
     try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text.splitlines()[0] if text else "",
+                                        delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+        delimiter = ","
+    # Only the delimiter is sniffed: from a header without quotes the Sniffer also guesses
+    # doublequote=False, which read Excel's "" inside a quoted field as the field's end (a
+    # clinical indication came out garbled, or the row's columns shifted).
+    reader = csv.DictReader(io.StringIO(text), dialect=csv.excel, delimiter=delimiter)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:

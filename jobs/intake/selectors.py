@@ -25,7 +25,7 @@ DEFAULT_SAMPLE_SORT = "-created"
 SAMPLE_LIST_FIELDS = ("id", "lab_id", "name", "external_id", "status", "created_at",
                       "created_by__email")
 SAMPLE_LIST_PREFETCH = (
-    Prefetch("files", SampleFile.objects.only("id", "sample_id", "read", "read_count")),
+    Prefetch("files", SampleFile.objects.only("id", "sample_id", "read", "status", "read_count")),
     Prefetch("jobs", Job.objects.only("id", "lab_id", "sample_id", "status", "qc_verdict",
                                       "submitted_at", "finished_at")),
     Prefetch("jobs__reports", Report.objects.only("id", "job_id", "version", "status",
@@ -70,7 +70,8 @@ def sample_rows(samples, *, sample_url: str, job_url: str) -> list[SampleRow]:
             sample=sample, url=sample_url.format(id=sample.pk), stage=sample.stage, job=job,
             job_url=job_url.format(id=job.pk) if job else "", analyses=len(jobs),
             turnaround=sample.turnaround, signed_out=sample.signed_out_at is not None,
-            reads_r1=r1.read_count if r1 else None))
+            # As on the sample page: a rejected file's count stops where reading it failed.
+            reads_r1=r1.read_count if r1 and r1.status == "verified" else None))
     return rows
 
 
@@ -105,8 +106,10 @@ class TimelineEntry:
 
 
 def _received(sample, files) -> TimelineEntry:
-    """Received once both files are completely stored (uploaded; verified implies it)."""
-    stored = [f for f in files if f.uploaded_at and f.status in ("uploaded", "verified")]
+    """Received once both files are completely stored (uploaded; verified implies it, and so does
+    a rejection by verification, which read the stored file: only a corrupt one was not)."""
+    stored = [f for f in files
+              if f.uploaded_at and f.status in ("uploaded", "verified", "rejected")]
     if files and len(stored) == len(files):
         return TimelineEntry("Received", max(f.uploaded_at for f in stored), "done",
                              f"{len(files)} FASTQ files stored")

@@ -197,7 +197,8 @@ def _sheet_plain(request, context, form, parsed, uploads):
                       {**context, "form": form,
                        "sheet_errors": [f"No sample of this sheet was stored: {reason}"]},
                       status=503 if isinstance(exc, StorageError) else 400)
-    messages.success(request, f"{len(created)} samples were uploaded and are being verified.")
+    messages.success(request, f"{len(created)} samples were uploaded and are being verified."
+                     if len(created) != 1 else "1 sample was uploaded and is being verified.")
     return redirect("jobs:sample_list", lab_slug=request.lab.slug)
 
 

@@ -54,6 +54,14 @@ def test_it_tells_a_user_without_a_lab_how_to_get_one(client_for, db):
     assert "not a member of any lab" in page and "Lab C" not in page
 
 
+def test_it_points_staff_without_a_lab_to_the_admin(client_for, db):
+    # Staff land here after their first sign-in; "ask your lab manager" was the wrong advice.
+    ops = make_user("ops@portal.test", is_staff=True)
+    page = client_for(ops).get(reverse("tenants:lab_picker")).content.decode()
+    assert "data-staff-hint" in page and 'href="/admin/"' in page
+    assert "ask yours to invite" not in page
+
+
 @pytest.mark.parametrize("slug", ["UPPER", "a" * 60, "../lab-a", "lab_a"])
 def test_it_answers_404_for_malformed_slugs(client_for, clinician, slug):
     assert client_for(clinician).get(f"/labs/{slug}/").status_code == 404

@@ -63,3 +63,18 @@ def test_the_queries_do_not_grow_with_the_lab(client_for, clinician):
             assert len(names(client.get("/labs/lab-a/samples/"))) == min(50, Sample.objects.count())
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_reads_are_shown_only_for_a_verified_r1(client_for, clinician):
+    # A truncated R1 is read up to the break (14,796 reads of 29,656) and rejected: the list
+    # showed that partial count as if it were the file's; the sample page shows "–".
+    from jobs.models import SampleFile
+
+    seed(clinician, 2)
+    for sample, status in zip(Sample.objects.order_by("name"), ("rejected", "verified")):
+        SampleFile.objects.create(lab=sample.lab, sample=sample, read=1, status=status,
+                                  original_name="x_R1.fastq.gz", size=10, key=f"k/{sample.pk}",
+                                  read_count=14796 if status == "rejected" else 29656)
+    html = client_for(clinician).get("/labs/lab-a/samples/").content.decode()
+    rows = dict(re.findall(r'">(S\d{4})</a>.*?<td>([\d,–]+)</td>\s*<td>\d{4}-', html, re.S))
+    assert rows == {"S0000": "–", "S0001": "29,656"}, rows

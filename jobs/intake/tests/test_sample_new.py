@@ -1,6 +1,8 @@
 """The "New sample" form: the JSON variant the uploader posts, the plain no-JS variant, and the
 page itself. Bad input gets a specific message next to the field and nothing is stored."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -23,6 +25,28 @@ def post_direct(client, **overrides):
 def test_it_shows_the_form_to_members(client_for, clinician):
     page = client_for(clinician).get(NEW).content.decode()
     assert "data-upload-form" in page and 'name="r1"' in page and 'name="consent"' in page
+
+
+def test_the_sex_is_not_preselected(client_for, clinician):
+    # Each sample's sex is chosen, never the first option taken by default (it was "Female").
+    page = client_for(clinician).get(NEW).content.decode()
+    select = page[page.index('<select name="sex"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="" selected>— choose —</option>' in select
+    assert select.count("selected") == 1
+
+
+def test_long_texts_are_not_cut_by_the_browser(client_for, clinician):
+    # maxlength made the browser cut a pasted HPO list mid-term, silently; the server says it.
+    page = client_for(clinician).get(NEW).content.decode()
+    for name in ("hpo_terms", "clinical_indication"):
+        tag = re.search(rf'<(?:input|textarea)[^>]*name="{name}"[^>]*>', page).group(0)
+        assert "maxlength" not in tag, tag
+    response = post_direct(client_for(clinician),
+                           hpo_terms=", ".join(f"HP:{i:07d}" for i in range(1000, 1300)))
+    assert response.status_code == 400
+    assert response.json()["errors"]["hpo_terms"] == [
+        "Ensure this value has at most 2000 characters (it has 3598)."]
 
 
 def test_it_answers_404_to_an_outsider(client_for, outsider, clinician):
@@ -53,7 +77,8 @@ BAD_FORMS = [
     ({"external_id": "Jane Doe"}, "external_id", "pseudonymous identifier"),
     ({"consent": None}, "consent", "Confirm that consent for genomic testing is documented"),
     ({"hpo_terms": "HP:12, seizures"}, "hpo_terms", "Not an HPO term: HP:12, seizures"),
-    ({"sex": "x"}, "sex", "Select a valid choice"),
+    ({"sex": "x"}, "sex", "Use female, male, other or unknown, not “x”."),
+    ({"sex": ""}, "sex", "Choose the sex recorded for this sample (or Unknown)."),
     ({"clinical_indication": ""}, "clinical_indication", "This field is required"),
 ]
 

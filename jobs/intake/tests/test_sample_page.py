@@ -49,6 +49,23 @@ def test_received_only_when_both_files_are_stored(uploading):
     assert states(uploading)["Queued"] == ("pending", None)
 
 
+def test_a_file_rejected_by_verification_was_still_received(uploading):
+    # A truncated R1 is stored whole and then rejected: the upload itself did not fail, so
+    # "Received" must not say "1 of 2 FASTQ files stored" (the user would upload it again).
+    done = timezone.now() - timedelta(minutes=2)
+    uploading.files.update(status="uploaded", upload_started_at=done, uploaded_at=done)
+    uploading.files.filter(read=1).update(status="rejected", error="R1 is truncated")
+    Sample.objects.filter(pk=uploading.pk).update(status="rejected",
+                                                  rejection_reason="R1 is truncated")
+    timeline = {t.label: t for t in sample_timeline(Sample.objects.get(pk=uploading.pk))}
+    assert (timeline["Received"].state, timeline["Received"].detail) == (
+        "done", "2 FASTQ files stored")
+    assert timeline["Verified"].state == "failed"
+    uploading.files.filter(read=2).update(status="corrupt", error="R2 is 5 bytes in storage")
+    received = sample_timeline(Sample.objects.get(pk=uploading.pk))[0]
+    assert (received.state, received.detail) == ("failed", "1 of 2 FASTQ files stored")
+
+
 def test_the_polled_parts_carry_the_timeline_without_an_audit(client_for, clinician, uploading):
     client = client_for(clinician)
     page = client.get(f"/labs/lab-a/samples/{uploading.pk}/").content.decode()

@@ -38,6 +38,24 @@ def test_it_reads_semicolon_sheets_with_a_byte_order_mark(client_for, clinician)
     assert post_sheet(client_for(clinician), text).status_code == 201
 
 
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_it_reads_quotes_inside_quoted_fields_as_excel_writes_them(client_for, clinician,
+                                                                   delimiter):
+    # Excel doubles a quote inside a quoted field. Sniffing the dialect from the header (no
+    # quotes there) turned doubled quotes off: the indication came out garbled.
+    rows = ('S1,PSN-1,female,"Seizures, ""atypical"" absences",HP:0001250,S1_R1.fastq.gz,'
+            'S1_R2.fastq.gz\n'
+            'S2,PSN-2,male,"=HYPERLINK(""http://x"",""y"")",,S2_R1.fastq.gz,S2_R2.fastq.gz\n')
+    text = (HEADER + rows).replace(",", delimiter) if delimiter != "," else HEADER + rows
+    if delimiter == ";":   # the commas inside the quoted fields stay commas
+        text = text.replace('"Seizures; ', '"Seizures, ').replace('"";""', '"",""')
+    response = post_sheet(client_for(clinician), text)
+    assert response.status_code == 201, response.content
+    indications = dict(Sample.objects.values_list("name", "clinical_indication"))
+    assert indications == {"S1": 'Seizures, "atypical" absences',
+                           "S2": '=HYPERLINK("http://x","y")'}
+
+
 BAD_ROWS = [
     ("S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
      "S1,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 3, "S1 is also on row 2"),
@@ -48,7 +66,8 @@ BAD_ROWS = [
      "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S9_R2.fastq.gz\n", 3,
      "S9_R2.fastq.gz is not among the chosen files"),
     ("S1,PSN-1,alien,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
-     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sex: Select a valid choice"),
+     "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2,
+     "sex: Use female, male, other or unknown, not “alien”."),
     ("../S1,PSN-1,female,Seizures,,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
      "S2,PSN-2,male,Hypotonia,,S2_R1.fastq.gz,S2_R2.fastq.gz\n", 2, "sample_name: Use 1-64"),
     ("S1,PSN-1,female,Seizures,HP:1,S1_R1.fastq.gz,S1_R2.fastq.gz\n"
@@ -116,6 +135,17 @@ def test_it_takes_a_sheet_and_its_files_without_javascript(
     assert response.status_code == 302 and response.url == "/labs/lab-a/samples/"
     assert sorted(Sample.objects.values_list("name", "status")) == [("S1", "ready"),
                                                                     ("S2", "ready")]
+
+
+def test_a_one_sample_sheet_says_so_in_the_singular(client_for, clinician, provisioned_s3,
+                                                   tmp_path):
+    files = [SimpleUploadedFile(p.name, p.read_bytes())
+             for p in write_fastq_pair(tmp_path, "S1", reads=300)]
+    client = client_for(clinician)
+    response = client.post(SHEET, {
+        "sheet": SimpleUploadedFile("sheet.csv", (HEADER + GOOD_ROWS.splitlines()[0]).encode()),
+        "consent": "on", "fastqs": files}, follow=True)
+    assert "1 sample was uploaded and is being verified." in response.content.decode()
 
 
 def test_a_sheet_without_javascript_is_stored_all_or_nothing(
