@@ -1,6 +1,7 @@
 """What a clinician brings: a sample's identifiers and its FASTQ pair (jobs.intake)."""
 
 import uuid
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
@@ -10,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from storage.buckets import bucket
 from storage.keys import SAMPLE_NAME_RULE
 from tenants.models import Lab
 
@@ -147,6 +149,15 @@ class Sample(models.Model):
         job = self.latest_job
         signed = [r.signed_at for r in job.reports.all() if r.signed_at] if job else []
         return min(signed) if signed else None
+
+    @property
+    def reads_kept_until(self) -> datetime | None:
+        """When the raw-data bucket's expiry rule may remove the first of the uploaded reads:
+        a sample must be submitted before then (DESIGN.md: uploads are kept 7 days)."""
+        uploaded = [f.uploaded_at for f in self.files.all() if f.uploaded_at]
+        if not uploaded:
+            return None
+        return min(uploaded) + timedelta(days=bucket("raw").expire_days)
 
     def file(self, read: int) -> "SampleFile":
         return next(f for f in self.files.all() if f.read == read)

@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from common.db import for_update
 from common.queue import Sending, enqueue
@@ -32,6 +33,15 @@ def job_submit(*, membership, sample: Sample, request=None) -> Job:
         if sample.status != SampleStatus.READY:
             raise ValidationError(f"Only a ready sample can be submitted; {sample.name} is "
                                   f"{sample.get_status_display().lower()}.")
+        kept_until = sample.reads_kept_until
+        if kept_until and kept_until <= timezone.now():
+            missing = _raw_files_missing(list(sample.files.all()))
+            if missing:
+                raise ValidationError(
+                    f"The reads of {sample.name} ({' and '.join(missing)}) are no longer in "
+                    f"storage: uploads are kept {bucket('raw').expire_days} days and this sample "
+                    f"was not submitted by {kept_until:%Y-%m-%d}. Upload the reads again as a "
+                    "new sample.")
         job_id = sample.job_id if not sample.jobs.exists() else uuid.uuid4()
         job = Job.objects.create(id=job_id, lab=sample.lab, sample=sample,
                                  submitted_by=membership.user,
