@@ -172,8 +172,11 @@ class Stack:
                                             if demo_sample else []))
         self.write_env_file()
         say(f"gunicorn, {self.workers} task clusters and the records cluster on Redis, nginx")
+        metrics_dir = self.folder / "metrics"   # the web workers' counters, emptied each start
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
         self._spawn("gunicorn", parts.gunicorn_command(self.ports["gunicorn"]),
-                    self.environment("web"))
+                    {**self.environment("web"), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
         for number in range(1, self.workers + 1):
             self._spawn(f"worker{number}", parts.qcluster_command(), self.environment("worker"))
         self._spawn("records", parts.qcluster_command(), {

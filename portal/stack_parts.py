@@ -26,7 +26,10 @@ POSTGRES_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgres
                      Path("/usr/lib/postgresql/17/bin")]
 
 # What the web process and the workers are, wherever they run (the stack, compose, systemd).
-GUNICORN_ARGS = ["portal.wsgi:application", "--workers", "3", "--timeout", "300",
+# deploy/gunicorn.conf.py: its child_exit hook keeps the metrics of a worker that exits right
+# (multiprocess mode, PROMETHEUS_MULTIPROC_DIR; docs/operations.md, "Metrics and alerts").
+GUNICORN_ARGS = ["portal.wsgi:application", "--config", "deploy/gunicorn.conf.py",
+                 "--workers", "3", "--timeout", "300",
                  "--forwarded-allow-ips", "127.0.0.1", "--access-logfile", "-"]
 QCLUSTER_ARGS = ["manage.py", "qcluster"]
 
