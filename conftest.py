@@ -5,7 +5,6 @@ Personas (STYLE.md): a clinician and a manager of lab A, and an outsider who man
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
@@ -16,12 +15,9 @@ import pytest
 from django.test import override_settings
 
 from tests.helpers import (ARTIFACTS, make_user, mark_mfa_passed,  # noqa: F401 (used by fixtures)
-                           storages_for)
+                           CHROMIUM, CHROMIUM_ARGS, storages_for, unique_buckets)
 from storage.seaweed import SeaweedServer
 
-BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",
-                   "MINIO_BUCKET_ARCHIVES", "MINIO_BUCKET_REFERENCE", "MINIO_BUCKET_LOGS"]
-_bucket_suffixes = itertools.count(1)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -113,16 +109,10 @@ def seaweed(tmp_path_factory):
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _unique_buckets() -> dict[str, str]:
-    suffix = f"t{os.getpid()}-{next(_bucket_suffixes)}"
-    return {name: f"{name.removeprefix('MINIO_BUCKET_').lower()}-{suffix}"
-            for name in BUCKET_SETTINGS}
-
-
 @pytest.fixture
 def real_s3(seaweed):
     """Settings pointing at the real S3 server, with bucket names no other test uses."""
-    buckets = _unique_buckets()
+    buckets = unique_buckets()
     with override_settings(MINIO_ENDPOINT=seaweed.endpoint, MINIO_PUBLIC_ENDPOINT=seaweed.endpoint,
                            MINIO_SECURE=False, STORAGES=storages_for(seaweed.endpoint, buckets),
                            **buckets):
@@ -151,7 +141,7 @@ def moto_s3():
     """moto's in-process S3, for fast unit tests of the same code paths."""
     from moto import mock_aws
 
-    buckets = _unique_buckets()
+    buckets = unique_buckets()
     with mock_aws(), override_settings(MINIO_ENDPOINT="", MINIO_PUBLIC_ENDPOINT="",
                                        MINIO_SECURE=True, STORAGES=storages_for("", buckets),
                                        **buckets):
@@ -169,31 +159,34 @@ def storage_down():
         yield endpoint
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """Debian's headless Chromium driven by Playwright (Playwright's own browser download is not
-    available here). Without Chromium the test is skipped locally and fails in CI."""
+def playwright_driver():
+    """One Playwright per test process: its sync API runs an event loop in this thread, and a
+    second one started beside it refuses to start. Without Chromium the test is skipped locally
+    and fails in CI."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; scripts/bootstrap installs it")
         pytest.skip("chromium is not installed (run scripts/bootstrap as root)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop running in this thread, and Django refuses ORM
-    # calls from a thread with a running loop. The tests' ORM calls are plain synchronous ones.
+    # That loop also makes Django refuse ORM calls from this thread; the tests' ORM calls are
+    # plain synchronous ones.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver):
+    """Debian's headless Chromium driven by Playwright."""
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")

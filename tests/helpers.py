@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -16,6 +19,24 @@ def make_user(email: str, password: str = "correct-horse-battery-staple", **extr
                                                 **extra)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
+
+
+# How every browser test starts Debian's Chromium (conftest.py's `chromium`; Playwright's own
+# browser download is not available here).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+BUCKET_SETTINGS = ["MINIO_BUCKET_RAW", "MINIO_BUCKET_INTERMEDIATE", "MINIO_BUCKET_RESULTS",
+                   "MINIO_BUCKET_ARCHIVES", "MINIO_BUCKET_REFERENCE", "MINIO_BUCKET_LOGS"]
+_bucket_suffixes = itertools.count(1)
+
+
+def unique_buckets() -> dict[str, str]:
+    """Bucket-name settings no other test (nor another xdist worker) uses."""
+    suffix = f"t{os.getpid()}-{next(_bucket_suffixes)}"
+    return {name: f"{name.removeprefix('MINIO_BUCKET_').lower()}-{suffix}"
+            for name in BUCKET_SETTINGS}
 
 
 def storages_for(endpoint: str, buckets: dict[str, str]) -> dict:

@@ -25,13 +25,12 @@ def role_server(tmp_path_factory, role_keys):
     """Settings point at the server (bucket names of its own, MINIO_ROLE_KEYS = role_keys) while
     the module's tests run; the process's role is `admin` unless a test says otherwise (`as_process`
     also renews django-storages' backends, which take the process's key when made)."""
-    from conftest import _unique_buckets
     from storage import policies, provisioning
     from storage.credentials import acting_as
     from storage.seaweed import SeaweedServer
-    from tests.helpers import storages_for
+    from tests.helpers import storages_for, unique_buckets
 
-    buckets = _unique_buckets()
+    buckets = unique_buckets()
     data_dir = tmp_path_factory.mktemp("seaweedfs-roles")
     with override_settings(**buckets):
         config = data_dir / "s3.json"

@@ -24,7 +24,8 @@ from botocore.exceptions import ClientError
 
 from portal import stack_parts
 from portal.stack import Stack, credentials
-from tests.helpers import ARTIFACTS, enrol_totp_in_browser, screenshot
+from tests.helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, enrol_totp_in_browser,
+                           screenshot)
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3, pytest.mark.pipeline]
 HSTS = "max-age=31536000; includeSubDomains"
@@ -50,24 +51,15 @@ def stack(tmp_path_factory, testdata):
 
 
 @pytest.fixture(scope="module")
-def trusting_chromium(stack):
+def trusting_chromium(stack, playwright_driver):
     """Chromium that accepts the run's server certificate and no other untrusted one (its SPKI
     pin)."""
-    if not shutil.which("chromium") and not shutil.which("/usr/bin/chromium"):
-        pytest.skip("chromium is not installed (run scripts/bootstrap as root)")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    ARTIFACTS.mkdir(exist_ok=True)
     pin = stack.certificates.spki_sha256()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", f"--ignore-certificate-errors-spki-list={pin}"])
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"])
+    yield browser
+    browser.close()
 
 
 def query(stack, sql: str, *params):
