@@ -71,6 +71,19 @@ def env_secret(name: str, default: str = "") -> str:
 KEY_ID_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
+def env_cron(name: str, default: str, *, off_allowed: bool = False) -> str:
+    """A cron line (five fields, as django-q2's schedules take it), or "off" when allowed."""
+    from croniter import croniter
+
+    value = env_str(name, default).strip()
+    if off_allowed and value.lower() == "off":
+        return "off"
+    if not croniter.is_valid(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a cron line (five fields, e.g. "
+                                   f"'30 1 * * *'){' nor off' if off_allowed else ''}")
+    return value
+
+
 def parse_keys(name: str, text: str) -> dict[str, str]:
     """`id:secret` entries separated by commas, spaces or new lines (a `#` starts a comment) as
     {id: secret}, in the order given. Ids are 1-32 letters, digits, `.`, `_` or `-`."""

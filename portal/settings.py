@@ -19,7 +19,7 @@ from portal.dev_defaults import (
     DEV_STORAGE_ACCESS_KEY,
     DEV_STORAGE_SECRET_KEY,
 )
-from common.env import env_bool, env_int, env_keys, env_list, env_secret, env_str
+from common.env import env_bool, env_cron, env_int, env_keys, env_list, env_secret, env_str
 from jobs.runs.compute import (cluster_options_setting, memory_setting, slurm_name_setting,
                                time_setting)
 from storage.endpoint import EndpointError, endpoint_url
@@ -453,7 +453,7 @@ SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 # after each backup only the newest WES_BACKUP_KEEP complete sets are kept. An empty target
 # turns the scheduled backup off (the schedule runs and says so).
 BACKUP_TARGET = env_str("WES_BACKUP_TARGET")
-BACKUP_SCHEDULE = env_str("WES_BACKUP_SCHEDULE", "30 1 * * *")
+BACKUP_SCHEDULE = env_cron("WES_BACKUP_SCHEDULE", "30 1 * * *")
 BACKUP_KEEP = env_int("WES_BACKUP_KEEP", 7, minimum=1)
 # Where a set for a remote target is assembled before rclone copies it (needs room for one set).
 BACKUP_STAGING_DIR = env_str("WES_BACKUP_STAGING_DIR")
@@ -512,14 +512,8 @@ if not DEBUG:
 # When the scheduled scrub runs (a cron expression in WES_TIME_ZONE; "off" for none), applied to
 # django-q2's schedule by `manage.py migrate`; and how many objects each scheduled run re-reads
 # (0: all of them).
-SCRUB_SCHEDULE = env_str("WES_SCRUB_SCHEDULE", "45 3 * * *").strip()
+SCRUB_SCHEDULE = env_cron("WES_SCRUB_SCHEDULE", "45 3 * * *", off_allowed=True)
 SCRUB_SAMPLE = env_int("WES_SCRUB_SAMPLE", 1000, minimum=0)
-if SCRUB_SCHEDULE.lower() != "off":
-    from croniter import croniter as _croniter
-
-    if not _croniter.is_valid(SCRUB_SCHEDULE):
-        raise ImproperlyConfigured(f"WES_SCRUB_SCHEDULE={SCRUB_SCHEDULE!r} is not a cron "
-                                   "expression (five fields, e.g. '45 3 * * *') nor 'off'")
 
 # --- API (issue 16): personal access tokens and /api/v1/ (docs/api.md) ---
 # Calls per token per window ("N/second|minute|hour|day"), counted in the cache.

@@ -28,6 +28,10 @@ def test_the_defaults_and_an_own_schedule(tmp_path):
 def test_a_bad_schedule_or_sample_is_refused_by_name(tmp_path):
     bad = start(tmp_path, WES_SCRUB_SCHEDULE="every night")
     assert bad.returncode != 0
-    assert "WES_SCRUB_SCHEDULE='every night' is not a cron expression" in bad.stderr
+    assert "WES_SCRUB_SCHEDULE='every night' is not a cron line" in bad.stderr
+    backup = start(tmp_path, WES_BACKUP_SCHEDULE="nightly")   # the same reader (common/env.py)
+    assert backup.returncode != 0
+    assert "WES_BACKUP_SCHEDULE='nightly' is not a cron line" in backup.stderr
+    assert "nor off" not in backup.stderr, "the backup schedule has no 'off': an empty target is"
     negative = start(tmp_path, WES_SCRUB_SAMPLE="-5")
     assert negative.returncode != 0 and "WES_SCRUB_SAMPLE=-5 is below the minimum" in negative.stderr
