@@ -84,6 +84,27 @@ def env_cron(name: str, default: str, *, off_allowed: bool = False) -> str:
     return value
 
 
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """"600/minute" -> (600, 60): calls, and the window in seconds."""
+    match = RATE.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"not a rate: {text!r} (use e.g. 600/minute)")
+    return int(match.group(1)), RATE_PERIODS[match.group(2)]
+
+
+def env_rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: use e.g. 600/minute") from None
+    return value
+
+
 def parse_keys(name: str, text: str) -> dict[str, str]:
     """`id:secret` entries separated by commas, spaces or new lines (a `#` starts a comment) as
     {id: secret}, in the order given. Ids are 1-32 letters, digits, `.`, `_` or `-`."""

@@ -5,7 +5,6 @@ the development secret key, the development storage credentials or the developme
 """
 
 import os
-import re
 from pathlib import Path
 
 import dj_database_url
@@ -19,7 +18,8 @@ from portal.dev_defaults import (
     DEV_STORAGE_ACCESS_KEY,
     DEV_STORAGE_SECRET_KEY,
 )
-from common.env import env_bool, env_cron, env_int, env_keys, env_list, env_secret, env_str
+from common.env import (env_bool, env_cron, env_int, env_keys, env_list, env_rate, env_secret,
+                        env_str)
 from jobs.runs.compute import (cluster_options_setting, memory_setting, slurm_name_setting,
                                time_setting)
 from storage.endpoint import EndpointError, endpoint_url
@@ -517,8 +517,6 @@ SCRUB_SAMPLE = env_int("WES_SCRUB_SAMPLE", 1000, minimum=0)
 
 # --- API (issue 16): personal access tokens and /api/v1/ (docs/api.md) ---
 # Calls per token per window ("N/second|minute|hour|day"), counted in the cache.
-API_RATE_LIMIT = env_str("WES_API_RATE_LIMIT", "600/minute")
-if not re.match(r"^\s*[1-9]\d*\s*/\s*(second|minute|hour|day)\s*$", API_RATE_LIMIT):
-    raise ImproperlyConfigured(f"WES_API_RATE_LIMIT={API_RATE_LIMIT!r}: use e.g. 600/minute")
+API_RATE_LIMIT = env_rate("WES_API_RATE_LIMIT", "600/minute")
 MIDDLEWARE += ["portal.api.middleware.ApiMiddleware"]
 INSTALLED_APPS += ["ninja"]   # /api/v1/docs from the portal's own static files (no CDN; CSP 'self')

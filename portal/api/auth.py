@@ -3,7 +3,6 @@ token's rate limit; and the two questions every operation asks of it (which lab,
 
 from __future__ import annotations
 
-import re
 import time
 
 from django.conf import settings
@@ -11,20 +10,9 @@ from django.core.cache import cache
 from django.http import Http404
 from ninja.security import HttpBearer
 
+from common.env import parse_rate
 from portal.api.errors import ApiError
 from tenants.api_tokens import TokenRefused, authenticate
-
-RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-def parse_rate(text: str) -> tuple[int, int]:
-    """"600/minute" -> (600, 60)."""
-    match = RATE.match(text or "")
-    if not match or int(match.group(1)) < 1:
-        raise ValueError(f"not a rate: {text!r} (use e.g. 600/minute)")
-    return int(match.group(1)), PERIODS[match.group(2)]
-
 
 def check_rate(prefix: str, *, now: float | None = None) -> None:
     """A fixed window per token in the shared cache: at most N calls per period; the call that
