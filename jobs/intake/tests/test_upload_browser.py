@@ -286,6 +286,7 @@ def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
                            timeout=60_000)
     assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
                                                                     ("SHEET2", "ready")]
+    assert "2 samples were uploaded and are being verified." in page.inner_text(".messages")
     screenshot(page, "sheet-uploaded-list")
     context.close()
 
