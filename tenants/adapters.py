@@ -47,6 +47,20 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
                          request=request)
             raise
 
+    def add_message(self, request, level, message_template=None, message_context=None,
+                    extra_tags="", message=None):
+        """No "Logged in as …" while the session still owes its second factor: it would greet
+        the user on the two-factor set-up page, before the sign-in is done."""
+        if message_template == "account/messages/logged_in.txt" and request is not None \
+                and getattr(request, "user", None) is not None \
+                and request.user.is_authenticated:
+            from tenants.mfa import session_needs_mfa
+
+            if session_needs_mfa(request):
+                return
+        super().add_message(request, level, message_template, message_context,
+                            extra_tags=extra_tags, message=message)
+
     def format_email_subject(self, subject):
         """The portal's name, not the Sites framework's domain ("[example.com]"), in front."""
         return subject if subject.startswith("WES Portal") else f"WES Portal: {subject}"

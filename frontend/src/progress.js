@@ -235,6 +235,8 @@ export class ProgressView {
     Object.assign(row.el.dataset, { percent: String(pct), keptPercent: String(keptPct),
       keptBytes: String(held) })
     row.bar.setAttribute('aria-valuenow', String(pct))
+    // A stopped or cancelled upload's bar is greyed: a full blue bar beside "stopped" reads as done.
+    row.bar.classList.toggle('upload-bar-stopped', status === 'error' || status === 'cancelled')
     row.bar.setAttribute('aria-valuetext', `${pct}% sent, ${keptPct}% kept`)
     row.kept.style.width = `${keptPct}%`
     row.flight.style.width = `${pct - keptPct}%`

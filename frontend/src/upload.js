@@ -152,6 +152,7 @@ async function onSheet(event) {
     container: form.querySelector('[data-upload-progress]'),
     api,
     sampleUrl: created.list_url,
+    doneUrl: created.done_url,
     navigate,
     entries: created.samples.flatMap(({ sample, files }) =>
       files.map((f) => ({

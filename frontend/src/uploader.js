@@ -99,7 +99,8 @@ export function describeError(err) {
 
 // One upload session for the files in `entries` ([{read, uploadUrl, name, size, file}]).
 // Resolves once uploads are running; reports through the progress panel.
-export async function startUploads({ container, api, entries, sampleUrl, navigate, onPrepareFailed }) {
+// `doneUrl` (default `sampleUrl`) is opened once every file is stored; a cancel opens `sampleUrl`.
+export async function startUploads({ container, api, entries, sampleUrl, doneUrl, navigate, onPrepareFailed }) {
   const controller = new AbortController()
   let uppy = null
   const done = new Set()
@@ -171,7 +172,7 @@ export async function startUploads({ container, api, entries, sampleUrl, navigat
     view.setState('verifying')
     setTimeout(() => {
       view.setState('done')
-      navigate(sampleUrl)
+      navigate(doneUrl ?? sampleUrl)
     }, 500)
   })
   uppy.on('upload-error', (file, err) => {

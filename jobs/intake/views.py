@@ -18,7 +18,7 @@ from jobs.intake import received, selectors, services, uploads
 from jobs.intake.access import access_sample, access_sample_file
 from jobs.intake.file_names import sent_name
 from jobs.intake.forms import DirectUploadForm, PlainUploadForm, SampleSheetForm
-from jobs.intake.sample_sheet import COLUMNS, parse_sheet
+from jobs.intake.sample_sheet import COLUMNS, MAX_ROWS, parse_sheet
 from jobs.models import FileStatus
 from storage.s3 import StorageError
 from tenants import audit_actions
@@ -48,6 +48,10 @@ def sample_list(request):
     sort = request.GET.get("sort", "")
     sort = sort if sort in selectors.SAMPLE_SORTS else selectors.DEFAULT_SAMPLE_SORT
     page = list_page(selectors.sample_list(request.lab, search=search, sort=sort), request.GET)
+    uploaded = request.GET.get("uploaded", "")
+    if uploaded.isdigit() and 0 < int(uploaded) <= MAX_ROWS:
+        # Where the browser's sheet upload lands once every file is stored.
+        messages.success(request, _uploaded_message(int(uploaded)))
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.SAMPLE_LIST_VIEWED,
                  lab=request.lab, resource_type="sample", phi_accessed=True, request=request,
                  details={"count": len(page.rows), "total": page.total, "page": page.number,
@@ -178,9 +182,10 @@ def sample_sheet(request):
         except ValidationError as exc:
             return _error_json({"__all__": ["No sample of this sheet was stored: "
                                             + " ".join(exc.messages)]}, 400)
+        list_url = reverse("jobs:sample_list", args=[request.lab.slug])
         return JsonResponse({"samples": [_sample_created_json(request, s) for s in samples],
-                             "list_url": reverse("jobs:sample_list", args=[request.lab.slug])},
-                            status=201)
+                             "list_url": list_url,
+                             "done_url": f"{list_url}?uploaded={len(samples)}"}, status=201)
     return _sheet_plain(request, context, form, parsed, uploads)
 
 
@@ -197,9 +202,13 @@ def _sheet_plain(request, context, form, parsed, uploads):
                       {**context, "form": form,
                        "sheet_errors": [f"No sample of this sheet was stored: {reason}"]},
                       status=503 if isinstance(exc, StorageError) else 400)
-    messages.success(request, f"{len(created)} samples were uploaded and are being verified."
-                     if len(created) != 1 else "1 sample was uploaded and is being verified.")
+    messages.success(request, _uploaded_message(len(created)))
     return redirect("jobs:sample_list", lab_slug=request.lab.slug)
+
+
+def _uploaded_message(count: int) -> str:
+    return (f"{count} samples were uploaded and are being verified." if count != 1
+            else "1 sample was uploaded and is being verified.")
 
 
 @lab_view()

@@ -211,7 +211,9 @@ def panel_list(request):
                             panel_id=version.panel_id)
     return render(request, "jobs/panels.html", {
         "panels": request.lab.gene_panels.prefetch_related("versions"), "form": form,
-        "presets": request.lab.filter_presets.select_related("created_by")},
+        "presets": request.lab.filter_presets.select_related("created_by"),
+        # Arriving from a suggestion ("Make a panel of them"): the form comes first.
+        "prefilled": bool(request.GET.get("name") or request.GET.get("genes"))},
         status=400 if form.errors else 200)
 
 

@@ -32,10 +32,11 @@ def duration_short(value: timedelta | None) -> str:
 
 
 @register.filter
-def hours_short(hours: float | None) -> str:
-    """Compute time in hours, readable when small: "12.4 h", "7 min", "9 s"."""
+def hours_2dp(hours: float | None) -> str:
+    """Compute hours with two decimals, the usage page's one unit (chart and table alike); a
+    non-zero figure too small to show says so instead of "0.00"."""
     if hours is None:
         return "–"
-    if hours >= 1:
-        return f"{hours:,.1f} h"
-    return duration_short(timedelta(hours=hours))
+    if 0 < hours < 0.005:
+        return "< 0.01"
+    return f"{hours:,.2f}"

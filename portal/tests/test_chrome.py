@@ -43,10 +43,10 @@ def test_the_admin_home_links_the_operations_pages(client_for, db):
 
 
 def test_small_compute_times_do_not_read_as_zero_hours():
-    from portal.templatetags.portal_format import hours_short
+    from portal.templatetags.portal_format import hours_2dp
 
-    assert [hours_short(h) for h in (1234.56, 1.0, 0.5, 0.002, None)] == [
-        "1,234.6 h", "1.0 h", "30 min", "7 s", "–"]
+    assert [hours_2dp(h) for h in (1234.567, 1.0, 0.5, 0.003, 0.0, None)] == [
+        "1,234.57", "1.00", "0.50", "< 0.01", "0.00", "–"]
 
 
 def test_logging_in_and_out_use_the_same_words_as_the_menu(client, clinician):

@@ -188,3 +188,23 @@ def test_a_clinician_made_manager_is_asked_within_a_minute_at_no_cost_per_reques
     monkeypatch.setattr(time, "time", lambda: later)
     # ... then the new role is seen.
     assert client.get("/labs/lab-a/").url == ENROL
+
+
+def test_no_logged_in_message_before_the_second_factor(client, manager, clinician):
+    """The set-up page is not greeted with "Logged in as …": the sign-in is not done yet."""
+    response = sign_in(client, "manager@lab-a.test")
+    page = client.get(response.url, follow=True).content.decode()
+    assert "Set up two-factor authentication" in page
+    assert "Logged in as" not in page
+    client.post(reverse("account_logout"))
+    # Someone who owes no second factor is still greeted.
+    response = sign_in(client, "clinician@lab-a.test")
+    assert "Logged in as" in client.get(response.url, follow=True).content.decode()
+
+
+def test_the_logged_in_message_follows_the_code_step(client, manager):
+    give_totp(manager.user)
+    sign_in(client, "manager@lab-a.test")
+    assert "Logged in as" not in client.get("/accounts/2fa/authenticate/").content.decode()
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code()}, follow=True)
+    assert "Logged in as" in response.content.decode()

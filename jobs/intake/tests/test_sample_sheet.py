@@ -29,6 +29,7 @@ def test_it_creates_every_sample_of_a_good_sheet(client_for, clinician):
     body = response.json()
     assert [s["sample"]["name"] for s in body["samples"]] == ["S1", "S2"]
     assert body["list_url"] == "/labs/lab-a/samples/"
+    assert body["done_url"] == "/labs/lab-a/samples/?uploaded=2"
     assert set(Sample.objects.values_list("name", "sex")) == {("S1", "female"), ("S2", "male")}
     assert [f["name"] for f in body["samples"][1]["files"]] == ["S2_R1.fastq.gz", "S2_R2.fastq.gz"]
 
@@ -192,3 +193,18 @@ def test_a_sheet_without_javascript_is_stored_all_or_nothing(
     response = post()
     assert response.status_code == 302, response.content.decode()[:2000]
     assert sorted(Sample.objects.values_list("name", flat=True)) == ["S1", "S2"]
+
+
+@pytest.mark.parametrize("uploaded, message", [
+    ("2", "2 samples were uploaded and are being verified."),
+    ("1", "1 sample was uploaded and is being verified."),
+    ("0", None), ("x", None), ("9999", None)])
+def test_the_list_confirms_a_sheet_uploaded_with_javascript(client_for, clinician, uploaded,
+                                                            message):
+    page = client_for(clinician).get(f"/labs/lab-a/samples/?uploaded={uploaded}")
+    assert page.status_code == 200
+    text = page.content.decode()
+    if message:
+        assert message in text
+    else:
+        assert "was uploaded" not in text and "were uploaded" not in text

@@ -286,6 +286,7 @@ def test_a_sample_sheet_uploads_every_pair(chromium, portal, tmp_path):
                            timeout=60_000)
     assert sorted(Sample.objects.values_list("name", "status")) == [("SHEET1", "ready"),
                                                                     ("SHEET2", "ready")]
+    assert "2 samples were uploaded and are being verified." in page.inner_text(".messages")
     screenshot(page, "sheet-uploaded-list")
     context.close()
 
@@ -334,4 +335,22 @@ def test_without_javascript_a_field_error_keeps_the_files(chromium, portal_queue
     page.goto(portal_queued.url + f"/labs/lab-a/samples/{sample.pk}/")
     assert "updates by itself" in page.inner_text("[data-updates-itself]")
     assert not page.locator("[data-reload]").is_visible()
+    context.close()
+
+
+def test_an_upload_stopped_by_an_ended_session_greys_its_bars(chromium, portal, big_fastq_pair):
+    """The session ends mid-upload (signed out elsewhere): the parts can no longer be signed, the
+    rows say "stopped" and their bars are greyed, not left blue as if they were done."""
+    context, page = signed_in_page(chromium, portal, upload_bytes_per_second=10 * MB)
+    fill_sample_form(page, portal, big_fastq_pair, name="NA12880")
+    page.click("button[type=submit]")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-overall]')?.dataset.percent || 0) >= 5")
+    context.clear_cookies()
+    page.wait_for_selector("[data-overall] .upload-bar.upload-bar-stopped", timeout=90_000)
+    assert "stopped" in page.inner_text("[data-overall] [data-figures]")
+    grey = page.eval_on_selector("[data-overall] .upload-bar-kept",
+                                 "el => getComputedStyle(el).backgroundColor")
+    assert grey == "rgb(154, 163, 173)"
+    screenshot(page, "upload-stopped-greyed")
     context.close()

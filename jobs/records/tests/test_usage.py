@@ -321,11 +321,33 @@ def test_the_usage_page_in_a_browser(chromium, live_server, client, lab_a, lab_b
     page.wait_for_url(re.compile(r".*month=2026-10"))
     assert page.locator("#usage-table tbody tr").count() == 3
     assert page.locator("#chart-storage .seg").count() == 7   # A: 5 buckets, B: 1, shared: 1
+    # At 1280 px the per-lab table scrolls inside its box; the page itself does not.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    widths = page.evaluate("""() => {
+        const box = document.querySelector('#usage-table').closest('.table-scroll')
+        return {page: document.documentElement.scrollWidth, view: window.innerWidth,
+                overflow: box && getComputedStyle(box).overflowX,
+                boxRight: box && box.getBoundingClientRect().right}}""")
+    assert widths["overflow"] == "auto" and widths["boxRight"] <= 1280, widths
+    assert widths["page"] <= widths["view"], widths
     screenshot(page, "admin-usage")
     with page.expect_download() as download:
         page.click("#usage-csv")
     assert download.value.suggested_filename == "wes-usage-2026-10.csv"
     page.context.close()
+
+
+def test_the_chart_and_the_table_give_compute_in_the_same_unit(client_for, staff, seeded):
+    from jobs.models import JobUsage
+
+    JobUsage.objects.filter(lab__slug="lab-b").update(cpu_seconds=11)   # 11 s: not "0.00"
+    html = client_for(staff).get("/admin/usage/?month=2026-10").content.decode()
+    chart = html.split('id="chart-compute"')[1].split("</div>\n    <div")[0]
+    charted = re.findall(r'<span class="value">([^<]*)</span>', chart)
+    tabled = re.findall(r'data-column="compute_hours" data-value="[^"]*">([^<]*)</td>', html)
+    assert charted == [f"{value} h" for value in tabled]
+    assert tabled[:2] == ["4.00", "&lt; 0.01"]
+    assert "CPU hours" in chart
 
 
 def test_the_samples_column_says_it_counts_samples_submitted(client_for, staff, seeded):
