@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from storage import policies
-from storage.buckets import REGISTRY
+from storage.buckets import REGISTRY, bucket_name
 
 # The S3 actions MinIO knows that the table uses; a misspelt one would be refused by
 # `mc admin policy create`.
@@ -41,13 +41,14 @@ def test_each_minio_policy_is_an_iam_document_on_the_configured_buckets():
 
 
 def test_no_role_but_admin_may_delete_reads_or_change_buckets():
+    raw, logs = bucket_name("raw"), bucket_name("logs")   # as configured when the test runs
     for role in ("web", "worker", "records"):
         actions = {(a, r) for s in policies.minio_policy(role)["Statement"]
                    for a in s["Action"] for r in s["Resource"]}
-        assert ("s3:DeleteObjectVersion", "arn:aws:s3:::wes-raw-data/*") not in actions
+        assert ("s3:DeleteObjectVersion", f"arn:aws:s3:::{raw}/*") not in actions
         assert not any(a.startswith(("s3:PutBucket", "s3:PutLifecycle", "s3:Create", "s3:*"))
                        for a, _ in actions), role
-        retains = ("s3:PutObjectRetention", "arn:aws:s3:::wes-logs/audit/checkpoints/*")
+        retains = ("s3:PutObjectRetention", f"arn:aws:s3:::{logs}/audit/checkpoints/*")
         assert (retains in actions) is (role == "worker")
 
 
