@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def outputs(client_for, ready_sample, clinician, manager, pipeline_env):
+def pipeline_outputs(client_for, ready_sample, clinician, manager, pipeline_env):
+    """The outputs of a real run of the pipeline on the test exome."""
     sample = ready_sample(clinician)
     client_for(clinician).post(f"/labs/lab-a/samples/{sample.pk}/submit/")
     job = Job.objects.get()
@@ -25,13 +26,45 @@ def outputs(client_for, ready_sample, clinician, manager, pipeline_env):
     return {o.path: o for o in job.outputs.all()}
 
 
+@pytest.fixture
+def outputs(clinician, provisioned_s3):
+    """Three outputs of a succeeded job, stored in the results bucket as publishing stores them
+    (key, size, SHA-256), without running the pipeline: the rules tested here are the
+    download's; the first test downloads a real run's output."""
+    from django.utils import timezone
+
+    from jobs.intake import services
+    from storage import s3
+    from storage.buckets import bucket_name
+    from storage.keys import job_output_key
+
+    sample = services.sample_create(
+        membership=clinician, files={1: ("TEST1_R1.fastq.gz", 100), 2: ("TEST1_R2.fastq.gz", 100)},
+        data={"name": "TEST1", "external_id": "PSN-TEST1", "sex": "female", "consent": True,
+              "clinical_indication": "Seizures", "hpo_terms": ["HP:0001250"]})
+    now = timezone.now()
+    job = Job.objects.create(id=sample.job_id, lab=sample.lab, sample=sample,
+                             submitted_by=clinician.user, status="succeeded", submitted_at=now,
+                             started_at=now, finished_at=now)
+    made = {}
+    for path, body in (("TEST1_Final_.txt", b"chrom\tpos\nchr1\t100\n"),
+                       ("vcf/TEST1.vcf.gz", b"\x1f\x8b not really a VCF"),
+                       ("metadata.json", b'{"sample": "TEST1"}')):
+        key = job_output_key(sample.lab, job.pk, path)
+        s3.put_bytes(bucket_name("results"), key, body, content_type="application/octet-stream")
+        made[path] = JobOutput.objects.create(
+            lab=sample.lab, job=job, path=path, bucket_role="results", key=key, size=len(body),
+            sha256=hashlib.sha256(body).hexdigest(), verified_at=now)
+    return made
+
+
 def url_for(output, slug="lab-a"):
     return f"/labs/{slug}/jobs/{output.job_id}/outputs/{output.pk}/download/"
 
 
 def test_a_manager_downloads_the_stored_bytes_through_a_presigned_url(client_for, manager,
-                                                                      outputs):
-    table = outputs["TEST1_Final_.txt"]
+                                                                      pipeline_outputs):
+    table = pipeline_outputs["TEST1_Final_.txt"]
     client = client_for(manager)
     form = client.get(url_for(table)).content.decode()
     assert table.sha256 in form and "Why are you exporting it?" in form
