@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storage import s3
+from storage import bucket_config, s3
 from storage.buckets import REGISTRY, BucketRule
 from storage.credentials import acting_as
 from storage.metric_records import record_check
@@ -68,21 +68,21 @@ def _bucket_drift(rule: BucketRule) -> list[Drift]:
     if not s3.bucket_exists(name):
         return [Drift(name, "bucket", "present", "missing")]
     found = []
-    versioned = s3.get_versioning(name)
+    versioned = bucket_config.get_versioning(name)
     if versioned != rule.versioned:
         found.append(Drift(name, "versioning", _on_off(rule.versioned), _on_off(versioned)))
-    if rule.object_lock and not s3.get_object_lock_enabled(name):
+    if rule.object_lock and not bucket_config.get_object_lock_enabled(name):
         found.append(Drift(name, "object lock", "enabled (legal holds, audit checkpoints)", "off"))
     if rule.encrypted:
-        algorithm = s3.get_default_encryption(name)
+        algorithm = bucket_config.get_default_encryption(name)
         if algorithm is None:
             found.append(Drift(name, "encryption", "SSE-S3 (AES256) by default", "none"))
     wanted = rule.lifecycle_rules()
-    present = s3.get_lifecycle_rules(name)
+    present = bucket_config.get_lifecycle_rules(name)
     if sorted(map(normalise_rule, wanted), key=str) != sorted(map(normalise_rule, present), key=str):
         found.append(Drift(name, "lifecycle", describe_rules(wanted), describe_rules(present)))
     if rule.browser_uploads:
-        wanted_cors, present_cors = rule.cors_rules(), s3.get_cors_rules(name)
+        wanted_cors, present_cors = rule.cors_rules(), bucket_config.get_cors_rules(name)
         if normalise_cors(wanted_cors) != normalise_cors(present_cors):
             found.append(Drift(name, "cors", describe_cors(wanted_cors), describe_cors(present_cors)))
     return found
@@ -156,15 +156,15 @@ def _fix(rule: BucketRule, drift: Drift) -> None:
     if drift.aspect == "bucket":
         s3.create_bucket(name, object_lock=rule.object_lock)
     elif drift.aspect == "versioning":
-        s3.set_versioning(name, rule.versioned)
+        bucket_config.set_versioning(name, rule.versioned)
     elif drift.aspect == "object lock":
-        s3.enable_object_lock(name)
+        bucket_config.enable_object_lock(name)
     elif drift.aspect == "encryption":
-        s3.set_default_encryption(name)
+        bucket_config.set_default_encryption(name)
     elif drift.aspect == "lifecycle":
-        s3.set_lifecycle_rules(name, rule.lifecycle_rules())
+        bucket_config.set_lifecycle_rules(name, rule.lifecycle_rules())
     elif drift.aspect == "cors":
-        s3.set_cors_rules(name, rule.cors_rules())
+        bucket_config.set_cors_rules(name, rule.cors_rules())
     else:  # pragma: no cover - every aspect _bucket_drift reports is handled above
         raise ValueError(drift.aspect)
 

@@ -4,7 +4,8 @@ retention. Calls go through the client and error translation of storage/s3.py.""
 
 from __future__ import annotations
 
-from storage.s3 import StorageError, client, read_setting, translated_errors
+from storage.bucket_config import read_setting
+from storage.s3 import StorageError, client, translated_errors
 
 
 def list_versions(bucket: str, prefix: str):

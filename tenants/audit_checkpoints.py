@@ -19,7 +19,7 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.utils import timezone
 
-from storage import s3, versions
+from storage import bucket_config, s3, versions
 from storage.buckets import bucket_name
 from storage.keys import AUDIT_CHECKPOINT_PREFIX, audit_checkpoint_key, audit_checkpoint_of
 from tenants.audit import ChainWalk, walk_chain
@@ -192,7 +192,7 @@ def checkpoints_check(walk: ChainWalk) -> CheckpointCheck:
     add = result.findings.append
     logs = bucket_name("logs")
     try:
-        if not s3.get_object_lock_enabled(logs):
+        if not bucket_config.get_object_lock_enabled(logs):
             add(Finding("unlocked_bucket", f"the logs bucket {logs} has Object Lock off: "
                                            "checkpoints cannot be retained (run setup_storage)"))
         checkpoints = checkpoints_read()

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from storage import provisioning, s3
+from storage import bucket_config, provisioning, s3
 from storage.buckets import REGISTRY, bucket
 
 
@@ -22,14 +22,14 @@ def assert_server_matches_registry():
         assert rule.name in present
         status = client.get_bucket_versioning(Bucket=rule.name).get("Status")
         assert (status == "Enabled") == rule.versioned, rule.name
-        assert s3.get_object_lock_enabled(rule.name) == rule.object_lock, rule.name
+        assert bucket_config.get_object_lock_enabled(rule.name) == rule.object_lock, rule.name
         if rule.encrypted:
             config = client.get_bucket_encryption(Bucket=rule.name)
             algorithms = [r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
                           for r in config["ServerSideEncryptionConfiguration"]["Rules"]]
             assert algorithms == ["AES256"], rule.name
         if rule.expire_days is None:
-            assert s3.get_lifecycle_rules(rule.name) == []
+            assert bucket_config.get_lifecycle_rules(rule.name) == []
         else:
             (read_back,) = client.get_bucket_lifecycle_configuration(Bucket=rule.name)["Rules"]
             assert read_back["Expiration"]["Days"] == rule.expire_days
@@ -55,8 +55,8 @@ def check_full_cycle():
     assert "no drift" in run_setup_storage("--check")
 
     # Someone removes a rule and default encryption behind the portal's back.
-    s3.set_lifecycle_rules(bucket("logs").name, [])
-    s3.remove_default_encryption(bucket("results").name)
+    bucket_config.set_lifecycle_rules(bucket("logs").name, [])
+    bucket_config.remove_default_encryption(bucket("results").name)
     with pytest.raises(CommandError, match="2 difference"):
         run_setup_storage("--check")
     drift = {(d.bucket, d.aspect) for d in provisioning.plan().drift}

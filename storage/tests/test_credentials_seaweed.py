@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.test import override_settings
 
-from storage import policies, s3
+from storage import bucket_config, policies, s3
 from storage.buckets import bucket_name
 from tests import storage_roles
 
@@ -232,7 +232,7 @@ def test_the_portals_own_storage_calls_work_with_the_web_key_and_stop_at_a_delet
             versions.delete_object_versions(raw, key)
         assert refused.value.code == "AccessDenied"
         with pytest.raises(s3.StorageError, match="storage role web"):
-            s3.set_lifecycle_rules(raw, [])
+            bucket_config.set_lifecycle_rules(raw, [])
         with acting_as("records"):   # holds the read without being able to read it
             [version] = [v["VersionId"] for v in versions.list_versions(raw, key)]
             versions.set_legal_hold(raw, key, version, on=True)
@@ -252,7 +252,7 @@ def test_the_worker_key_writes_and_reads_audit_checkpoints_it_cannot_shorten(rol
     logs, key = bucket_name("logs"), f"audit/checkpoints/{next(_uid):020d}-{'a' * 64}.json"
     until = (datetime.now(dt_timezone.utc) + timedelta(days=2)).replace(microsecond=0)
     with acting_as("worker"):
-        assert s3.get_object_lock_enabled(logs)
+        assert bucket_config.get_object_lock_enabled(logs)
         version = versions.put_retained_bytes(logs, key, b"{}", mode="GOVERNANCE",
                                               retain_until=until)
         assert [v["VersionId"] for v in versions.list_versions(logs, key)] == [version]

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from storage import metric_records, s3
+from storage import bucket_config, metric_records
 from storage.buckets import bucket
 from storage.models import CheckResult, MetricCount
 from tests.metrics import TEST_TOKEN, scrape, value
@@ -45,7 +45,7 @@ def test_the_drift_check_records_its_outcome(client, provisioned_s3):
     assert value(scraped, "wes_check_problems", check="storage_drift") == 0
     assert value(scraped, "wes_check_timestamp_seconds", check="storage_drift") > 0
 
-    s3.set_lifecycle_rules(bucket("logs").name, [])     # removed behind the portal's back
+    bucket_config.set_lifecycle_rules(bucket("logs").name, [])     # removed behind the portal's back
     with pytest.raises(CommandError):
         call_command("setup_storage", "--check")
     scraped = scrape(client)

@@ -9,7 +9,7 @@ from datetime import timezone as dt_timezone
 
 import pytest
 
-from storage import s3, versions
+from storage import bucket_config, s3, versions
 from storage.buckets import bucket_name
 
 KEY = "audit/checkpoints/00000000000000000042-test.json"
@@ -21,7 +21,7 @@ def in_days(days: float) -> datetime:
 
 def test_compliance_retention_refuses_delete_shorten_and_downgrade(provisioned_s3):
     logs = bucket_name("logs")
-    assert s3.get_object_lock_enabled(logs) and s3.get_versioning(logs)
+    assert bucket_config.get_object_lock_enabled(logs) and bucket_config.get_versioning(logs)
     version = versions.put_retained_bytes(logs, KEY, b'{"last_id": 42}', mode="COMPLIANCE",
                                     retain_until=in_days(30))
     stored = versions.get_retained_version(logs, KEY, version)

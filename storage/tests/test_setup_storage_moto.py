@@ -4,7 +4,7 @@ import pytest
 from botocore.stub import Stubber
 from django.core.management import CommandError
 
-from storage import provisioning, s3
+from storage import bucket_config, provisioning, s3
 from storage.buckets import REGISTRY, bucket
 from storage.tests.provisioning_checks import check_full_cycle, run_setup_storage
 
@@ -23,7 +23,7 @@ def test_it_reports_extra_lifecycle_rules_as_drift(moto_s3):
     run_setup_storage()
     extra = {"ID": "someone-elses", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
              "Expiration": {"Days": 1}}
-    s3.set_lifecycle_rules(bucket("reference").name, [extra])
+    bucket_config.set_lifecycle_rules(bucket("reference").name, [extra])
     (drift,) = provisioning.plan().drift
     assert drift.bucket == bucket("reference").name
     assert "someone-elses" in drift.actual and drift.expected == "no rules"
@@ -31,7 +31,7 @@ def test_it_reports_extra_lifecycle_rules_as_drift(moto_s3):
 
 def test_it_says_which_feature_a_server_lacks_and_goes_on(moto_s3):
     run_setup_storage()
-    s3.set_lifecycle_rules(bucket("logs").name, [])
+    bucket_config.set_lifecycle_rules(bucket("logs").name, [])
     client = s3.client()
     with Stubber(client) as stub:
         for rule in REGISTRY:

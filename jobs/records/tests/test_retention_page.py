@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from jobs.models import Job, Sample
 from tests.helpers import enter_totp_code, give_totp, make_user, screenshot
-from storage import s3
+from storage import bucket_config
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.models import AuditEvent
@@ -39,8 +39,8 @@ def staff(db):
 def drift_the_server():
     """What an operator might do by hand: default encryption off on results, no lifecycle on logs.
     (Versioning cannot be switched off: the server refuses it on a bucket with object lock.)"""
-    s3.remove_default_encryption(bucket_name("results"))
-    s3.set_lifecycle_rules(bucket_name("logs"), [])
+    bucket_config.remove_default_encryption(bucket_name("results"))
+    bucket_config.set_lifecycle_rules(bucket_name("logs"), [])
 
 
 def test_it_shows_each_bucket_rule_against_the_server(client_for, staff, provisioned_s3):
@@ -70,8 +70,8 @@ def test_the_button_reapplies_one_buckets_rules_and_is_audited(client_for, staff
     response = client_for(staff).post(URL, {"bucket": "results"}, follow=True)
     page = response.content.decode()
     assert f"Re-applied: {bucket_name('results')}: encryption set to SSE-S3 (AES256) by default (was none)" in page
-    assert s3.get_default_encryption(bucket_name("results")) == "AES256"
-    assert s3.get_lifecycle_rules(bucket_name("logs")) == [], "only the chosen bucket changes"
+    assert bucket_config.get_default_encryption(bucket_name("results")) == "AES256"
+    assert bucket_config.get_lifecycle_rules(bucket_name("logs")) == [], "only the chosen bucket changes"
     assert page.count("data-drift") == 1
 
     (event,) = AuditEvent.objects.filter(action=audit_actions.STORAGE_RULES_APPLIED)
@@ -120,7 +120,7 @@ def test_staff_without_the_operations_permission_are_refused(client_for, provisi
     assert client_for(plain_staff).get(URL).status_code == 403
     drift_the_server()
     assert client_for(plain_staff).post(URL, {"bucket": "results"}).status_code == 403
-    assert s3.get_default_encryption(bucket_name("results")) is None, "nothing re-applied"
+    assert bucket_config.get_default_encryption(bucket_name("results")) is None, "nothing re-applied"
     assert not AuditEvent.objects.filter(action=audit_actions.STORAGE_RULES_APPLIED).exists()
 
 
@@ -128,7 +128,7 @@ def test_only_staff_reach_it(client_for, manager, provisioned_s3):
     client = client_for(manager)
     assert "/admin/login/" in client.get(URL).url
     assert "/admin/login/" in client.post(URL, {"bucket": "results"}).url
-    assert s3.get_versioning(bucket_name("results")) is True
+    assert bucket_config.get_versioning(bucket_name("results")) is True
     assert not AuditEvent.objects.filter(action=audit_actions.STORAGE_RULES_APPLIED).exists()
 
 
