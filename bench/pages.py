@@ -40,6 +40,11 @@ requests per second (over the time to the last answer), p50/p95/max of the answe
 
 The table is printed, everything is written to bench/out/pages.json (or --out), and the exit
 status is 1 when a goal is missed.
+
+`--profile` also runs each page 20 times more under cProfile at each size (after the timing, so
+the figures are not touched), keeps the statistics in bench/out/profiles/<size>-<page>.prof (for
+`python -m pstats` or snakeviz) and prints each page's ten functions with the most time of their
+own: where a page's Python time goes once its queries are few and fast.
 """
 
 from __future__ import annotations
@@ -169,6 +174,35 @@ def measure(requests: dict, repeat: int, case_seconds: float, warm: int = 2) -> 
     return results
 
 
+def profile_pages(label: str, requests: dict, rounds: int = 20) -> None:
+    """cProfile `rounds` requests of each page; keep the statistics, print the top own times."""
+    import cProfile
+    import io
+    import pstats
+    import re
+
+    from bench.figures import OUT
+
+    folder = OUT / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (client, url, _goal) in requests.items():
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(rounds):
+            get(client, url)
+        profiler.disable()
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        profiler.dump_stats(folder / f"{label}-{slug}.prof")
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text)
+        stats.sort_stats("tottime").print_stats(10)
+        calls = stats.total_calls / rounds   # type: ignore[attr-defined]
+        print(f"\n{label}: {name}: {calls:,.0f} function calls a request; most own time:")
+        rows = [line for line in text.getvalue().splitlines()
+                if re.match(r"\s*\d", line) and "function calls" not in line]
+        print("\n".join(rows[:11]))
+
+
 def print_size(label: str, scale: Scale, results: dict, load_average: float) -> None:
     print(f"\n{label}: {scale.labs} labs, {scale.samples:,} samples ({scale.big_lab_samples:,} in "
           f"the largest lab), {scale.events:,} audit events, {scale.variants:,} variants "
@@ -222,6 +256,8 @@ def main() -> dict:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--no-concurrency", action="store_true")
     parser.add_argument("--out", default="pages.json", help="file name under bench/out/")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile every page after the timing (bench/out/profiles/)")
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
     repeat = args.repeat or (10 if args.quick else 30)
@@ -300,6 +336,8 @@ def main() -> dict:
                 load_average = round(os.getloadavg()[0], 2)
                 figures = measure(requests, repeat, args.case_seconds)
                 print_size(label, scale, figures, load_average)
+                if args.profile:
+                    profile_pages(label, requests)
                 results["sizes"][label] = {
                     "scale": scale.__dict__, "counts": seeded.counts,
                     "seed_seconds": seed_seconds, "seed_seconds_by_step": seeded.seconds,

@@ -1,8 +1,10 @@
 """Shared admin pieces. Staff run the platform through the admin, but records that the portal's
 services own (audit events, samples, jobs, ledger rows) are never edited there."""
 
+import html
 from functools import cached_property
 
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_list import _boolean_icon, result_headers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
@@ -11,7 +13,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from common.paging import per_page_of
 
@@ -38,7 +41,12 @@ class LargeTableChangeList(ChangeList):
     (admin_list.items_for_result) looks every cell's field up again, reverses the change URL and
     encodes the preserved filters once per row, and resolves the static URL of a yes/no icon once
     per cell: about half of the page's time at 50 rows. The cells read the same and carry the
-    same classes (`field-<name>`, `nowrap`, `action-checkbox`)."""
+    same classes (`field-<name>`, `nowrap`, `action-checkbox`). Each row reaches the template as
+    one string (admin/large_table_results.html), and the filters' links are drawn by
+    portal/templatetags/admin_lists.py (admin/large_table_filter.html): a template loop over
+    five hundred cells and a few hundred filter links cost more than drawing them."""
+
+    PLAIN_FILTER_TEMPLATE = "admin/filter.html"
 
     def __init__(self, request, model, list_display, list_display_links, list_filter,
                  date_hierarchy, search_fields, list_select_related, list_per_page, *args,
@@ -52,6 +60,19 @@ class LargeTableChangeList(ChangeList):
         params.pop("per_page", None)   # a page size, not a filter
         return params
 
+    def get_queryset(self, request, exclude_parameters=None):
+        """The rows without the admin's `list_defer` columns (JSON and text no cell shows)."""
+        queryset = super().get_queryset(request, exclude_parameters)
+        deferred = getattr(self.model_admin, "list_defer", ())
+        return queryset.defer(*deferred) if deferred else queryset
+
+    def get_filters(self, request):
+        specs, *rest = super().get_filters(request)
+        for spec in specs:
+            if spec.template == self.PLAIN_FILTER_TEMPLATE:
+                spec.template = "admin/large_table_filter.html"
+        return (specs, *rest)
+
     @cached_property
     def headers(self) -> list[dict]:
         return list(result_headers(self))
@@ -61,16 +82,17 @@ class LargeTableChangeList(ChangeList):
         return sum(1 for h in self.headers if h["sortable"] and h["sorted"])
 
     @property
-    def rows(self) -> list[str]:
-        """Each result as the cells of its table row (safe HTML)."""
-        admin = self.model_admin
-        empty = admin.get_empty_value_display()
+    def rows(self) -> list[SafeString]:
+        """Each result as the cells of its table row, one string of safe HTML."""
+        admin_ = self.model_admin
+        empty = admin_.get_empty_value_display()
         icons = {value: _boolean_icon(value) for value in (True, False, None)}
         link_template = add_preserved_filters(
             {"preserved_filters": self.preserved_filters, "opts": self.opts},
             reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-                    args=[PK_PLACEHOLDER], current_app=admin.admin_site.name))
+                    args=[PK_PLACEHOLDER], current_app=admin_.admin_site.name))
         linked = set(self.list_display_links or ())
+        readers: dict = {}
         rows = []
         for obj in self.result_list:
             cells, header_cell = [], "th"
@@ -81,22 +103,29 @@ class LargeTableChangeList(ChangeList):
                         'class="action-select" aria-label="Select this object for an action - '
                         '{}"></td>', ACTION_CHECKBOX_NAME, obj.pk, obj))
                     continue
-                shown, classes = self._cell(obj, name, empty, icons)
+                shown, classes = self._cell(obj, name, empty, icons, readers)
+                shown = shown if isinstance(shown, SafeData) else html.escape(str(shown))
                 css = f"field-{name if isinstance(name, str) else index}{classes}"
                 if name in linked:
-                    url = link_template.replace(PK_PLACEHOLDER, quote(str(obj.pk)), 1)
-                    cells.append(format_html('<{} class="{}"><a href="{}">{}</a></{}>',
-                                             header_cell, css, url, shown, header_cell))
+                    url = html.escape(link_template.replace(PK_PLACEHOLDER, quote(str(obj.pk)), 1))
+                    cells.append(f'<{header_cell} class="{css}"><a href="{url}">{shown}</a>'
+                                 f'</{header_cell}>')
                     header_cell = "td"   # only the first link is the row's header
                 else:
-                    cells.append(format_html('<td class="{}">{}</td>', css, shown))
-            rows.append(cells)
+                    cells.append(f'<td class="{css}">{shown}</td>')
+            rows.append(mark_safe("".join(cells)))   # every value above escaped or safe
         return rows
 
-    def _cell(self, obj, name, empty, icons) -> tuple[str, str]:
-        """What one cell shows and its extra classes, as Django's renderer would."""
+    def _cell(self, obj, name, empty, icons, readers) -> tuple[str, str]:
+        """What one cell shows and its extra classes, as Django's renderer would. How a column
+        is read (a field, or a method of the admin) is learnt from the first row and kept in
+        `readers`: Django's lookup_field finds it again, through an exception, in every cell."""
         try:
-            field, attr, value = lookup_field(name, obj, self.model_admin)
+            if name in readers:
+                field, attr, value = readers[name](obj)
+            else:
+                field, attr, value = lookup_field(name, obj, self.model_admin)
+                readers[name] = self._reader(name, field, attr)
         except ObjectDoesNotExist:
             return empty, ""
         if isinstance(value, str) and not value.strip():
@@ -113,12 +142,83 @@ class LargeTableChangeList(ChangeList):
         nowrap = isinstance(field, models.DateField | models.TimeField)
         return shown, " nowrap" if nowrap else ""
 
+    def _reader(self, name, field, attr):
+        """obj -> (field, attr, value) as lookup_field gives it, for one column."""
+        if field is not None:
+            return lambda obj: (field, None, getattr(obj, name))
+        if callable(name) or (attr is not None and name != "__str__"
+                              and getattr(self.model_admin, name, None) == attr):
+            return lambda obj: (None, attr, attr(obj))
+        return lambda obj: lookup_field(name, obj, self.model_admin)
+
 
 class LargeTableAdminMixin:
     """For the admin lists of the tables that grow: see LargeTableChangeList. The list's template
-    must extend admin/large_table_change_list.html (the default does)."""
+    must extend admin/large_table_change_list.html (the default does). `list_defer` names the
+    columns the list does not read (its change page still does)."""
+
+    list_defer: tuple[str, ...] = ()
 
     change_list_template = "admin/large_table_change_list.html"
+    # No "Show counts" link: each filter choice's count is a query over the whole table.
+    show_facets = admin.ShowFacets.NEVER
 
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList
+
+
+def params_kept(changelist, dropped) -> list[tuple[str, str]]:
+    """The list's other filters, its search, order and page size, as the hidden fields of a
+    filter's own form (a GET form sends only its fields)."""
+    return [(name, value) for name, values in changelist.filter_params.items()
+            if name not in dropped for value in values]
+
+
+class SelectListFilter(admin.SimpleListFilter):
+    """A filter of many fixed choices (say, every audited action) as one drop-down list with an
+    Apply button, instead of a link per choice: the same parameter and the same `lookups`, a
+    shorter sidebar, and one form drawn rather than a query string per choice."""
+
+    template = "admin/select_filter.html"
+
+    def choices(self, changelist):
+        current = self.value()
+        yield {"name": self.parameter_name, "active": current is not None,
+               "hidden": params_kept(changelist, {self.parameter_name}),
+               "options": format_html_join(
+                   "", '<option value="{}"{}>{}</option>',
+                   ((value, " selected" if str(value) == current else "", label)
+                    for value, label in self.lookup_choices)),
+               "clear_query_string": changelist.get_query_string(remove=[self.parameter_name])}
+
+
+class TextListFilter(admin.ListFilter):
+    """A filter whose choices have no end (say, every user): a text field with an Apply button.
+    Subclasses set `title`, `parameter_name`, `placeholder` and `queryset`; a value they cannot
+    read goes into `self.errors`, which the form shows."""
+
+    template = "admin/text_filter.html"
+    parameter_name = ""
+    placeholder = ""
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.errors: list[str] = []
+        raw = (params.pop(self.parameter_name, None) or [""])[-1].strip()
+        if raw:
+            self.used_parameters[self.parameter_name] = raw
+
+    def value(self) -> str:
+        return self.used_parameters.get(self.parameter_name, "")
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name]
+
+    def choices(self, changelist):
+        yield {"name": self.parameter_name, "value": self.value(), "active": bool(self.value()),
+               "placeholder": self.placeholder, "errors": self.errors,
+               "hidden": params_kept(changelist, {self.parameter_name}),
+               "clear_query_string": changelist.get_query_string(remove=[self.parameter_name])}

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 
 from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
+from jobs.intake.selectors import SAMPLE_LIST_PREFETCH
 from jobs.models import Sample
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record
@@ -54,8 +55,11 @@ class SampleAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admi
     show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
     list_per_page = 50
 
+    list_defer = ("clinical_indication", "hpo_terms", "rejection_reason", "verification_note")
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("jobs__reports")
+        # What `stage` reads, as the lab's own sample list reads it.
+        return super().get_queryset(request).prefetch_related(*SAMPLE_LIST_PREFETCH[1:])
 
     @admin.display(description="status")
     def stage(self, sample):

@@ -66,6 +66,9 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
                     "expires", "hold"]
     list_filter = ["lab", "status", "legal_hold"]
     list_select_related = ["lab", "sample"]
+    list_defer = ("progress", "qc", "archive_manifest", "error", "reanalysis_reason",
+                  "legal_hold_reason", "sample__clinical_indication", "sample__hpo_terms",
+                  "sample__rejection_reason", "sample__verification_note")
     search_fields = ["sample__name", "sample__external_id"]
     ordering = ["-submitted_at", "-id"]
     show_full_result_count = False   # the filtered count is enough; no second COUNT(*)

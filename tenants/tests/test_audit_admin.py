@@ -142,6 +142,12 @@ def test_it_filters_by_lab_user_action_flags_and_date_range(client_for, superuse
         == [seeded[6].pk]
     assert changelist_ids(client, "?data_exported__exact=1") == [seeded[3].pk]
     assert changelist_ids(client, "?actor=anonymous") == [seeded[8].pk]
+    # The user filter is a text field (users have no end): an email in any case, or the id.
+    by_email = changelist_ids(client, f"?actor={manager.user.email.upper()}")
+    assert by_email == changelist_ids(client, f"?actor={manager_id}") and by_email
+    page = client.get(CHANGELIST + "?actor=somebody").content.decode()
+    assert "&#x27;somebody&#x27; is not an email, user:&lt;id&gt;, system or anonymous" in page
+    assert 'id="filter-actor" name="actor" value="somebody"' in page
     assert changelist_ids(client, "?created_from=2026-03-04&created_to=2026-03-04") \
         == [seeded[5].pk]
     # Search by resource id (and by actor email).
@@ -302,7 +308,10 @@ def test_staff_filter_export_and_verify_in_the_browser(chromium, live_server, su
     page.wait_for_url(re.compile(r".*/admin/tenants/auditevent/$"))
 
     page.click(f"#changelist-filter a:text-is('{manager.lab.name}')")
-    page.click("#changelist-filter a:text-is('sample.viewed')")
+    page.select_option("#filter-action", "sample.viewed")
+    page.click("[data-filter-title=action] button[type=submit]")
+    page.wait_for_url(re.compile(r".*action=sample.viewed.*"))
+    assert page.input_value("#filter-action") == "sample.viewed"
     page.fill("#created_from", "2026-03-02")
     page.fill("#created_to", "2026-03-03")
     page.click(".date-range-filter button[type=submit]")
