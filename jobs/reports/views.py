@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.paging import list_page
+from common.urls import url_with_id
 from jobs.models import ReportStatus
 from jobs.reports import downloads, selectors, services
 from jobs.reports.access import access_report
@@ -31,7 +32,9 @@ def review_queue(request):
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.REVIEW_QUEUE_VIEWED,
                  lab=request.lab, resource_type="report", phi_accessed=True, request=request,
                  details={"count": len(page.rows), "total": page.total, "page": page.number})
-    return render(request, "jobs/review_queue.html", {"reports": page.rows, "page": page})
+    return render(request, "jobs/review_queue.html", {
+        "reports": page.rows, "page": page,
+        "review_url": url_with_id("jobs:report_detail", request.lab.slug)})
 
 
 def error_summary(forms) -> list[dict]:

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import template
 
+from common import durations
 from common.sizes import format_size
 
 register = template.Library()
@@ -15,20 +16,8 @@ def size(value) -> str:
 
 @register.filter
 def duration_short(value: timedelta | None) -> str:
-    """A turnaround as people say it: "3 d 4 h", "5 h 12 min", "42 min", "35 s"."""
-    if value is None:
-        return "–"
-    seconds = int(value.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"
+    """A turnaround as people say it (common/durations.py)."""
+    return durations.duration_short(value)
 
 
 @register.filter

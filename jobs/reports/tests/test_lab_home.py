@@ -78,7 +78,7 @@ def test_the_lists_are_bounded_and_the_queries_do_not_grow(client_for, manager):
     stock(manager.lab, manager.user, HOME_LIST_LENGTH + 4, prefix="B")
     with CaptureQueriesContext(connection) as many:
         html = home(client)
-    assert len(many) == len(few), [q["sql"] for q in many]  # totals come with their lists
+    assert len(many) == len(few), [q["sql"] for q in many]  # however many rows there are
     assert html.count("data-pending-review=") == HOME_LIST_LENGTH
     assert html.count("data-signed-report=") == HOME_LIST_LENGTH
     assert html.count("data-ready-sample=") == HOME_LIST_LENGTH
