@@ -44,14 +44,19 @@ def _messages(exc: ValidationError) -> list[str]:
 @lab_view()
 @require_GET
 def sample_list(request):
+    if "uploaded" in request.GET:
+        # Where the browser's sheet upload lands once every file is stored: the message is shown
+        # once, on the list without the parameter (a reload does not say it again).
+        uploaded = request.GET["uploaded"]
+        if uploaded.isdigit() and 0 < int(uploaded) <= MAX_ROWS:
+            messages.success(request, _uploaded_message(int(uploaded)))
+        rest = request.GET.copy()
+        del rest["uploaded"]
+        return redirect(f"{request.path}?{rest.urlencode()}" if rest else request.path)
     search = request.GET.get("q", "").strip()[:64]
     sort = request.GET.get("sort", "")
     sort = sort if sort in selectors.SAMPLE_SORTS else selectors.DEFAULT_SAMPLE_SORT
     page = list_page(selectors.sample_list(request.lab, search=search, sort=sort), request.GET)
-    uploaded = request.GET.get("uploaded", "")
-    if uploaded.isdigit() and 0 < int(uploaded) <= MAX_ROWS:
-        # Where the browser's sheet upload lands once every file is stored.
-        messages.success(request, _uploaded_message(int(uploaded)))
     audit_record(actor=Actor.for_user(request.user), action=audit_actions.SAMPLE_LIST_VIEWED,
                  lab=request.lab, resource_type="sample", phi_accessed=True, request=request,
                  details={"count": len(page.rows), "total": page.total, "page": page.number,

@@ -201,10 +201,16 @@ def test_a_sheet_without_javascript_is_stored_all_or_nothing(
     ("0", None), ("x", None), ("9999", None)])
 def test_the_list_confirms_a_sheet_uploaded_with_javascript(client_for, clinician, uploaded,
                                                             message):
-    page = client_for(clinician).get(f"/labs/lab-a/samples/?uploaded={uploaded}")
+    client = client_for(clinician)
+    landed = client.get(f"/labs/lab-a/samples/?uploaded={uploaded}&sort=name")
+    assert landed.status_code == 302 and landed["Location"] == "/labs/lab-a/samples/?sort=name"
+    page = client.get(landed["Location"])
     assert page.status_code == 200
     text = page.content.decode()
     if message:
         assert message in text
     else:
         assert "was uploaded" not in text and "were uploaded" not in text
+    # Shown once: a reload of the list does not say it again.
+    again = client.get(landed["Location"]).content.decode()
+    assert "was uploaded" not in again and "were uploaded" not in again
