@@ -1,4 +1,3 @@
-from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
@@ -8,12 +7,6 @@ from jobs.records import usage_admin
 from jobs.records.admin import retention_view
 from portal import metrics, views
 from portal.api.main import api
-
-# Staff sign in through allauth too, so the admin shares its rate limits and audit events.
-admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "WES Portal administration"
-admin.site.site_title = "WES Portal admin"
-admin.site.enable_nav_sidebar = False  # the audit list needs the width
 
 handler500 = "portal.views.server_error"
 
