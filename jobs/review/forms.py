@@ -18,7 +18,8 @@ class ClassificationForm(forms.Form):
                                     choices=[("", "— choose —")] + ClinicalClass.choices,
                                     error_messages={"required": "Choose the final class."})
     comment = forms.CharField(label="Comment", required=False, max_length=4000,
-                              widget=forms.Textarea(attrs={"rows": 3}))
+                              widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="Required when the final class is not the suggested one.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
