@@ -16,7 +16,7 @@ import zlib
 from django.conf import settings
 
 from jobs.models import Job
-from storage import keys, s3
+from storage import keys, multipart, s3
 from storage.buckets import bucket_name
 from storage.checksums import size_and_sha256
 
@@ -106,9 +106,9 @@ def _tar_info(name: str, size: int, mtime) -> tarfile.TarInfo:
 def write_archive(job: Job, members: list[dict], expired: list[dict]) -> tuple[int, str]:
     """Stream the members into a tar.gz at the job's archive key; (size, sha256) of the object."""
     bucket = bucket_name("archives")
-    for upload in s3.list_unfinished_uploads(bucket):
+    for upload in multipart.list_unfinished_uploads(bucket):
         if upload["Key"] == job.archive_key:   # left by a worker that died while writing
-            s3.abort_multipart_upload(bucket, upload["Key"], upload["UploadId"])
+            multipart.abort_multipart_upload(bucket, upload["Key"], upload["UploadId"])
     mtime = job.finished_at or job.submitted_at
     manifest = json.dumps({
         "format": MANIFEST_FORMAT, "job": str(job.pk), "lab": str(job.lab_id),
