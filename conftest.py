@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 
 from tests.helpers import (ARTIFACTS, make_user, mark_mfa_passed,  # noqa: F401 (used by fixtures)
-                           CHROMIUM, CHROMIUM_ARGS, storages_for, unique_buckets)
+                           BUCKET_SETTINGS, CHROMIUM, CHROMIUM_ARGS, storages_for, unique_buckets)
 from storage.seaweed import SeaweedServer
 
 
@@ -25,6 +25,23 @@ def fast_password_hashing():
     """Real hashing costs ~0.2 s per user; tests are about access, not the hash function."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+STORAGE_SETTINGS = [*BUCKET_SETTINGS, "MINIO_ENDPOINT", "MINIO_PUBLIC_ENDPOINT", "STORAGES"]
+
+
+@pytest.fixture(autouse=True)
+def storage_settings_left_as_found():
+    """A test ends with the storage settings it started with, or fails here: a later test in the
+    process would otherwise sign with another test's endpoint and bucket names."""
+    from django.conf import settings
+
+    before = {name: getattr(settings, name) for name in STORAGE_SETTINGS}
+    yield
+    left = [name for name in STORAGE_SETTINGS if getattr(settings, name) != before[name]]
+    assert not left, (f"the test left {', '.join(left)} changed (was {before[left[0]]!r}, now "
+                      f"{getattr(settings, left[0])!r}); an override_settings undone before a "
+                      "`settings` change made after it restores the override's values")
 
 
 @pytest.fixture(autouse=True)
@@ -109,14 +126,23 @@ def seaweed(tmp_path_factory):
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def change_for_the_test(settings, **values) -> None:
+    """Through pytest-django's `settings`, which undoes its changes in reverse order at the end of
+    the test. An override_settings block in a fixture is undone when that fixture ends; if the test
+    asked for `settings` first and changed it afterwards, undoing that change then put the
+    fixture's values back for every later test (storage_settings_left_as_found)."""
+    for name, value in values.items():
+        setattr(settings, name, value)
+
+
 @pytest.fixture
-def real_s3(seaweed):
+def real_s3(seaweed, settings):
     """Settings pointing at the real S3 server, with bucket names no other test uses."""
     buckets = unique_buckets()
-    with override_settings(MINIO_ENDPOINT=seaweed.endpoint, MINIO_PUBLIC_ENDPOINT=seaweed.endpoint,
-                           MINIO_SECURE=False, STORAGES=storages_for(seaweed.endpoint, buckets),
-                           **buckets):
-        yield seaweed
+    change_for_the_test(settings, MINIO_ENDPOINT=seaweed.endpoint,
+                        MINIO_PUBLIC_ENDPOINT=seaweed.endpoint, MINIO_SECURE=False,
+                        STORAGES=storages_for(seaweed.endpoint, buckets), **buckets)
+    return seaweed
 
 
 @pytest.fixture
@@ -137,26 +163,26 @@ def sync_tasks(monkeypatch):
 
 
 @pytest.fixture
-def moto_s3():
+def moto_s3(settings):
     """moto's in-process S3, for fast unit tests of the same code paths."""
     from moto import mock_aws
 
     buckets = unique_buckets()
-    with mock_aws(), override_settings(MINIO_ENDPOINT="", MINIO_PUBLIC_ENDPOINT="",
-                                       MINIO_SECURE=True, STORAGES=storages_for("", buckets),
-                                       **buckets):
+    change_for_the_test(settings, MINIO_ENDPOINT="", MINIO_PUBLIC_ENDPOINT="", MINIO_SECURE=True,
+                        STORAGES=storages_for("", buckets), **buckets)
+    with mock_aws():
         yield
 
 
 @pytest.fixture
-def storage_down():
+def storage_down(settings):
     """Settings pointing at a loopback port where nothing listens."""
     from storage.seaweed import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"
-    with override_settings(MINIO_ENDPOINT=endpoint, MINIO_PUBLIC_ENDPOINT=endpoint,
-                           STORAGE_TIMEOUT_SECONDS=1):
-        yield endpoint
+    change_for_the_test(settings, MINIO_ENDPOINT=endpoint, MINIO_PUBLIC_ENDPOINT=endpoint,
+                        STORAGE_TIMEOUT_SECONDS=1)
+    return endpoint
 
 
 

@@ -20,9 +20,13 @@ from portal.dev_defaults import (
 )
 from common.env import (env_bool, env_cron, env_int, env_keys, env_list, env_rate, env_secret,
                         env_str)
+from portal.storage_settings import (  # noqa: F401 (settings: Django reads this module's names)
+    MINIO_ACCESS_KEY, MINIO_BUCKET_ARCHIVES, MINIO_BUCKET_INTERMEDIATE, MINIO_BUCKET_LOGS,
+    MINIO_BUCKET_RAW, MINIO_BUCKET_REFERENCE, MINIO_BUCKET_RESULTS, MINIO_ENDPOINT,
+    MINIO_PUBLIC_ENDPOINT, MINIO_REGION, MINIO_SECRET_KEY, MINIO_SECURE, STORAGES,
+    STORAGE_PRESIGNED_EXPIRY_SECONDS, STORAGE_TIMEOUT_SECONDS, STORAGE_UPLOAD_ORIGINS)
 from jobs.runs.compute import (cluster_options_setting, memory_setting, slurm_name_setting,
                                time_setting)
-from storage.endpoint import EndpointError, endpoint_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WES_VAR_DIR", str(BASE_DIR / "var")))
@@ -230,31 +234,8 @@ ADMINS = [("", email) for email in env_list("DJANGO_ADMINS", [])]
 # Where users reach the portal: links in emails sent by the worker (which has no request).
 WES_PUBLIC_URL = env_str("WES_PUBLIC_URL", "http://127.0.0.1:8000/")
 
-# Object storage (S3 API; MinIO in production, SeaweedFS for development and tests).
-# Endpoints are `host:port` with MINIO_SECURE (MinIO's convention) or full URLs; both become URLs
-# here, and a URL that contradicts MINIO_SECURE stops the start-up (storage/endpoint.py).
-_MINIO_SECURE_GIVEN = env_bool("MINIO_SECURE", None)
-try:
-    MINIO_ENDPOINT = endpoint_url("MINIO_ENDPOINT",
-                                  env_str("MINIO_ENDPOINT", "http://127.0.0.1:8333"),
-                                  secure=_MINIO_SECURE_GIVEN)
-    MINIO_PUBLIC_ENDPOINT = (endpoint_url("MINIO_PUBLIC_ENDPOINT",
-                                          env_str("MINIO_PUBLIC_ENDPOINT"),
-                                          secure=_MINIO_SECURE_GIVEN, contradiction_ok=True)
-                             or MINIO_ENDPOINT)
-except EndpointError as exc:
-    raise ImproperlyConfigured(str(exc)) from None
-MINIO_ACCESS_KEY = env_secret("MINIO_ACCESS_KEY", DEV_STORAGE_ACCESS_KEY)
-MINIO_SECRET_KEY = env_secret("MINIO_SECRET_KEY", DEV_STORAGE_SECRET_KEY)
-MINIO_SECURE = (MINIO_ENDPOINT.startswith("https://") if MINIO_ENDPOINT
-                else _MINIO_SECURE_GIVEN is not False)
-MINIO_REGION = env_str("MINIO_REGION", "us-east-1")
-MINIO_BUCKET_RAW = env_str("MINIO_BUCKET_RAW", "wes-raw-data")
-MINIO_BUCKET_INTERMEDIATE = env_str("MINIO_BUCKET_INTERMEDIATE", "wes-intermediate")
-MINIO_BUCKET_RESULTS = env_str("MINIO_BUCKET_RESULTS", "wes-results")
-MINIO_BUCKET_ARCHIVES = env_str("MINIO_BUCKET_ARCHIVES", "wes-archives")
-MINIO_BUCKET_REFERENCE = env_str("MINIO_BUCKET_REFERENCE", "wes-reference")
-MINIO_BUCKET_LOGS = env_str("MINIO_BUCKET_LOGS", "wes-logs")
+# Object storage (MINIO_*, STORAGE_*, STORAGES): portal/storage_settings.py.
+
 # Nothing leaves the portal's own origin but storage's (portal.headers.PolicyMiddleware adds it to
 # connect-src and form-action); the uploader's SHA-256 runs as WebAssembly ('wasm-unsafe-eval');
 # style attributes (Django's admin) need 'unsafe-inline' for styles only.
@@ -269,15 +250,10 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "base-uri": [SELF],
     "object-src": [NONE],
 }}
-STORAGE_PRESIGNED_EXPIRY_SECONDS = env_int("WES_PRESIGNED_EXPIRY_SECONDS", 300, minimum=30)
 HEALTH_TIMEOUT_SECONDS = env_int("WES_HEALTH_TIMEOUT_SECONDS", 2, minimum=1)
 # /healthz names what failed (and the database type, S3 address, paths) to staff and to probes
 # sending this bearer token; everyone else sees only which parts are up.
 HEALTH_TOKEN = env_secret("WES_HEALTH_TOKEN", "")
-STORAGE_TIMEOUT_SECONDS = env_int("WES_STORAGE_TIMEOUT_SECONDS", 10, minimum=1)
-# Origins (scheme://host:port) whose pages upload straight to the raw-data bucket.
-STORAGE_UPLOAD_ORIGINS = env_list("WES_UPLOAD_ORIGINS",
-                                  ["http://127.0.0.1:8000", "http://localhost:8000"])
 UPLOAD_PART_URL_SECONDS = env_int("WES_UPLOAD_PART_URL_SECONDS", 900, minimum=60)
 UPLOAD_MIN_PART_BYTES = env_int("WES_UPLOAD_MIN_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
 MAX_FASTQ_BYTES = env_int("WES_MAX_FASTQ_BYTES", 50 * 1024**3, minimum=1024)
@@ -351,38 +327,6 @@ AUDIT_CHECKPOINT_RETENTION_DAYS = env_int("WES_AUDIT_CHECKPOINT_RETENTION_DAYS",
 FILE_UPLOAD_HANDLERS = ["jobs.intake.file_names.SentNameUploadHandler",
                         "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
-
-def _s3_storage(bucket: str) -> dict:
-    return {
-        "BACKEND": "storage.backends.BucketStorage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "endpoint_url": MINIO_ENDPOINT,
-            "access_key": MINIO_ACCESS_KEY,
-            "secret_key": MINIO_SECRET_KEY,
-            "region_name": MINIO_REGION,
-            "use_ssl": MINIO_SECURE,
-            "addressing_style": "path",
-            "signature_version": "s3v4",
-            "file_overwrite": False,
-            "querystring_auth": True,
-            "querystring_expire": STORAGE_PRESIGNED_EXPIRY_SECONDS,
-            "custom_domain": None,
-            "default_acl": None,
-            "object_parameters": {"ServerSideEncryption": "AES256"},
-        },
-    }
-
-
-STORAGES = {
-    "default": _s3_storage(MINIO_BUCKET_RAW),
-    "raw": _s3_storage(MINIO_BUCKET_RAW),
-    "intermediate": _s3_storage(MINIO_BUCKET_INTERMEDIATE),
-    "results": _s3_storage(MINIO_BUCKET_RESULTS),
-    "archives": _s3_storage(MINIO_BUCKET_ARCHIVES),
-    "logs": _s3_storage(MINIO_BUCKET_LOGS),
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
 
 # Static files, i18n, logging.
 STATIC_URL = "static/"

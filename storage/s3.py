@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import io
 from functools import lru_cache
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -207,7 +206,7 @@ def bucket_located(name: str, *, probe: bool = False) -> bool:
     return True
 
 
-def _unless_missing(action: str, call):
+def unless_missing(action: str, call):
     """What `call()` answers, or None when the bucket, object or upload it names does not exist;
     any other failure is a StorageError that says what was being done."""
     try:
@@ -221,8 +220,8 @@ def _unless_missing(action: str, call):
 
 
 def bucket_exists(name: str) -> bool:
-    return _unless_missing(f"look up bucket {name}",
-                           lambda: client().head_bucket(Bucket=name)) is not None
+    return unless_missing(f"look up bucket {name}",
+                          lambda: client().head_bucket(Bucket=name)) is not None
 
 
 def create_bucket(name: str, *, object_lock: bool = False) -> None:
@@ -234,79 +233,6 @@ def create_bucket(name: str, *, object_lock: bool = False) -> None:
         params["CreateBucketConfiguration"] = {"LocationConstraint": settings.MINIO_REGION}
     with translated_errors(f"create bucket {name}"):
         client().create_bucket(**params)
-
-
-def start_multipart_upload(bucket: str, key: str, *, content_type: str = "application/gzip") -> str:
-    with translated_errors(f"start an upload to {bucket}"):
-        answer = client().create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type,
-                                                  ServerSideEncryption="AES256")
-    return answer["UploadId"]
-
-
-def list_uploaded_parts(bucket: str, key: str, upload_id: str) -> list[dict]:
-    """Parts S3 holds for an unfinished upload: [{"PartNumber", "Size", "ETag"}], in order."""
-    parts: list[dict] = []
-    marker = 0
-    with translated_errors(f"list the uploaded parts in {bucket}"):
-        while True:
-            answer = client().list_parts(Bucket=bucket, Key=key, UploadId=upload_id,
-                                         PartNumberMarker=marker)
-            parts.extend({"PartNumber": p["PartNumber"], "Size": p["Size"], "ETag": p["ETag"]}
-                         for p in answer.get("Parts", []))
-            if not answer.get("IsTruncated"):
-                return parts
-            marker = answer["NextPartNumberMarker"]
-
-
-def presign_upload_part(bucket: str, key: str, upload_id: str, part_number: int, *,
-                        content_length: int, expires_in: int) -> str:
-    """A PUT URL for one part whose signature covers the part's length (`content-length` in
-    X-Amz-SignedHeaders): the server itself refuses a body of any other length
-    (SignatureDoesNotMatch), so a part can never be larger than the part it was signed for.
-    SeaweedFS and MinIO both check a signed content-length against the request's own."""
-    with translated_errors("sign an upload part"):
-        url = public_client().generate_presigned_url(
-            "upload_part", ExpiresIn=expires_in,
-            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id,
-                    "PartNumber": part_number, "ContentLength": content_length})
-    if "content-length" not in signed_headers(url):
-        raise StorageError("the part URL was signed without its length; refusing to hand it out",
-                           code="UnsignedLength")
-    return url
-
-
-def signed_headers(url: str) -> list[str]:
-    """The headers a presigned URL's signature covers."""
-    query = parse_qs(urlsplit(url).query)
-    return query.get("X-Amz-SignedHeaders", [""])[0].split(";")
-
-
-def complete_multipart_upload(bucket: str, key: str, upload_id: str, parts: list[dict]) -> None:
-    with translated_errors(f"complete an upload to {bucket}"):
-        client().complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
-                                       for p in parts]})
-
-
-def abort_multipart_upload(bucket: str, key: str, upload_id: str) -> None:
-    """Abort an upload; one already gone is fine."""
-    _unless_missing("abort an upload", lambda: client().abort_multipart_upload(
-        Bucket=bucket, Key=key, UploadId=upload_id))
-
-
-def list_unfinished_uploads(bucket: str) -> list[dict]:
-    """[{"Key", "UploadId", "Initiated"}] for every multipart upload not completed or aborted."""
-    uploads: list[dict] = []
-    params: dict = {"Bucket": bucket}
-    with translated_errors(f"list unfinished uploads in {bucket}"):
-        while True:
-            answer = client().list_multipart_uploads(**params)
-            uploads.extend(answer.get("Uploads", []))
-            if not answer.get("IsTruncated"):
-                return uploads
-            params.update(KeyMarker=answer["NextKeyMarker"],
-                          UploadIdMarker=answer["NextUploadIdMarker"])
 
 
 def list_pages(bucket: str, prefix: str = "", *, delimiter: str = ""):
@@ -424,7 +350,7 @@ def download_path(bucket: str, key: str, path) -> None:
 
 def object_info(bucket: str, key: str) -> dict | None:
     """{"size", "metadata"} of an object, or None when there is none."""
-    head = _unless_missing(f"look up {key}", lambda: client().head_object(Bucket=bucket, Key=key))
+    head = unless_missing(f"look up {key}", lambda: client().head_object(Bucket=bucket, Key=key))
     if head is None:
         return None
     return {"size": head["ContentLength"], "metadata": head.get("Metadata", {})}
@@ -500,14 +426,18 @@ class ObjectWriter(io.RawIOBase):
             else:
                 if data:
                     self._send_part(data)
-                complete_multipart_upload(self.bucket, self.key, self._upload_id, self._parts)
+                with translated_errors(f"complete an upload to {self.bucket}"):
+                    client().complete_multipart_upload(
+                        Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                        MultipartUpload={"Parts": self._parts})
         super().close()
 
     def abort(self) -> None:
         self._finished = True
         self._buffer = bytearray()
-        if self._upload_id is not None:
-            abort_multipart_upload(self.bucket, self.key, self._upload_id)
+        if self._upload_id is not None:   # one already gone is fine
+            unless_missing("abort an upload", lambda: client().abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id))
         super().close()
 
 
@@ -517,3 +447,16 @@ class HashingReader(HashingStream):
     def close(self) -> None:
         super().close()       # flushes through to the body first, so the body closes last
         self.stream.close()
+
+
+# jobs/intake still calls the multipart upload functions here; they live in storage/multipart.py.
+_MOVED_TO_MULTIPART = frozenset({
+    "start_multipart_upload", "list_uploaded_parts", "presign_upload_part", "signed_headers",
+    "complete_multipart_upload", "abort_multipart_upload", "list_unfinished_uploads"})
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_MULTIPART:
+        from storage import multipart
+        return getattr(multipart, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from storage import s3, versions
+from storage import multipart, s3, versions
 from storage.buckets import REGISTRY
 from storage.checksums import CHUNK, size_and_sha256
 from storage.digests import recorded_digests
@@ -196,7 +196,7 @@ def _still_expected(item: Expected) -> bool:
     if not StoredObject.objects.filter(pk=item.row_id, deleted_at__isnull=True).exists():
         return False
     return not any(upload["Key"] == item.key
-                   for upload in s3.list_unfinished_uploads(item.bucket))
+                   for upload in multipart.list_unfinished_uploads(item.bucket))
 
 
 class Scrub:

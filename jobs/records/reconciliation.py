@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from jobs.intake.uploads import ABANDONED_UPLOAD_AGE
 from jobs.models import LabUsageSnapshot, ReconciliationRun, ReconciliationStatus, SampleFile
-from storage import keys, s3
+from storage import keys, multipart, s3
 from storage.buckets import REGISTRY, BucketRule
 from storage.credentials import acting_as
 from storage.models import StoredObject
@@ -237,7 +237,7 @@ class Reconciliation:
     def count_unfinished_uploads(self) -> dict:
         counted = {}
         for rule in REGISTRY:
-            uploads = s3.list_unfinished_uploads(rule.name)
+            uploads = multipart.list_unfinished_uploads(rule.name)
             self.uploading[rule.name] = {upload["Key"] for upload in uploads}
             if uploads:
                 oldest = min(upload["Initiated"] for upload in uploads)
@@ -330,7 +330,8 @@ def unfinished_uploads(*, now: datetime | None = None) -> list[dict]:
     buckets = []
     for rule in REGISTRY:
         try:
-            uploads = sorted(s3.list_unfinished_uploads(rule.name), key=lambda u: u["Initiated"])
+            uploads = sorted(multipart.list_unfinished_uploads(rule.name),
+                             key=lambda u: u["Initiated"])
         except s3.StorageError as exc:
             buckets.append({"rule": rule, "uploads": [], "error": str(exc)})
             continue

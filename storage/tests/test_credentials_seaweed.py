@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.test import override_settings
 
-from storage import bucket_config, policies, s3
+from storage import bucket_config, multipart, policies, s3
 from storage.buckets import bucket_name
 from tests import storage_roles
 
@@ -219,11 +219,11 @@ def test_the_portals_own_storage_calls_work_with_the_web_key_and_stop_at_a_delet
 
     raw, key = bucket_name("raw"), f"lab/job/W{next(_uid)}_R1.fastq.gz"
     with override_settings(WES_STORAGE_ROLE="web"):
-        upload_id = s3.start_multipart_upload(raw, key)
-        url = s3.presign_upload_part(raw, key, upload_id, 1, content_length=4, expires_in=60)
+        upload_id = multipart.start_multipart_upload(raw, key)
+        url = multipart.presign_upload_part(raw, key, upload_id, 1, content_length=4, expires_in=60)
         sent = urllib.request.urlopen(urllib.request.Request(url, data=b"@r1\n", method="PUT"))
-        assert s3.list_uploaded_parts(raw, key, upload_id)[0]["Size"] == 4
-        s3.complete_multipart_upload(raw, key, upload_id,
+        assert multipart.list_uploaded_parts(raw, key, upload_id)[0]["Size"] == 4
+        multipart.complete_multipart_upload(raw, key, upload_id,
                                      [{"PartNumber": 1, "ETag": sent.headers["ETag"]}])
         assert s3.object_size(raw, key) == 4
         download = s3.presign_download(raw, key, file_name="r1.fastq.gz", expires_in=60)

@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from storage import keys, ledger, s3, scrub, versions
+from storage import keys, ledger, multipart, s3, scrub, versions
 from storage.buckets import bucket_name
 from storage.models import ScrubFinding, ScrubRun, StoredObject
 from storage.scrub_schedule import SCRUB_TASK, scrub_schedule_sync
@@ -155,7 +155,7 @@ def test_an_object_the_portal_deletes_resolves_its_finding(stored):
 def test_uploads_in_progress_and_expired_raw_data_are_not_findings(provisioned_s3, lab_a):
     raw = bucket_name("raw")
     uploading = keys.raw_fastq_key(lab_a, uuid.uuid4(), "UP", 1)
-    upload_id = s3.start_multipart_upload(raw, uploading)
+    upload_id = multipart.start_multipart_upload(raw, uploading)
     ledger.record_put(bucket=raw, key=uploading, size=10**9, lab=lab_a)   # as uploads.py does
     expired = ledger.record_put(bucket=raw, key=keys.raw_fastq_key(lab_a, uuid.uuid4(), "OLD", 1),
                                 size=4096, lab=lab_a)
@@ -164,7 +164,7 @@ def test_uploads_in_progress_and_expired_raw_data_are_not_findings(provisioned_s
         assert verify() == 0
         assert ScrubRun.objects.get().objects_checked == 1     # the upload; not the expired row
     finally:
-        s3.abort_multipart_upload(raw, uploading, upload_id)
+        multipart.abort_multipart_upload(raw, uploading, upload_id)
 
 
 @pytest.fixture

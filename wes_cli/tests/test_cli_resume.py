@@ -20,7 +20,7 @@ import time
 import pytest
 
 from jobs.models import SampleFile
-from storage import s3
+from storage import multipart, s3
 from storage.buckets import bucket_name
 from tests.upload_client import write_random_file
 from wes_cli.tests.conftest import ROOT, cli_command, run_json
@@ -36,7 +36,7 @@ def stored_parts(name: str) -> tuple[int, int]:
     f = SampleFile.objects.filter(sample__name=name, read=1).first()
     if f is None or not f.multipart_upload_id:
         return 0, 0
-    return len(s3.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id)), \
+    return len(multipart.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id)), \
         f.part_count
 
 

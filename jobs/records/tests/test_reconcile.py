@@ -16,7 +16,7 @@ from jobs.models import Job, Sample
 from tests.upload_client import DirectUploader, sample_fields
 from tests.helpers import browser_page_as, make_user, screenshot
 from jobs.records import reconciliation as reconcile
-from storage import keys, ledger, s3
+from storage import keys, ledger, multipart, s3
 from storage.buckets import bucket_name
 from storage.models import StoredObject
 from jobs.models import LabUsageSnapshot, ReconciliationRun
@@ -268,7 +268,7 @@ def test_the_dashboard_shows_the_latest_snapshot_health_and_unfinished_uploads(
         client_for, staff, stocked, judge_everything):
     storage_reconcile(trigger="test")
     key = keys.raw_fastq_key(stocked["a"], uuid.uuid4(), "HALF", 1)
-    s3.start_multipart_upload(bucket_name("raw"), key)
+    multipart.start_multipart_upload(bucket_name("raw"), key)
     html = client_for(staff).get("/admin/storage-dashboard/").content.decode()
     assert "Reachable: credentials accepted, all buckets present" in html
     results = re.search(r'<tr data-bucket="results">(.*?)</tr>', html, re.S).group(1)
@@ -331,8 +331,8 @@ def test_runs_are_read_only_in_the_admin(client_for, staff, stocked, judge_every
 @pytest.mark.django_db(transaction=True)
 def test_the_dashboard_in_a_browser(chromium, live_server, client, stocked, judge_everything):
     storage_reconcile(trigger="test")
-    s3.start_multipart_upload(bucket_name("raw"),
-                              keys.raw_fastq_key(stocked["a"], uuid.uuid4(), "HALF", 1))
+    multipart.start_multipart_upload(bucket_name("raw"),
+                                     keys.raw_fastq_key(stocked["a"], uuid.uuid4(), "HALF", 1))
     staff = make_user("ops@wes.test", is_staff=True, is_superuser=True)
     page = browser_page_as(chromium, live_server, client, staff)
     page.goto(live_server.url + "/admin/")
