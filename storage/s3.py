@@ -448,15 +448,3 @@ class HashingReader(HashingStream):
         super().close()       # flushes through to the body first, so the body closes last
         self.stream.close()
 
-
-# jobs/intake still calls the multipart upload functions here; they live in storage/multipart.py.
-_MOVED_TO_MULTIPART = frozenset({
-    "start_multipart_upload", "list_uploaded_parts", "presign_upload_part", "signed_headers",
-    "complete_multipart_upload", "abort_multipart_upload", "list_unfinished_uploads"})
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_MULTIPART:
-        from storage import multipart
-        return getattr(multipart, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,7 @@ from jobs.intake.services import audit_file
 from jobs.intake.verification import (start_verification_when_both_uploaded,
                                       verifications_resume)
 from jobs.models import FileStatus, SampleFile, SampleStatus
-from storage import ledger, metric_records, s3
+from storage import ledger, metric_records, multipart, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 
@@ -88,7 +88,7 @@ def upload_start(*, membership, sample_file: SampleFile, name: str, size: int,
         parts: list[dict] = []
         if f.status == FileStatus.UPLOADING and f.multipart_upload_id:
             try:
-                parts = _whole_parts(f, s3.list_uploaded_parts(raw, f.key, f.multipart_upload_id))
+                parts = _whole_parts(f, multipart.list_uploaded_parts(raw, f.key, f.multipart_upload_id))
                 action = audit_actions.UPLOAD_RESUMED
             except s3.StorageError as exc:
                 if exc.code != "NoSuchUpload":
@@ -96,7 +96,7 @@ def upload_start(*, membership, sample_file: SampleFile, name: str, size: int,
                 f.multipart_upload_id = ""  # cleaned up behind our back: start again
         if not f.multipart_upload_id or f.status != FileStatus.UPLOADING:
             f.part_size = choose_part_size(f.size)
-            f.multipart_upload_id = s3.start_multipart_upload(raw, f.key)
+            f.multipart_upload_id = multipart.start_multipart_upload(raw, f.key)
             # Counted from the start: every part URL is signed with its length, so the parts
             # can never hold more than the declared size (closed when the upload ends).
             ledger.record_put(bucket=raw, key=f.key, size=f.size, lab=f.lab,
@@ -128,7 +128,7 @@ def upload_sign_part(*, sample_file: SampleFile, part_number: int) -> dict:
         raise ValidationError(f"Part {part_number} is out of range: {f.label} has parts 1 to "
                               f"{f.part_count}.")
     size = part_length(f, part_number)
-    url = s3.presign_upload_part(bucket_name("raw"), f.key, f.multipart_upload_id, part_number,
+    url = multipart.presign_upload_part(bucket_name("raw"), f.key, f.multipart_upload_id, part_number,
                                  content_length=size,
                                  expires_in=settings.UPLOAD_PART_URL_SECONDS)
     return {"url": url, "size": size}
@@ -138,7 +138,7 @@ def upload_parts(*, sample_file: SampleFile) -> list[dict]:
     f = sample_file
     if f.status != FileStatus.UPLOADING or not f.multipart_upload_id:
         raise UploadConflict(f"{f.label} has no upload in progress.")
-    return _whole_parts(f, s3.list_uploaded_parts(bucket_name("raw"), f.key,
+    return _whole_parts(f, multipart.list_uploaded_parts(bucket_name("raw"), f.key,
                                                   f.multipart_upload_id))
 
 
@@ -205,7 +205,7 @@ def upload_complete(*, membership, sample_file: SampleFile, parts: list[dict], s
         if f.status != FileStatus.UPLOADING or not f.multipart_upload_id:
             raise UploadConflict(f"{f.label} has no upload in progress (it is "
                                  f"{f.get_status_display().lower()}).")
-        stored = s3.list_uploaded_parts(raw, f.key, f.multipart_upload_id)
+        stored = multipart.list_uploaded_parts(raw, f.key, f.multipart_upload_id)
         try:
             ordered = _check_parts(f, stored, parts)
         except UploadRefused as exc:
@@ -227,7 +227,7 @@ def upload_complete(*, membership, sample_file: SampleFile, parts: list[dict], s
 
 
 def _complete(f: SampleFile, ordered: list[dict], raw: str) -> int | None:
-    s3.complete_multipart_upload(raw, f.key, f.multipart_upload_id, ordered)
+    multipart.complete_multipart_upload(raw, f.key, f.multipart_upload_id, ordered)
     size_in_storage = s3.object_size(raw, f.key)
     if size_in_storage is None:
         ledger.record_delete(bucket=raw, key=f.key)
@@ -250,7 +250,7 @@ def _end_upload(f: SampleFile, *, error: str = "") -> None:
     the file can be uploaded again."""
     raw = bucket_name("raw")
     if f.multipart_upload_id:
-        s3.abort_multipart_upload(raw, f.key, f.multipart_upload_id)
+        multipart.abort_multipart_upload(raw, f.key, f.multipart_upload_id)
     ledger.record_delete(bucket=raw, key=f.key)
     f.status, f.multipart_upload_id, f.error = FileStatus.CANCELLED, "", error
     f.save()
@@ -272,10 +272,10 @@ def intake_sweep(*, now=None) -> dict:
     now = now or timezone.now()
     raw = bucket_name("raw")
     aborted = 0
-    for upload in s3.list_unfinished_uploads(raw):
+    for upload in multipart.list_unfinished_uploads(raw):
         if now - upload["Initiated"] < ABANDONED_UPLOAD_AGE:
             continue
-        s3.abort_multipart_upload(raw, upload["Key"], upload["UploadId"])
+        multipart.abort_multipart_upload(raw, upload["Key"], upload["UploadId"])
         aborted += 1
         with transaction.atomic():
             for f in for_update(SampleFile.objects).filter(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from jobs.models import Sample, SampleFile
-from storage import s3
+from storage import multipart as multipart_uploads, s3
 from storage.buckets import bucket_name
 from storage.models import StoredObject
 from tests.fastq_data import write_fastq_pair
@@ -189,7 +189,7 @@ def stored_state() -> dict:
     return {
         "objects": {o["Key"]: (o["Size"], o["ETag"]) for page in s3.list_pages(raw)
                     for o in page.get("Contents", [])},
-        "uploads": sorted((u["Key"], u["UploadId"]) for u in s3.list_unfinished_uploads(raw)),
+        "uploads": sorted((u["Key"], u["UploadId"]) for u in multipart_uploads.list_unfinished_uploads(raw)),
         "samples": list(Sample.objects.order_by("pk").values()),
         "files": list(SampleFile.objects.order_by("pk").values()),
         "ledger": list(StoredObject.objects.order_by("pk").values()),

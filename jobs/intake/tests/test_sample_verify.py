@@ -9,7 +9,7 @@ from jobs.intake.uploads import intake_sweep
 from jobs.intake.verification import sample_verify
 from tests.fastq_data import VARIANTS
 from tests.upload_client import UploadFailed, file_sha256, sample_fields
-from storage import s3
+from storage import multipart, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.models import AuditEvent
@@ -134,10 +134,10 @@ def test_it_cleans_up_uploads_abandoned_for_a_day(uploader_for, clinician, fastq
     uploader = uploader_for(clinician)
     created = uploader.create_sample(sample_fields("S1"), *fastq_pair)
     uploader.start(created["files"][0], fastq_pair[0])
-    assert len(s3.list_unfinished_uploads(bucket_name("raw"))) == 1
+    assert len(multipart.list_unfinished_uploads(bucket_name("raw"))) == 1
     assert intake_sweep()["aborted_uploads"] == 0  # too young
     assert intake_sweep(now=timezone.now() + timedelta(days=1, minutes=1))["aborted_uploads"] == 1
-    assert s3.list_unfinished_uploads(bucket_name("raw")) == []
+    assert multipart.list_unfinished_uploads(bucket_name("raw")) == []
     f = Sample.objects.get().file(1)
     assert f.status == FileStatus.CANCELLED and "left unfinished for a day" in f.error
     assert AuditEvent.objects.filter(action=audit_actions.UPLOAD_ABANDONED).count() == 1

@@ -7,7 +7,7 @@ import pytest
 
 from jobs.models import FileStatus, Sample
 from tests.upload_client import UploadFailed, file_sha256, sample_fields, write_random_file
-from storage import s3
+from storage import multipart, s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
 from tenants.models import AuditEvent
@@ -90,7 +90,7 @@ def test_a_stored_part_of_the_wrong_length_is_not_offered_as_done(uploader_for, 
     f = Sample.objects.get().file(1)
     s3.client().upload_part(Bucket=bucket_name("raw"), Key=f.key, UploadId=f.multipart_upload_id,
                             PartNumber=2, Body=b"cut short")
-    assert sorted(p["PartNumber"] for p in s3.list_uploaded_parts(
+    assert sorted(p["PartNumber"] for p in multipart.list_uploaded_parts(
         bucket_name("raw"), f.key, f.multipart_upload_id)) == [1, 2]
 
     assert [p["PartNumber"] for p in uploader.start(info, big_pair[0])["parts"]] == [1]
@@ -108,7 +108,7 @@ def test_it_cancels_an_upload_and_can_start_it_again(uploader_for, clinician, bi
     uploader.upload(info, big_pair[0], only_parts={1})
     status, answer = uploader.portal.delete_json(info["upload_url"])
     assert (status, answer) == (200, {"file_status": "cancelled"})
-    assert s3.list_unfinished_uploads(bucket_name("raw")) == []
+    assert multipart.list_unfinished_uploads(bucket_name("raw")) == []
     assert uploader.start(info, big_pair[0])["parts"] == []
     status, _answer = uploader.upload(info, big_pair[0])
     assert status == 200
@@ -168,7 +168,7 @@ def test_it_refuses_parts_the_browser_did_not_send(started, big_pair):
                                                {"parts": parts, "sha256": "a" * 64})
     assert status == 400 and "Part 2 of R1 in storage is not the part your browser sent" in \
         errors_of(answer)
-    assert s3.list_unfinished_uploads(bucket_name("raw")) == [], "ended at once"
+    assert multipart.list_unfinished_uploads(bucket_name("raw")) == [], "ended at once"
 
 
 @pytest.mark.parametrize("body,message", [
@@ -290,15 +290,15 @@ def test_storage_itself_refuses_a_part_longer_or_shorter_than_signed(started, bi
     for body in (b"x" * (MIN_PART_SIZE + 1), b"x" * (3 * MIN_PART_SIZE), b"x" * (MIN_PART_SIZE - 1)):
         refused = uploader.session.put(signed["url"], data=body, timeout=60)
         assert refused.status_code == 403 and "SignatureDoesNotMatch" in refused.text
-    assert s3.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
-    assert "content-length" in s3.signed_headers(signed["url"])
+    assert multipart.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
+    assert "content-length" in multipart.signed_headers(signed["url"])
     assert signed["size"] == MIN_PART_SIZE
     # The last part is signed with its own, shorter length.
     last = _sign(uploader, info, 3)
     assert last["size"] == f.size - 2 * MIN_PART_SIZE
     assert uploader.session.put(last["url"], data=b"x" * MIN_PART_SIZE, timeout=60
                                 ).status_code == 403
-    assert s3.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
+    assert multipart.list_uploaded_parts(bucket_name("raw"), f.key, session["upload_id"]) == []
     # The exact lengths go through, and the upload completes.
     status, answer = uploader.upload(info, big_pair[0])
     assert status == 200, answer
@@ -340,7 +340,7 @@ def test_a_refused_completion_aborts_the_upload_at_once(started, big_pair):
     assert errors_of(answer) == (
         f"Part 2 of R1 is {2 * MIN_PART_SIZE:,} bytes in storage; expected {MIN_PART_SIZE:,}. "
         "The upload was stopped and its parts removed from storage; upload the file again.")
-    assert s3.list_unfinished_uploads(raw) == []
+    assert multipart.list_unfinished_uploads(raw) == []
     f.refresh_from_db()
     assert (f.status, f.multipart_upload_id) == (FileStatus.CANCELLED, "")
     assert _live_ledger(f.key) == []

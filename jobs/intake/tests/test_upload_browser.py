@@ -10,7 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.helpers import make_user, screenshot
 from jobs.intake.uploads import choose_part_size, reload_loss_bound
 from jobs.models import Sample
-from storage import s3
+from storage import multipart, s3
 from storage.buckets import bucket_name
 from storage.checksums import sha256_chunks, sha256_file
 from tests.fastq_data import fastq_pair_of_size
@@ -225,7 +225,7 @@ def test_a_reload_sends_again_at_most_the_parts_in_flight(chromium, portal, big_
     held = {}
     for f in files:
         if f.status == "uploading":
-            for p in s3.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id):
+            for p in multipart.list_uploaded_parts(bucket_name("raw"), f.key, f.multipart_upload_id):
                 held[(f.key, p["PartNumber"])] = p["Size"]
         else:
             held.update({(f.key, n): part_bytes(f, n) for n in range(1, f.part_count + 1)})
