@@ -185,7 +185,8 @@ def row(n, name, status, code, second, complete=True):
                       "1s", "1s"]) + "\\n"
 trace.write_text("task_id\\thash\\tnative_id\\tname\\tstatus\\texit\\tsubmit\\tstart\\tcomplete\\t"
                  "duration\\trealtime\\n" + row(1, "FASTP_QC", "COMPLETED", "0", 1)
-                 + row(2, "BWA_ALIGN", "COMPLETED", "0", 2) + row(3, "SORT_FIXMATE", "COMPLETED", "0", 3))
+                 + row(2, "BWA_ALIGN", "COMPLETED", "0", 2)
+                 + row(3, "SORT_FIXMATE", "COMPLETED", "0", 3))
 
 def stopped(signum, frame):
     # What Nextflow can write when the signal reaches its tasks before its own abort: the two
@@ -195,7 +196,8 @@ def stopped(signum, frame):
         "stop_file": os.environ.get("WES_STOP_FILE"), "tz": os.environ.get("TZ"),
         "stop_file_there": os.path.exists(os.environ.get("WES_STOP_FILE", "/nonexistent"))}))
     with trace.open("a") as fh:
-        fh.write(row(4, "FLAGSTAT", "FAILED", "143", 4) + row(5, "MARK_DUPLICATES", "FAILED", "143", 4)
+        fh.write(row(4, "FLAGSTAT", "FAILED", "143", 4)
+                 + row(5, "MARK_DUPLICATES", "FAILED", "143", 4)
                  + row(6, "MARK_DUPLICATES", "SUBMITTED", "-", 5, complete=False))
     sys.exit(143)
 
