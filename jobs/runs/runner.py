@@ -55,6 +55,7 @@ PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
 DATABASE_DOWN = (OperationalError, InterfaceError)
 STOP_GRACE_SECONDS = 8      # a runner told to stop (SIGTERM) that is still there is killed
+STOP_FILE = "stop-requested"   # in the job's work dir: the errorStrategy retries nothing then
 
 
 class StagingError(Exception):
@@ -113,7 +114,10 @@ def _stop_leftover_run(job: Job) -> None:
     """A dead worker's run on this machine: its runner and every step still working in the
     job's work directory are stopped before the next attempt starts there."""
     if job.runner_host == socket.gethostname():
-        run_end(work_dir=work_dir_of(job), runner_pgid=job.runner_pgid)
+        work_dir = work_dir_of(job)
+        if work_dir.is_dir():     # a Nextflow that sees its tasks end 143 must not retry them
+            (work_dir / STOP_FILE).touch()
+        run_end(work_dir=work_dir, runner_pgid=job.runner_pgid)
 
 
 
@@ -382,7 +386,7 @@ class PipelineRun:
 
     @property
     def stop_file(self) -> Path:
-        return self.work_dir / "stop-requested"
+        return self.work_dir / STOP_FILE
 
     def runner_env(self) -> dict:
         """The runner's environment: TZ=UTC, so that the trace's times (written in the runner's

@@ -254,3 +254,27 @@ def test_a_cancelled_job_stays_cancelled_when_its_stop_leaves_exit_143_rows(
     # before it retries, and the marker was there before the signal; its times are UTC.
     seen = json.loads((run.out_dir / "stop-seen.json").read_text())
     assert seen == {"stop_file": str(run.stop_file), "tz": "UTC", "stop_file_there": True}
+
+
+def test_a_dead_workers_run_is_told_to_retry_nothing_before_it_is_ended(lab_a, clinician,
+                                                                        settings, tmp_path):
+    """A new attempt takes over a run whose worker died on this machine: that run's Nextflow,
+    if still there, sees its tasks end 143 as they are ended, and must not run them again."""
+    import socket
+    from datetime import timedelta
+
+    from jobs.runs.runner import STOP_FILE, _claim
+    from jobs.runs.workspace import work_dir_of
+
+    settings.PIPELINE_WORK_DIR = tmp_path / "work"
+    sample = Sample.objects.create(
+        lab=lab_a, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
+        consent_confirmed_at=timezone.now(), created_by=clinician.user)
+    job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
+                             runner="nextflow", attempts=1, status="running",
+                             lease_owner="dead-worker", runner_host=socket.gethostname(),
+                             lease_expires_at=timezone.now() - timedelta(seconds=1))
+    work_dir_of(job).mkdir(parents=True)
+    claimed = _claim(job.pk, "new-worker")
+    assert claimed.attempts == 2 and claimed.lease_owner == "new-worker"
+    assert (work_dir_of(job) / STOP_FILE).exists()
