@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from django.conf import settings
@@ -54,6 +55,7 @@ PIPELINE_DIR = Path(settings.BASE_DIR) / "nextflow"
 LOCAL_RUNNER = PIPELINE_DIR / "bin" / "run-local"
 DATABASE_DOWN = (OperationalError, InterfaceError)
 STOP_GRACE_SECONDS = 8      # a runner told to stop (SIGTERM) that is still there is killed
+STOP_FILE = "stop-requested"   # in the job's work dir: the errorStrategy retries nothing then
 
 
 class StagingError(Exception):
@@ -112,7 +114,10 @@ def _stop_leftover_run(job: Job) -> None:
     """A dead worker's run on this machine: its runner and every step still working in the
     job's work directory are stopped before the next attempt starts there."""
     if job.runner_host == socket.gethostname():
-        run_end(work_dir=work_dir_of(job), runner_pgid=job.runner_pgid)
+        work_dir = work_dir_of(job)
+        if work_dir.is_dir():     # a Nextflow that sees its tasks end 143 must not retry them
+            (work_dir / STOP_FILE).touch()
+        run_end(work_dir=work_dir, runner_pgid=job.runner_pgid)
 
 
 
@@ -297,9 +302,10 @@ class PipelineRun:
         records = []
         with open(stdout_path, "wb") as out, \
                 open(stderr_path, "wb") as err:
+            self.stop_file.unlink(missing_ok=True)
             self.process = subprocess.Popen(self.command(reads, reference), cwd=self.work_dir,
-                                            stdout=out, stderr=err, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+                                            stdout=out, stderr=err, env=self.runner_env(),
+                                            start_new_session=True, preexec_fn=_die_with_parent)
             patiently(lambda: Job.objects.filter(pk=self.job.pk)
                       .update(runner_pgid=self.process.pid))
             while self.process.poll() is None:
@@ -354,9 +360,10 @@ class PipelineRun:
         if new or final or len(records) == 0:
             states = summarise(records, pipeline_steps() or None)
             if final:   # the runner has exited: recomputed once from the whole trace
-                states = settle(states)
+                states = settle(states, stopped=bool(self.stopped_by))
             steps = [{"process": s.process, "status": s.status, "duration_s": s.duration_s,
-                      "exit_code": s.exit_code} for s in states]
+                      "exit_code": s.exit_code, "started_at": _utc_iso(s.started_at),
+                      "finished_at": _utc_iso(s.finished_at)} for s in states]
             # A trace row appears when a task ends; while the runner lives, the first step
             # without one is the one running.
             if self.process and self.process.poll() is None:
@@ -377,13 +384,30 @@ class PipelineRun:
                  for step in job.progress]
         Job.objects.filter(pk=self.job.pk).update(progress=steps)
 
+    @property
+    def stop_file(self) -> Path:
+        return self.work_dir / STOP_FILE
+
+    def runner_env(self) -> dict:
+        """The runner's environment: TZ=UTC, so that the trace's times (written in the runner's
+        local zone, with no offset) are UTC; WES_STOP_FILE, which nextflow.config's errorStrategy
+        reads so as not to retry a task once the portal is stopping the run."""
+        return {**os.environ, "TZ": "UTC", "WES_STOP_FILE": str(self.stop_file)}
+
     def stop_runner(self) -> None:
-        """SIGTERM to the runner's group: run-local stops its step, Nextflow kills its tasks and
-        writes them to the trace as ABORTED. One that lingers is killed after a grace period."""
+        """SIGTERM to the runner alone, not its group: Nextflow aborts its session first and
+        then kills its tasks itself, writing them ABORTED, with no errorStrategy asked (a task of
+        the local executor is in Nextflow's group: signalled with it, it could exit 143 before the
+        abort and be retried); run-local stops its step. One that lingers is killed, with its
+        group, after a grace period."""
         self.stopped_by = "cancelled or taken over"
         if self.process and self.process.poll() is None and not self.stop_asked:
             self.stop_asked = time.monotonic()
-            _signal_group(self.process.pid, signal.SIGTERM)
+            self.stop_file.touch()
+            try:
+                os.kill(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def _bundle_args(reference: StagedReference) -> list[str]:
@@ -405,6 +429,11 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def _utc_iso(moment: datetime | None) -> str | None:
+    """A trace time (naive, UTC: the runner runs with TZ=UTC) as ISO 8601 with its offset."""
+    return moment.replace(tzinfo=timezone.utc).isoformat() if moment else None
 
 
 def _read(path: Path, limit: int = 1 << 20) -> str:

@@ -9,8 +9,11 @@ Trace file
     so `trace.fields` may reorder or drop any column except `task_id`, `name` and `status`; a
     missing column reads as "-". The default human-readable format is expected (not `trace.raw`).
 
-    * `submit` is `yyyy-MM-dd HH:mm:ss.SSS` in the *local time zone of the machine running
-      Nextflow*, with no offset. It is returned as a naive datetime; the caller must know that zone.
+    * `submit`, `start` and `complete` (when the task was submitted, began and ended; `start`
+      and `complete` are not among Nextflow's default fields, nextflow.config asks for them) are
+      `yyyy-MM-dd HH:mm:ss.SSS` in the *local time zone of the machine running Nextflow*, with no
+      offset. They are returned as naive datetimes; the caller must know that zone (the portal
+      runs its runner with TZ=UTC). A task that never started or never ended has "-".
     * durations (`duration`, `realtime`) are Nextflow `Duration` strings: `424ms`, `3.5s` (under a
       minute, one decimal), then whole seconds as `1m 2s`, `1h 3m 4s`, `2d 1h`. Returned in seconds.
     * sizes (`peak_rss`, `peak_vmem`, `rchar`, `wchar`) are Nextflow `MemoryUnit` strings:
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -69,6 +72,8 @@ class TaskRecord:
     peak_vmem_bytes: int | None
     rchar_bytes: int | None
     wchar_bytes: int | None
+    started_at: datetime | None = None      # naive, like submitted_at
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class StepState:
     status: str                     # a StepStatus value (jobs/models/runs.py)
     duration_s: float | None = None
     exit_code: int | None = None
+    started_at: datetime | None = None      # naive, in the trace's zone
+    finished_at: datetime | None = None
 
 
 def _blank(text: str) -> bool:
@@ -112,6 +119,10 @@ def split_name(name: str) -> tuple[str, str]:
     """("FASTP", "SAMPLE1") from "FASTP (SAMPLE1)"; ("INDEX", "") from "INDEX"."""
     match = _NAME.fullmatch(name)
     return (match.group(1), match.group(2)) if match else (name, "")
+
+
+def _moment(text: str) -> datetime | None:
+    return None if _blank(text) else datetime.fromisoformat(text.strip())
 
 
 def _exit(text: str) -> int | None:
@@ -160,12 +171,13 @@ class _RowParser:
             task_id=int(row["task_id"]), hash=col("hash"), native_id=col("native_id"),
             name=row["name"], process=process, tag=tag, status=row["status"],
             exit_code=_exit(col("exit")),
-            submitted_at=None if _blank(col("submit")) else datetime.fromisoformat(col("submit")),
+            submitted_at=_moment(col("submit")),
             duration_s=parse_duration(col("duration")), realtime_s=parse_duration(col("realtime")),
             cpu_percent=None if _blank(cpu) else float(cpu.rstrip("%").replace(",", ".")),
             peak_rss_bytes=parse_size(col("peak_rss")),
             peak_vmem_bytes=parse_size(col("peak_vmem")),
             rchar_bytes=parse_size(col("rchar")), wchar_bytes=parse_size(col("wchar")),
+            started_at=_moment(col("start")), completed_at=_moment(col("complete")),
         )
 
 
@@ -242,12 +254,19 @@ def summarise(records: list[TaskRecord],
     (submitted_at, task_id) decides. ABORTED is "stopped"; statuses outside
     COMPLETED/CACHED/FAILED/ABORTED count as "running". Note: a FAILED attempt that Nextflow will
     retry shows "failed" until the retry's row.
+
+    A step started when its first attempt started (the earliest `start`) and finished when the
+    deciding record completed; `duration_s` is the deciding record's alone.
     """
     latest: dict[str, TaskRecord] = {}     # keys in order of first appearance by task_id
+    first_start: dict[str, datetime] = {}
     for rec in sorted(records, key=lambda r: r.task_id):
         current = latest.get(rec.process)
         if current is None or _recency(rec) >= _recency(current):
             latest[rec.process] = rec
+        if rec.started_at and (rec.process not in first_start
+                               or rec.started_at < first_start[rec.process]):
+            first_start[rec.process] = rec.started_at
     expected = list(expected_steps or [])
     steps = expected + [process for process in latest if process not in expected]
     states = []
@@ -257,14 +276,26 @@ def summarise(records: list[TaskRecord],
             states.append(StepState(process, "pending"))
         else:
             states.append(StepState(process, _STEP_STATUS.get(rec.status, "running"),
-                                    rec.duration_s, rec.exit_code))
+                                    rec.duration_s, rec.exit_code,
+                                    first_start.get(process), rec.completed_at))
     return states
 
 
-def settle(states: list[StepState]) -> list[StepState]:
+# The exit statuses of a task ended by SIGTERM or SIGKILL (128 + signal), as Nextflow's local
+# executor and run-local report them.
+STOP_EXITS = (143, 137)
+
+
+def settle(states: list[StepState], *, stopped: bool = False) -> list[StepState]:
     """The steps of a run whose runner has exited: none is running any more (a row still
-    "running" was a task stopped with the run); the steps that never started stay pending."""
-    return [StepState(s.process, "stopped", s.duration_s, s.exit_code) if s.status == "running"
+    "running" was a task stopped with the run); the steps that never started stay pending.
+
+    `stopped`: the portal stopped the run (a cancel, a lost lease). A task that then ended
+    "failed" with a stop signal's exit status was killed by that stop, not failed by itself: it
+    reads "stopped" too (its exit status stays as recorded)."""
+    return [replace(s, status="stopped")
+            if s.status == "running" or (stopped and s.status == "failed"
+                                         and s.exit_code in STOP_EXITS)
             else s for s in states]
 
 

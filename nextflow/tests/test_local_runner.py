@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from nfsupport import (BIN, FIXTURES, SAMPLE, benchmark, parse_trace, read_table, run, run_local,
-                       steps, vcf_records)
+from nfsupport import (BIN, FIXTURES, SAMPLE, TRACE_HEADER, benchmark, parse_trace, read_table,
+                       run, run_local, steps, vcf_records)
 
 pytestmark = pytest.mark.needs_tools
 S = SAMPLE
@@ -48,10 +48,16 @@ def test_it_writes_a_trace_in_nextflow_format(local_run):
     for name in ("trace-success.txt", "trace-failure.txt", "trace-resume.txt"):
         parse_trace(FIXTURES / name)          # the parser accepts real Nextflow traces
     rows = parse_trace(out / "pipeline_info" / "trace.txt")
+    assert (out / "pipeline_info" / "trace.txt").read_text().split("\n")[0].split("\t") == \
+        TRACE_HEADER                          # with start and complete, as nextflow.config asks
     assert [r["name"] for r in rows] == NAMES
     assert {r["status"] for r in rows} == {"COMPLETED"}
     assert [r["task_id"] for r in rows] == [str(i) for i in range(1, len(NAMES) + 1)]
     assert all(r["exit"] == "0" and r["peak_rss"] != "-" and r["rchar"] != "-" for r in rows)
+    # each task began after it was submitted and ended before the next one was
+    for row, after in zip(rows, rows[1:] + [None]):
+        assert row["submit"] <= row["start"] <= row["complete"]
+        assert after is None or row["complete"] <= after["submit"]
 
 
 def test_it_records_metadata_for_the_run(local_run, testdata):
@@ -278,6 +284,7 @@ def test_it_writes_the_step_a_signal_stopped_as_aborted(testdata, tmp_path):
     _, stderr = runner.communicate(timeout=30)
     assert runner.returncode == 143, stderr
     rows = parse_trace(out / "pipeline_info" / "trace.txt")
-    assert [(r["name"], r["status"], r["exit"], r["duration"]) for r in rows] == [
-        (f"FASTP_QC ({S})", "ABORTED", "-", "-")]
+    assert [(r["name"], r["status"], r["exit"], r["duration"], r["complete"]) for r in rows] == [
+        (f"FASTP_QC ({S})", "ABORTED", "-", "-", "-")]
+    assert rows[0]["submit"] <= rows[0]["start"]             # it had started
     assert "\nstep_hook FASTP_QC\n" in next(work.glob("*/*/.command.sh")).read_text()

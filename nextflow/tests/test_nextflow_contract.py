@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from nfsupport import BIN, PIPELINE, run, steps
+from nfsupport import BIN, PIPELINE, TRACE_HEADER, run, steps
 
 reftrace = pytest.importorskip("reftrace")
 
@@ -105,6 +105,20 @@ def test_it_defines_profiles_labels_and_run_reports():
     s3 = (PIPELINE / "conf" / "s3.config").read_text()
     assert "s3PathStyleAccess = true" in s3 and "endpoint" in s3
     assert "process.executor = 'local'" in (PIPELINE / "conf" / "standard.config").read_text()
+
+
+def test_it_asks_nextflow_for_the_trace_fields_the_local_runner_writes():
+    """Both runners' traces carry each task's start and complete (the portal's step times), and
+    no retry is asked for once the portal is stopping the run."""
+    text = (PIPELINE / "nextflow.config").read_text()
+    block = re.search(r"^trace {(.*?)^}", text, re.M | re.S).group(1)
+    fields = re.search(r"fields\s*=\s*'([^']*)'", block).group(1).split(",")
+    assert fields == TRACE_HEADER
+    runner = (BIN / "run-local").read_text()
+    listed = re.search(r"^TRACE_FIELDS = (\[.*?\])", runner, re.M | re.S).group(1)
+    assert json.loads(listed) == TRACE_HEADER
+    strategy = re.search(r"^\s*errorStrategy\s*=\s*{(.*)}\s*$", text, re.M).group(1)
+    assert "System.getenv('WES_STOP_FILE')" in strategy and ".exists() ? 'retry'" in strategy
 
 
 def config_params():

@@ -127,8 +127,12 @@ class Cancelled(Schema):
 class StepOut(Schema):
     name: str
     status: str
-    started_at: datetime | None = Field(description="Not recorded per step yet: always null.")
-    finished_at: datetime | None = Field(description="Not recorded per step yet: always null.")
+    started_at: datetime | None = Field(
+        description="When the step's first attempt began (UTC); null before it starts, and for "
+                    "runs recorded before step times were.")
+    finished_at: datetime | None = Field(
+        description="When the step's last attempt ended (UTC); null while it runs, and for a "
+                    "step stopped in flight.")
     duration_s: float | None
     exit_code: int | None
 

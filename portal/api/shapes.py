@@ -3,6 +3,8 @@ answers are made of (portal/api/schemas.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Prefetch, Q
 
 from jobs.models import Job, Report
@@ -62,13 +64,23 @@ def _report_dict(job, membership) -> dict | None:
             "sha256": report.signed_sha256 or None}
 
 
+def _moment(value) -> datetime | None:
+    """A step time as the runner records it (ISO 8601 with offset); None when not recorded (runs
+    from before it was, a step that did not start or end) or not readable."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def job_dict(job, membership) -> dict:
     return {
         "id": job.pk, "sample_id": job.sample_id, "status": job.status,
         "qc_verdict": job.qc_verdict or None, "created_at": job.submitted_at,
         "finished_at": job.finished_at, "error": job.error,
         "steps": [{"name": str(step.get("process", "")), "status": str(step.get("status", "")),
-                   "started_at": None, "finished_at": None,
+                   "started_at": _moment(step.get("started_at")),
+                   "finished_at": _moment(step.get("finished_at")),
                    "duration_s": step.get("duration_s"), "exit_code": step.get("exit_code")}
                   for step in (job.progress or []) if isinstance(step, dict)],
         "outputs": [{"id": o.pk, "name": o.path, "kind": o.bucket_role, "size": o.size,

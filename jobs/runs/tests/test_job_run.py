@@ -4,6 +4,7 @@ every output verified in its bucket. Failures are injected through bin/step_hook
 runners run first in every task."""
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from jobs.runs.runner import pipeline_steps
 from storage import s3
 from storage.buckets import bucket_name
 from tenants import audit_actions
+from tenants.api_tokens import token_create
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,6 +31,20 @@ def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, read
     assert (job.pk, job.runner, job.attempts) == (sample.job_id, settings.PIPELINE_RUNNER, 1)
     assert [s["process"] for s in job.progress] == pipeline_steps()
     assert {s["status"] for s in job.progress} == {"completed"}
+    # Every step's start and finish, from the trace, in UTC, inside the job's own run and in
+    # pipeline order (run-local runs one step at a time).
+    times = [(datetime.fromisoformat(s["started_at"]), datetime.fromisoformat(s["finished_at"]))
+             for s in job.progress]
+    assert all(start.utcoffset() == timedelta(0) for start, _ in times)
+    assert job.started_at <= times[0][0] and times[-1][1] <= job.finished_at
+    assert all(start <= finish for start, finish in times)
+    if job.runner == "local":
+        assert all(finish <= next_start for (_, finish), (next_start, _) in zip(times, times[1:]))
+    _, token = token_create(membership=clinician, name="step times", days=1, scope="read")
+    answer = client_for(clinician).get(f"/api/v1/labs/lab-a/jobs/{job.pk}",
+                                       HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert [(datetime.fromisoformat(s["started_at"]), datetime.fromisoformat(s["finished_at"]))
+            for s in answer["steps"]] == times
 
     outputs = {o.path: o for o in job.outputs.all()}
     assert {"bam/TEST1.bam", "bam/TEST1.bam.bai", "vcf/TEST1.vcf.gz", "vcf/TEST1.vcf.gz.tbi",
@@ -62,6 +78,7 @@ def test_a_submitted_sample_runs_and_publishes_verified_outputs(client_for, read
 
     page = client_for(clinician).get(f"/labs/lab-a/jobs/{job.pk}/").content.decode()
     assert "Succeeded" in page and "FASTP_QC" in page and "TEST1_Final_.txt" in page
+    assert f'<time datetime="{job.progress[0]["started_at"]}"' in page
     listing = client_for(clinician).get("/labs/lab-a/samples/").content.decode()
     assert f"/labs/lab-a/jobs/{job.pk}/" in listing and "status-succeeded" in listing
     sample.refresh_from_db()

@@ -284,3 +284,59 @@ def test_it_raises_when_tailing_something_that_is_not_a_trace(tmp_path):
     path.write_text("<html>\n")
     with pytest.raises(ValueError, match="not a Nextflow trace header"):
         TraceTail(path).poll()
+
+
+TIMED_HEADER = ("task_id\thash\tnative_id\tname\tstatus\texit\tsubmit\tstart\tcomplete\t"
+                "duration\trealtime\n")
+
+
+def timed(task_id, name, status, exit_code, submit, start, complete):
+    return f"{task_id}\taa/bbbbbb\t{100 + task_id}\t{name}\t{status}\t{exit_code}\t" \
+           f"{submit}\t{start}\t{complete}\t1s\t1s\n"
+
+
+def test_it_reads_each_tasks_start_and_complete_times():
+    """nextflow.config adds `start` and `complete` to Nextflow's default fields; a task that has
+    not started or ended has "-" there."""
+    [done, aborted] = parse_trace(
+        TIMED_HEADER
+        + timed(1, "FASTP (S1)", "COMPLETED", "0", "2026-12-05 06:20:01.250",
+                "2026-12-05 06:20:01.500", "2026-12-05 06:20:09.125")
+        + timed(2, "ALIGN (S1)", "ABORTED", "-", "2026-12-05 06:20:09.200",
+                "2026-12-05 06:20:09.300", "-"))
+    assert (done.submitted_at, done.started_at, done.completed_at) == (
+        datetime(2026, 12, 5, 6, 20, 1, 250000), datetime(2026, 12, 5, 6, 20, 1, 500000),
+        datetime(2026, 12, 5, 6, 20, 9, 125000))
+    assert (aborted.started_at, aborted.completed_at) == (datetime(2026, 12, 5, 6, 20, 9, 300000),
+                                                          None)
+    assert trace("success")[0].started_at is None      # a default-fields trace has no such column
+
+
+def test_a_step_runs_from_its_first_attempts_start_to_its_last_attempts_end():
+    records = parse_trace(
+        TIMED_HEADER
+        + timed(1, "FASTP (S1)", "COMPLETED", "0", "2026-12-05 06:20:01.000",
+                "2026-12-05 06:20:01.100", "2026-12-05 06:20:05.000")
+        + timed(2, "ALIGN (S1)", "FAILED", "137", "2026-12-05 06:20:05.100",
+                "2026-12-05 06:20:05.200", "2026-12-05 06:20:30.000")
+        + timed(3, "ALIGN (S1)", "COMPLETED", "0", "2026-12-05 06:20:30.100",
+                "2026-12-05 06:20:30.200", "2026-12-05 06:21:10.000")
+        + timed(4, "CALL (S1)", "ABORTED", "-", "2026-12-05 06:21:10.100", "-", "-"))
+    steps = {s.process: s for s in summarise(records, ["FASTP", "ALIGN", "CALL", "REPORT"])}
+    assert (steps["FASTP"].started_at, steps["FASTP"].finished_at) == (
+        datetime(2026, 12, 5, 6, 20, 1, 100000), datetime(2026, 12, 5, 6, 20, 5))
+    assert (steps["ALIGN"].status, steps["ALIGN"].started_at, steps["ALIGN"].finished_at) == (
+        "completed", datetime(2026, 12, 5, 6, 20, 5, 200000), datetime(2026, 12, 5, 6, 21, 10))
+    assert (steps["CALL"].started_at, steps["CALL"].finished_at) == (None, None)
+    assert (steps["REPORT"].started_at, steps["REPORT"].finished_at) == (None, None)
+
+
+def test_a_task_the_portals_stop_killed_reads_stopped_not_failed():
+    """Signalled with the run (137, 143), a task can end FAILED before Nextflow's abort: once the
+    portal has stopped the run, that is a stopped step. A real failure stays a failure."""
+    records = parse_trace(HEADER + row(1, "FASTP (S1)", "FAILED", "143")
+                          + row(2, "ALIGN (S1)", "FAILED", "137")
+                          + row(3, "CALL (S1)", "FAILED", "3"))
+    assert [(s.status, s.exit_code) for s in settle(summarise(records), stopped=True)] == [
+        ("stopped", 143), ("stopped", 137), ("failed", 3)]
+    assert [s.status for s in settle(summarise(records))] == ["failed"] * 3

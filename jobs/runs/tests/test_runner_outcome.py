@@ -3,6 +3,7 @@
 from Nextflow's source) and run-local writes: the failing step and its reason, and a progress in
 which no step is left running. The runner here is a stand-in that replays those files."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -169,3 +170,111 @@ def test_failure_reports_are_found_only_where_they_are():
     assert failure_from_report((CAPTURED / "trace-success.txt").read_text()) is None
     found = failure_from_report((DERIVED / "failure-nextflow.log").read_text())
     assert (found.process, found.exit_code) == ("CALL_VARIANTS", 3)
+
+
+STOPPED_BY_THE_CANCEL = """
+import json, os, signal, sys, time
+from pathlib import Path
+outdir = Path(sys.argv[sys.argv.index("--outdir") + 1])
+trace = outdir / "pipeline_info" / "trace.txt"
+trace.parent.mkdir(parents=True, exist_ok=True)
+T = "2026-12-05 06:20:0{}.000"
+def row(n, name, status, code, second, complete=True):
+    return "\\t".join([str(n), "aa/bbbbbb", str(100 + n), name + " (TEST1)", status, code,
+                      T.format(second), T.format(second), T.format(second + 1) if complete else "-",
+                      "1s", "1s"]) + "\\n"
+trace.write_text("task_id\\thash\\tnative_id\\tname\\tstatus\\texit\\tsubmit\\tstart\\tcomplete\\t"
+                 "duration\\trealtime\\n" + row(1, "FASTP_QC", "COMPLETED", "0", 1)
+                 + row(2, "BWA_ALIGN", "COMPLETED", "0", 2)
+                 + row(3, "SORT_FIXMATE", "COMPLETED", "0", 3))
+
+def stopped(signum, frame):
+    # What Nextflow can write when the signal reaches its tasks before its own abort: the two
+    # tasks in flight exit 143 and are written FAILED; one is retried and the retry is still
+    # submitted when the run ends.
+    (outdir / "stop-seen.json").write_text(json.dumps({
+        "stop_file": os.environ.get("WES_STOP_FILE"), "tz": os.environ.get("TZ"),
+        "stop_file_there": os.path.exists(os.environ.get("WES_STOP_FILE", "/nonexistent"))}))
+    with trace.open("a") as fh:
+        fh.write(row(4, "FLAGSTAT", "FAILED", "143", 4)
+                 + row(5, "MARK_DUPLICATES", "FAILED", "143", 4)
+                 + row(6, "MARK_DUPLICATES", "SUBMITTED", "-", 5, complete=False))
+    sys.exit(143)
+
+signal.signal(signal.SIGTERM, stopped)
+(outdir / "ready").write_text("")
+time.sleep(60)
+sys.exit(0)
+"""
+
+
+def test_a_cancelled_job_stays_cancelled_when_its_stop_leaves_exit_143_rows(
+        lab_a, clinician, settings, tmp_path, monkeypatch):
+    """The user cancels while two steps run; the runner, told to stop, leaves them FAILED with
+    exit 143 (and a retry of one still submitted) and exits 143. The job stays cancelled: no step
+    reads failed or running, and the run's end records no failure."""
+    from jobs.runs.runner import _finish
+    from jobs.runs.services import job_cancel
+    from tenants import audit_actions
+    from tenants.models import AuditEvent
+
+    settings.PIPELINE_WORK_DIR = tmp_path / "work"
+    sample = Sample.objects.create(
+        lab=lab_a, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
+        consent_confirmed_at=timezone.now(), created_by=clinician.user)
+    job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
+                             runner="nextflow", attempts=1, status="running",
+                             lease_owner="test-owner", started_at=timezone.now())
+    run = PipelineRun(job, "test-owner", publish=lambda job, out_dir: None)
+    run.work_dir.mkdir(parents=True)
+    monkeypatch.setattr(run, "command", lambda reads, reference: [
+        sys.executable, "-c", STOPPED_BY_THE_CANCEL, "--outdir", str(run.out_dir)])
+    really_cancelled = run.cancelled
+
+    def cancelled():            # the user presses Cancel once the runner is under way
+        if (run.out_dir / "ready").exists() and not job.cancel_requested:
+            job_cancel(membership=clinician, job=job)
+            job.cancel_requested = True
+        return really_cancelled()
+
+    monkeypatch.setattr(run, "cancelled", cancelled)
+    outcome = run.run_pipeline({}, None)
+    assert run.process.returncode == 143 and not outcome.ok
+    finished = _finish(job.pk, "test-owner", outcome)
+
+    assert finished.status == "cancelled"
+    assert (finished.failed_step, finished.exit_code, finished.error) == ("", None, "")
+    steps = {s["process"]: (s["status"], s["exit_code"]) for s in finished.progress}
+    assert steps["FLAGSTAT"] == ("stopped", 143)
+    assert steps["MARK_DUPLICATES"][0] == "stopped"
+    assert steps["SORT_FIXMATE"] == ("completed", 0)
+    assert not {"failed", "running"} & {status for status, _ in steps.values()}
+    assert not AuditEvent.objects.filter(action=audit_actions.JOB_FAILED).exists()
+    # The runner was told where the stop marker is, which nextflow.config's errorStrategy reads
+    # before it retries, and the marker was there before the signal; its times are UTC.
+    seen = json.loads((run.out_dir / "stop-seen.json").read_text())
+    assert seen == {"stop_file": str(run.stop_file), "tz": "UTC", "stop_file_there": True}
+
+
+def test_a_dead_workers_run_is_told_to_retry_nothing_before_it_is_ended(lab_a, clinician,
+                                                                        settings, tmp_path):
+    """A new attempt takes over a run whose worker died on this machine: that run's Nextflow,
+    if still there, sees its tasks end 143 as they are ended, and must not run them again."""
+    import socket
+    from datetime import timedelta
+
+    from jobs.runs.runner import STOP_FILE, _claim
+    from jobs.runs.workspace import work_dir_of
+
+    settings.PIPELINE_WORK_DIR = tmp_path / "work"
+    sample = Sample.objects.create(
+        lab=lab_a, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
+        consent_confirmed_at=timezone.now(), created_by=clinician.user)
+    job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
+                             runner="nextflow", attempts=1, status="running",
+                             lease_owner="dead-worker", runner_host=socket.gethostname(),
+                             lease_expires_at=timezone.now() - timedelta(seconds=1))
+    work_dir_of(job).mkdir(parents=True)
+    claimed = _claim(job.pk, "new-worker")
+    assert claimed.attempts == 2 and claimed.lease_owner == "new-worker"
+    assert (work_dir_of(job) / STOP_FILE).exists()
