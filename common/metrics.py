@@ -2,14 +2,15 @@
 
 Two kinds of figures (docs/operations.md, "Metrics and alerts"):
 
-- **Per process**: requests and their latency by view, S3 errors by operation. Kept by
+- **Per process**: requests and their latency by view. Kept by
   prometheus_client in this process; with `PROMETHEUS_MULTIPROC_DIR` set (before this module is
   first imported) every gunicorn and qcluster process writes them to a file there, and `/metrics`
   adds up all the files.
 - **Recorded in the database**: bytes uploaded and downloaded, verification failures, lease
-  takeovers, finished jobs, pipeline step durations. Web and worker processes on any machine add
-  to one row per series (`storage.metric_records`); `/metrics` reads them at scrape time, so
-  they are right whichever process answers the scrape and survive restarts.
+  takeovers, finished jobs, pipeline step durations, S3 errors. Web and worker processes on any
+  machine add to one row per series (`storage.metric_records`); `/metrics` reads them at scrape
+  time, so they are right whichever process answers the scrape and survive restarts. (S3 errors
+  happen most in the workers, which no scrape of the web processes reaches per process.)
 
 `RECORDED` declares the second kind: its keys are what the recording calls name, and a call
 naming anything else fails (a misspelt metric is a bug, not a new series).
@@ -32,9 +33,6 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "wes_http_request_duration_seconds", "Time to answer a request, by view (URL name).",
     ["view", "method"], buckets=REQUEST_BUCKETS)
-S3_ERRORS = Counter(
-    "wes_s3_errors", "S3 calls that failed, by S3 operation and error code (Unreachable and "
-    "Timeout when the server did not answer).", ["operation", "code"])
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,10 @@ RECORDED = {
     "jobs_finished": Recorded(
         "wes_jobs_finished", "Pipeline runs that ended, by outcome: succeeded, failed (including "
         "runs the reaper gave up on).", ("outcome",), (("succeeded",), ("failed",))),
+    "s3_errors": Recorded(
+        "wes_s3_errors", "S3 calls that failed, in any web or worker process, by S3 operation and "
+        "error code (Unreachable and Timeout when the server did not answer).",
+        ("operation", "code"), ()),
     "pipeline_step_duration_seconds": Recorded(
         "wes_pipeline_step_duration_seconds", "Run time of each pipeline step that completed "
         "(from the run's trace), counted when the run ends; steps reused by -resume are not "

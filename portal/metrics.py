@@ -189,7 +189,10 @@ def _oldest_redis_task(broker):
 
 
 def recorded_families(now: datetime):
+    from storage.metric_records import flush_pending
     from storage.models import MetricCount
+
+    flush_pending()   # what this process counted since its last request or task
 
     rows: dict[str, list[tuple[dict, float]]] = {}
     for name, labels, value in MetricCount.objects.values_list("name", "labels", "value"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 
 from django.db import DatabaseError, connection, transaction
@@ -39,6 +40,30 @@ def count(name: str, amount: float = 1, **labels) -> None:
     _declared(name, labels, "counter")
     if amount:
         _add({(name, labels_text(labels)): amount})
+
+
+# Counts taken where the caller's transaction may yet roll back (a failed storage call inside
+# a service's transaction): kept in this process, written by flush_pending() when the request or
+# task ends (storage/apps.py connects it), and before /metrics reads.
+_pending: dict[tuple[str, str], float] = defaultdict(float)
+_pending_lock = threading.Lock()
+
+
+def count_soon(name: str, amount: float = 1, **labels) -> None:
+    """As `count`, but written at the next flush_pending(), outside the caller's transaction."""
+    _declared(name, labels, "counter")
+    with _pending_lock:
+        _pending[(name, labels_text(labels))] += amount
+
+
+def flush_pending(**_signal) -> None:
+    """Write the counts `count_soon` kept (connected to request_finished and to django-q2's
+    post_execute_in_worker; a signal's arguments are ignored)."""
+    with _pending_lock:
+        rows = dict(_pending)
+        _pending.clear()
+    if rows:
+        _add(rows)
 
 
 def observe(name: str, values: list[tuple[dict, float]]) -> None:

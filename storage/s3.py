@@ -24,7 +24,6 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from common.metrics import S3_ERRORS
 from storage import credentials
 from storage.checksums import HashingStream
 
@@ -68,7 +67,10 @@ def is_not_configured(exc: Exception) -> bool:
 
 def explain(exc: Exception, *, endpoint: str, action: str) -> StorageError:
     error = _explain(exc, endpoint=endpoint, action=action)
-    S3_ERRORS.labels(_operation_of(exc), error.code or "Unknown").inc()
+    from storage import metric_records   # it reads the models: imported once apps are ready
+
+    metric_records.count_soon("s3_errors", operation=_operation_of(exc),
+                              code=error.code or "Unknown")
     return error
 
 

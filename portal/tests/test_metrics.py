@@ -185,6 +185,41 @@ def test_an_unreachable_storage_counts_an_s3_error_by_operation(client, storage_
             before, "wes_s3_errors", "wes_s3_errors_total", **labels) + 1
 
 
+def test_an_s3_error_is_counted_though_its_transaction_rolls_back(client, storage_down):
+    """A failed storage call inside a service's transaction usually takes the transaction down
+    with it: the count is kept in the process and written outside it."""
+    from django.db import transaction
+
+    from storage import s3
+
+    labels = {"operation": "HeadObject", "code": "Unreachable"}
+    before = value(scrape(client), "wes_s3_errors", "wes_s3_errors_total", **labels)
+    with pytest.raises(s3.StorageError), transaction.atomic():
+        s3.object_info("wes-raw-data", "some/key")
+    assert value(scrape(client), "wes_s3_errors", "wes_s3_errors_total", **labels) == before + 1
+
+
+def test_a_workers_s3_error_is_written_when_its_task_ends(storage_down, sync_tasks):
+    """Workers are not scraped per process: their storage errors reach the database when each
+    task ends (django-q2's post_execute_in_worker), for whichever process answers /metrics."""
+    from django_q.tasks import async_task
+
+    from storage import s3
+    from storage.metric_records import labels_text
+    from storage.models import MetricCount
+
+    def recorded() -> float:
+        row = MetricCount.objects.filter(
+            name="s3_errors", labels=labels_text({"operation": "HeadObject",
+                                                  "code": "Unreachable"})).first()
+        return row.value if row else 0
+
+    before = recorded()
+    with pytest.raises(s3.StorageError):   # a synchronous task's error reaches its caller
+        async_task("storage.s3.object_info", "wes-raw-data", "some/key")
+    assert recorded() == before + 1
+
+
 def test_a_refused_s3_call_is_counted_with_its_code(client, moto_s3):
     from storage import s3
 
@@ -221,12 +256,12 @@ def test_per_process_counters_add_up_over_processes_in_multiprocess_mode(tmp_pat
 import os, django
 django.setup()
 from portal import metrics
-from common.metrics import S3_ERRORS
+from common.metrics import HTTP_REQUESTS
 metrics.SOURCES.clear()          # the database figures are tested above
 for _ in range(2):
     pid = os.fork()
     if pid == 0:
-        S3_ERRORS.labels("GetObject", "Timeout").inc()
+        HTTP_REQUESTS.labels("healthz", "GET", "200").inc()
         os._exit(0)
     os.waitpid(pid, 0)
 from prometheus_client import generate_latest
@@ -238,8 +273,8 @@ print(generate_latest(metrics.scrape_registry()).decode())
                             capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0, answer.stderr
     scraped = families(answer.stdout)
-    assert value(scraped, "wes_s3_errors", "wes_s3_errors_total", operation="GetObject",
-                 code="Timeout") == 2
+    assert value(scraped, "wes_http_requests", "wes_http_requests_total", view="healthz",
+                 method="GET", status="200") == 2
 
 
 def test_the_gunicorn_configuration_marks_an_exited_worker_dead(tmp_path, monkeypatch):
