@@ -86,8 +86,8 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
         ("Steps", {"fields": ["steps"]}),
         ("QC", {"fields": ["qc_shown"]}),
         ("Retention", {"fields": ["legal_hold", "legal_hold_reason", "legal_hold_by",
-                                  "legal_hold_at", "hold_objects", "archived_at", "archive_key", "archive_shown",
-                                  "purged_at"]}),
+                                  "legal_hold_at", "hold_objects", "archived_at", "archive_key",
+                                  "archive_shown", "purged_at"]}),
     ]
     readonly_fields = ["steps", "qc_shown", "archive_shown", "hold_objects"]
 
@@ -150,8 +150,8 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     def hold(self, job):
         if not job.legal_hold:
             return ""   # a release still to do shows on the job's page; unheld rows cost no query
-        pending = hold_objects_pending(job)
-        return f"HELD: {job.legal_hold_reason}" + (f" ({pending})" if pending else "")
+        pending = " (stored objects not yet held)" if hold_objects_pending(job) else ""
+        return f"HELD: {job.legal_hold_reason}{pending}"
 
     @admin.display(description="Stored objects")
     def hold_objects(self, job):

@@ -61,13 +61,16 @@ def web_process_only(role_keys):
     """gunicorn as the stack and deploy/ start it: the web key, given twice, and no other."""
     web = role_keys["web"]
     return override_settings(WES_STORAGE_ROLE="web", MINIO_ROLE_KEYS={"web": web},
-                             MINIO_ACCESS_KEY=web[0], MINIO_SECRET_KEY=web[1])
+                             MINIO_ACCESS_KEY=web[0], MINIO_SECRET_KEY=web[1],
+                             WES_RECORDS_CLUSTER="wes-records")
 
 
 def records_process_only(role_keys):
+    """The records cluster's worker (Q_CLUSTER_NAME=wes-records) with the records key alone."""
     records = role_keys["records"]
     return override_settings(WES_STORAGE_ROLE="records", MINIO_ROLE_KEYS={"records": records},
-                             MINIO_ACCESS_KEY=records[0], MINIO_SECRET_KEY=records[1])
+                             MINIO_ACCESS_KEY=records[0], MINIO_SECRET_KEY=records[1],
+                             WES_RECORDS_CLUSTER="wes-records")
 
 
 def held(role, key) -> set[bool]:
@@ -93,6 +96,7 @@ def test_the_admin_with_only_the_web_key_holds_the_job_and_the_records_worker_it
     key; the server then refuses to delete them. Lifting goes the same way."""
     from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
     from django.utils.module_loading import import_string
+    from django_q.conf import Conf
 
     from tenants import audit_actions
     from tenants.models import AuditEvent
@@ -115,8 +119,9 @@ def test_the_admin_with_only_the_web_key_holds_the_job_and_the_records_worker_it
     def run_queued_records_task():
         ((task, *args), options), = queued
         queued.clear()
-        assert options == {"group": f"legal-hold-{job.pk}"}
-        with records_process_only(role_keys):
+        assert options == {"group": f"legal-hold-{job.pk}", "cluster": "wes-records"}
+        with records_process_only(role_keys), monkeypatch.context() as cluster:
+            cluster.setattr(Conf, "CLUSTER_NAME", "wes-records")
             return import_string(task)(*args)
 
     with web_process_only(role_keys):
