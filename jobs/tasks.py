@@ -7,7 +7,7 @@ from django.conf import settings
 from common.queue import enqueue
 from jobs.intake import uploads, verification
 from jobs.models import ReconciliationStatus
-from jobs.records import archiving, cancelled, reconciliation
+from jobs.records import archiving, cancelled, reconciliation, retention
 from jobs.reports import notifications
 from jobs.reports import services as reports
 from jobs.results.publishing import job_outputs_publish
@@ -80,6 +80,15 @@ def discard_cancelled_outputs(job_id: str) -> int:
     if _passed_to_records_cluster("jobs.tasks.discard_cancelled_outputs", job_id):
         return 0
     return cancelled.cancelled_outputs_discard(job_id=job_id)
+
+
+def hold_job_objects(job_id: str) -> dict:
+    """Queued when a legal hold is placed or lifted in a process without the records key (the
+    admin in gunicorn): sets the job's object holds to what its row says. A storage error fails the
+    task (the failed tasks list it; the job's admin page says its objects are not yet held)."""
+    if _passed_to_records_cluster("jobs.tasks.hold_job_objects", job_id):
+        return {"passed_to": settings.WES_RECORDS_CLUSTER}
+    return retention.job_objects_hold_match(job_id=job_id)
 
 
 def purge_archives() -> dict:

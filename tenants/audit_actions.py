@@ -51,6 +51,9 @@ JOB_RESTORED = "job.restored"
 JOB_PURGED = "job.purged"
 LEGAL_HOLD_PLACED = "job.legal_hold_placed"
 LEGAL_HOLD_LIFTED = "job.legal_hold_lifted"
+# The records worker set the S3 legal holds of a hold placed or lifted where its key is not.
+LEGAL_HOLD_OBJECTS_HELD = "job.legal_hold_objects_held"
+LEGAL_HOLD_OBJECTS_RELEASED = "job.legal_hold_objects_released"
 JOB_ADMIN_VIEWED = "job.admin_viewed"
 SAMPLE_ADMIN_VIEWED = "sample.admin_viewed"
 JOB_ADMIN_LISTED = "job.admin_listed"          # a page of the admin's job list (all labs)

@@ -44,6 +44,8 @@ ACTION_WORDING = {
     a.JOB_PURGED: "Results deleted at the end of the retention period",
     a.LEGAL_HOLD_PLACED: "Legal hold placed",
     a.LEGAL_HOLD_LIFTED: "Legal hold lifted",
+    a.LEGAL_HOLD_OBJECTS_HELD: "Legal hold set on the stored files",
+    a.LEGAL_HOLD_OBJECTS_RELEASED: "Legal hold released from the stored files",
     a.JOB_ADMIN_VIEWED: "Analysis viewed by staff",
     a.SAMPLE_ADMIN_VIEWED: "Sample viewed by staff",
     a.OUTPUT_DOWNLOADED: "Result file downloaded",

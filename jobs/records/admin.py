@@ -25,10 +25,13 @@ from storage.buckets import REGISTRY, bucket_name
 from jobs.records.retention import (
     bucket_rules_reapply,
     bucket_statuses,
+    hold_objects_pending,
     job_hold_lift,
+    job_hold_objects_retry,
     job_hold_place,
     jobs_archiving_soon,
     jobs_on_hold,
+    records_key_here,
 )
 from storage.s3 import StorageError
 from tenants import audit_actions
@@ -83,10 +86,10 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
         ("Steps", {"fields": ["steps"]}),
         ("QC", {"fields": ["qc_shown"]}),
         ("Retention", {"fields": ["legal_hold", "legal_hold_reason", "legal_hold_by",
-                                  "legal_hold_at", "archived_at", "archive_key", "archive_shown",
-                                  "purged_at"]}),
+                                  "legal_hold_at", "hold_objects", "archived_at", "archive_key",
+                                  "archive_shown", "purged_at"]}),
     ]
-    readonly_fields = ["steps", "qc_shown", "archive_shown"]
+    readonly_fields = ["steps", "qc_shown", "archive_shown", "hold_objects"]
 
     @admin.display(description="Steps")
     def steps(self, job):
@@ -145,7 +148,17 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
 
     @admin.display(description="Legal hold", ordering="legal_hold")
     def hold(self, job):
-        return f"HELD: {job.legal_hold_reason}" if job.legal_hold else ""
+        if not job.legal_hold:
+            return ""   # a release still to do shows on the job's page; unheld rows cost no query
+        pending = " (stored objects not yet held)" if hold_objects_pending(job) else ""
+        return f"HELD: {job.legal_hold_reason}{pending}"
+
+    @admin.display(description="Stored objects")
+    def hold_objects(self, job):
+        pending = hold_objects_pending(job)
+        if pending:
+            return pending
+        return "under S3 legal hold" if job.legal_hold else "—"
 
     def has_hold_permission(self, request):
         return request.user.is_active and request.user.is_staff and \
@@ -154,28 +167,39 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     @admin.action(description="Place legal hold", permissions=["hold"])
     def place_legal_hold(self, request, queryset):
         return self._hold_step(request, queryset, LegalHoldForm, title="Place a legal hold",
-                               service=job_hold_place, done="under legal hold")
+                               service=job_hold_place, held=True)
 
     @admin.action(description="Lift legal hold", permissions=["hold"])
     def lift_legal_hold(self, request, queryset):
         return self._hold_step(request, queryset, LiftHoldForm, title="Lift the legal hold",
-                               service=job_hold_lift, done="no longer under legal hold")
+                               service=job_hold_lift, held=False)
 
-    def _hold_step(self, request, queryset, form_class, *, title, service, done):
-        """An intermediate page asks for the reason; its POST applies the service to each job."""
+    def _hold_step(self, request, queryset, form_class, *, title, service, held):
+        """An intermediate page asks for the reason; its POST applies the service to each job. A
+        job already as asked whose stored objects are not yet held (or released) has the records
+        task queued again: that is how staff retry after the records worker failed."""
         form = form_class(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            changed, refused = [], []
+            at_once = records_key_here()
+            changed, retried, refused = [], [], []
             for job in queryset.select_related("sample"):
                 try:
+                    if job.legal_hold == held and hold_objects_pending(job):
+                        job_hold_objects_retry(job=job)
+                        retried.append(job.sample.name)
+                        continue
                     service(actor=request.user, job=job, reason=form.cleaned_data["reason"],
                             request=request)
                     changed.append(job.sample.name)
                 except (InvalidTransition, StorageError) as exc:
                     refused.append(f"{job.sample.name}: {exc}")
             if changed:
-                self.message_user(request, f"{len(changed)} job(s) {done}: {', '.join(changed)}",
+                self.message_user(request, _hold_done(changed, held=held, at_once=at_once),
                                   messages.SUCCESS)
+            if retried:
+                how = "set again" if at_once else "queued again for the records worker"
+                self.message_user(request, f"Stored objects of {len(retried)} job(s) {how}: "
+                                  f"{', '.join(retried)}", messages.SUCCESS)
             for line in refused:
                 self.message_user(request, f"Not changed: {line}", messages.WARNING)
             return None
@@ -184,7 +208,19 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
             "title": title, "form": form, "jobs": queryset.select_related("sample", "lab"),
             "action": request.POST.get("action"), "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "by_records_worker": not records_key_here(),
         })
+
+
+def _hold_done(names: list[str], *, held: bool, at_once: bool) -> str:
+    listed = ", ".join(names)
+    if at_once:
+        return f"{len(names)} job(s) {'under' if held else 'no longer under'} legal hold: {listed}"
+    if held:
+        return (f"Legal hold placed on {len(names)} job(s): {listed}; the records worker is "
+                "locking their stored objects")
+    return (f"Legal hold lifted from {len(names)} job(s): {listed}; the records worker is "
+            "releasing their stored objects")
 
 
 @require_http_methods(["GET", "POST"])

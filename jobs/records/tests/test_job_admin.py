@@ -268,3 +268,84 @@ def test_every_page_of_the_admin_lists_and_each_search_is_audited(client_for, st
     assert listed.details == {"via": "admin", "search": "", "filters": {}, "page": 1, "shown": 1}
     assert searched.details["search"] == "PSN-SEEN1"
     assert searched.details["filters"] == {"lab__id__exact": str(lab_a.pk)}
+
+
+def run_one_queued_task():
+    """One pass of a django-q2 cluster over its queue (the ORM broker): the task runs in a worker
+    and its result, or its failure, is saved as a cluster saves it."""
+    from multiprocessing import Queue, Value
+
+    from django_q.brokers import get_broker
+    from django_q.monitor import monitor
+    from django_q.signing import SignedPackage
+    from django_q.worker import worker
+
+    broker = get_broker()
+    ((ack_id, pack),) = broker.dequeue()
+    task = SignedPackage.loads(pack)
+    task["ack_id"] = ack_id
+    tasks, results = Queue(), Queue()
+    tasks.put(task)
+    tasks.put("STOP")
+    worker(tasks, results, Value("f", -1))
+    results.put("STOP")
+    monitor(results, broker)
+    return task
+
+
+def test_a_failed_records_task_leaves_the_job_held_and_says_so_until_a_retry_succeeds(
+        client_for, staff, lab_a, provisioned_s3, settings, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """Without the records key here the objects are held by a queued records task. If storage is
+    down when it runs, the job stays held (archiving and purging refuse it), the task is in the
+    queue's failed tasks and the job's page says the objects are not yet held and why; placing the
+    hold again queues the task again, which then holds them."""
+    from django.test import override_settings
+    from django_q.conf import Conf
+    from django_q.models import Failure
+
+    from jobs.records import holds
+    from jobs.records.tests.test_archiving import make_job as make_stored_job
+    from storage import versions
+    from storage.buckets import bucket_name
+    from storage.seaweed import free_port
+
+    if Conf.ORM is None:
+        pytest.skip("the queue is Redis here; this test runs the ORM broker's queue")
+    job = make_stored_job(lab_a)
+    settings.MINIO_ROLE_KEYS = {"web": (settings.MINIO_ACCESS_KEY, settings.MINIO_SECRET_KEY)}
+    client = client_for(staff)
+    place = {"action": "place_legal_hold", "apply": "1", ACTION_CHECKBOX_NAME: [str(job.pk)],
+             "reason": "Litigation, case 9"}
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(CHANGELIST, place, follow=True).content.decode()
+    assert "Legal hold placed on 1 job(s): TEST1; the records worker is locking" in done
+
+    down = f"http://127.0.0.1:{free_port()}"
+    with override_settings(MINIO_ENDPOINT=down, STORAGE_TIMEOUT_SECONDS=1):
+        monkeypatch.setattr(Conf, "SYNC", True)   # keep this test's database connection
+        run_one_queued_task()
+        monkeypatch.setattr(Conf, "SYNC", False)
+    (failed,) = Failure.objects.filter(group=f"legal-hold-{job.pk}")
+    assert "cannot reach the S3 server at " + down in failed.result
+    assert Job.objects.get(pk=job.pk).legal_hold
+    page = client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert ("stored objects not yet held: queued for the records worker; its last attempt "
+            f"failed at {failed.stopped:%Y-%m-%d %H:%M} UTC (cannot reach the S3 server at "
+            + down) in page
+    assert not AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_OBJECTS_HELD).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(CHANGELIST, {**place, "reason": "again"}, follow=True)
+    assert "Stored objects of 1 job(s) queued again for the records worker: TEST1" in \
+        again.content.decode()
+    monkeypatch.setattr(Conf, "SYNC", True)
+    run_one_queued_task()
+    monkeypatch.setattr(Conf, "SYNC", False)
+    assert {versions.legal_hold_on(bucket_name(role), key, version_id)
+            for role, key, version_id in holds.held_versions(job)} == {True}
+    (held,) = AuditEvent.objects.filter(action=audit_actions.LEGAL_HOLD_OBJECTS_HELD)
+    assert held.details["object_versions_held"] == {"raw": 0, "results": 4, "archives": 0}
+    page = client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert "not yet held" not in page and "under S3 legal hold" in page
+    assert Job.objects.get(pk=job.pk).legal_hold_reason == "Litigation, case 9"
