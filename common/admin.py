@@ -92,6 +92,8 @@ class LargeTableChangeList(ChangeList):
             reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
                     args=[PK_PLACEHOLDER], current_app=admin_.admin_site.name))
         linked = set(self.list_display_links or ())
+        if hasattr(admin_, "prepare_rows"):   # what the cells need, read for the whole page
+            admin_.prepare_rows(self.result_list)
         readers: dict = {}
         rows = []
         for obj in self.result_list:
@@ -155,7 +157,8 @@ class LargeTableChangeList(ChangeList):
 class LargeTableAdminMixin:
     """For the admin lists of the tables that grow: see LargeTableChangeList. The list's template
     must extend admin/large_table_change_list.html (the default does). `list_defer` names the
-    columns the list does not read (its change page still does)."""
+    columns the list does not read (its change page still does); a `prepare_rows(objects)`
+    method, if the admin has one, reads what the page's cells need in one go."""
 
     list_defer: tuple[str, ...] = ()
 

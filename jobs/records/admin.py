@@ -26,6 +26,7 @@ from jobs.records.retention import (
     bucket_rules_reapply,
     bucket_statuses,
     hold_objects_pending,
+    jobs_hold_objects_queued,
     job_hold_lift,
     job_hold_objects_retry,
     job_hold_place,
@@ -70,8 +71,8 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
     list_filter = ["lab", "status", "legal_hold"]
     list_select_related = ["lab", "sample"]
     list_defer = ("progress", "qc", "archive_manifest", "error", "reanalysis_reason",
-                  "legal_hold_reason", "sample__clinical_indication", "sample__hpo_terms",
-                  "sample__rejection_reason", "sample__verification_note")
+                  "sample__clinical_indication", "sample__hpo_terms", "sample__rejection_reason",
+                  "sample__verification_note")
     search_fields = ["sample__name", "sample__external_id"]
     ordering = ["-submitted_at", "-id"]
     show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
@@ -146,11 +147,20 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
             return "—"
         return f"not while held (else {date:%Y-%m-%d})" if job.legal_hold else f"{date:%Y-%m-%d}"
 
+    def prepare_rows(self, jobs):
+        """A page's held jobs whose objects wait for the records worker, in one query."""
+        queued = jobs_hold_objects_queued(jobs)
+        for job in jobs:
+            job.hold_objects_queued = job.pk in queued
+
     @admin.display(description="Legal hold", ordering="legal_hold")
     def hold(self, job):
         if not job.legal_hold:
             return ""   # a release still to do shows on the job's page; unheld rows cost no query
-        pending = " (stored objects not yet held)" if hold_objects_pending(job) else ""
+        queued = getattr(job, "hold_objects_queued", None)
+        if queued is None:   # a row drawn without prepare_rows
+            queued = bool(hold_objects_pending(job))
+        pending = " (stored objects not yet held)" if queued else ""
         return f"HELD: {job.legal_hold_reason}{pending}"
 
     @admin.display(description="Stored objects")

@@ -162,6 +162,20 @@ def hold_objects_pending(job: Job) -> str:
     return pending
 
 
+def jobs_hold_objects_queued(jobs) -> set:
+    """The ids of those of `jobs` (a page of a list) whose last hold change left their stored
+    objects to the records worker, not yet done: `hold_objects_pending` for many jobs in one query
+    (none when no job on the page is held), without the failed attempt's details."""
+    held = {str(job.pk): job.pk for job in jobs if job.legal_hold}
+    if not held:
+        return set()
+    last = dict(AuditEvent.objects.filter(resource_type="job", resource_id__in=list(held),
+                                          action__in=_HOLD_EVENTS)
+                .order_by("id").values_list("resource_id", "details"))
+    return {held[resource] for resource, details in last.items()
+            if details.get("objects") == HOLD_OBJECTS_QUEUED}
+
+
 def jobs_on_hold():
     return Job.objects.filter(legal_hold=True).select_related("lab", "sample") \
         .order_by("legal_hold_at")

@@ -252,6 +252,39 @@ def test_large_lists_offer_no_count_per_filter_choice(client_for, staff, lab_a, 
     assert len(asked.captured_queries) == len(plain.captured_queries)
 
 
+def test_the_list_marks_held_jobs_whose_objects_wait_in_queries_that_do_not_grow(
+        client_for, staff, lab_a):
+    """A job held where the records key is not: its stored objects wait for the records worker,
+    which the list says per row (common.admin prepare_rows: one query for the page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.records.retention import HOLD_OBJECTS_QUEUED
+    from tenants.audit import Actor, audit_record
+
+    def held_and_queued(name):
+        job = make_job(lab_a, name, legal_hold=True, legal_hold_reason=f"Case {name}",
+                       legal_hold_by="admin@portal.test", legal_hold_at=timezone.now())
+        audit_record(actor=Actor.for_user(staff), action=audit_actions.LEGAL_HOLD_PLACED, lab=lab_a,
+                     resource_type="job", resource_id=job.pk,
+                     details={"reason": f"Case {name}", "objects": HOLD_OBJECTS_QUEUED})
+
+    client = client_for(staff)
+    held_and_queued("WAIT1")
+    make_job(lab_a, "HELDDONE", legal_hold=True, legal_hold_reason="Case done",
+             legal_hold_by="admin@portal.test", legal_hold_at=timezone.now())
+    client.get(CHANGELIST)
+    with CaptureQueriesContext(connection) as few:
+        client.get(CHANGELIST)
+    for n in range(2, 6):
+        held_and_queued(f"WAIT{n}")
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(CHANGELIST).content.decode()
+    assert len(many) == len(few), [q["sql"] for q in many]
+    assert html.count("(stored objects not yet held)") == 5
+    assert "HELD: Case done<" in html
+
+
 @pytest.mark.parametrize("url,action", [
     (CHANGELIST, audit_actions.JOB_ADMIN_LISTED),
     ("/admin/jobs/sample/", audit_actions.SAMPLE_ADMIN_LISTED)])
