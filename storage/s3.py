@@ -35,6 +35,7 @@ NOT_CONFIGURED_CODES = {
     "NoSuchBucketPolicy",
     "ObjectLockConfigurationNotFoundError",
     "NoSuchObjectLockConfiguration",
+    "NoSuchObjectLegalHold",     # SeaweedFS, for a version whose legal hold was never set
 }
 NOT_SUPPORTED_CODES = {"NotImplemented", "NotSupported", "MethodNotAllowed", "501"}
 CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",

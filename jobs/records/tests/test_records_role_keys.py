@@ -74,18 +74,10 @@ def records_process_only(role_keys):
 
 
 def held(role, key) -> set[bool]:
-    """The legal hold of each stored version of the key (SeaweedFS answers NoSuchObjectLegalHold
-    for a version whose hold was never set)."""
-    def hold_on(version_id):
-        try:
-            return versions.legal_hold_on(bucket_name(role), key, version_id)
-        except s3.StorageError as exc:
-            if exc.code != "NoSuchObjectLegalHold":
-                raise
-            return False
-
+    """The legal hold of each stored version of the key (off for one whose hold was never set,
+    which SeaweedFS answers with NoSuchObjectLegalHold)."""
     with acting_as("admin"):
-        return {hold_on(v["VersionId"])
+        return {versions.legal_hold_on(bucket_name(role), key, v["VersionId"])
                 for v in versions.list_versions(bucket_name(role), key) if v["Key"] == key}
 
 
