@@ -131,8 +131,8 @@ API_ROWS: dict[str, Rule] = {
 
 # Every ModelAdmin's standard pages, and the object each change/delete/history URL names: a
 # World.ids key, or None for tables the world leaves empty. Staff without permissions get 403
-# for an object that exists; Django's history page answers "does not exist" (302 to the index)
-# before it checks permissions, so for a missing object it redirects.
+# from every row page, for an object that exists and a missing one alike (portal/admin_site.py:
+# Django's history page would answer "does not exist" for a missing one before it checks).
 ADMIN_MODELS = {
     "auth_group": "group_pk", "account_emailaddress": "emailaddress_pk",
     "mfa_authenticator": "authenticator_pk", "usersessions_usersession": None,
@@ -155,8 +155,7 @@ def admin_model_rules() -> dict[str, Rule]:
         rules[f"admin:{model}_add"] = admin_page(GET=403, POST=403)
         rules[f"admin:{model}_change"] = admin_page(ids, GET=403, POST=403)
         rules[f"admin:{model}_delete"] = admin_page(ids, GET=403, POST=403)
-        rules[f"admin:{model}_history"] = admin_page(
-            ids, GET=403 if object_key else "302 -> /admin/")
+        rules[f"admin:{model}_history"] = admin_page(ids, GET=403)
     return rules
 
 
