@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from storage import ledger, s3
-from storage.backup.manifest import read_manifest, read_objects
+from storage.backup.manifest import objects_of, read_manifest
 from storage.buckets import bucket_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +44,7 @@ def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_p
     manifest = read_manifest(set_dir)
     assert manifest["versions"] == 3 and manifest["cross_check"]["ok"]
     assert (set_dir / "database.dump").read_bytes()[:5] == b"PGDMP"
-    entries = read_objects(set_dir)
+    entries = list(objects_of(set_dir))
     a = sorted((e for e in entries if e["key"] == "lab/job/a.txt"), key=lambda e: e["position"])
     assert [e["sha256"] for e in a] == [hashlib.sha256(b).hexdigest() for b in (b"first", b"second")]
     assert all(e["version_id"] for e in a) and a[0]["sse"] == "AES256"
@@ -88,7 +88,13 @@ def test_restore_refuses_a_damaged_set(provisioned_s3, tmp_path):
     (set_dir,) = tmp_path.iterdir()
     with open(set_dir / "database.dump", "ab") as dump:
         dump.write(b"\0")
-    with pytest.raises(CommandError, match="damaged"):
+    with pytest.raises(CommandError, match="database.dump does not have the SHA-256"):
+        call_command("restore", str(tmp_path), "--set", set_dir.name, stdout=io.StringIO())
+    with open(set_dir / "database.dump", "r+b") as dump:
+        dump.truncate(dump.seek(0, 2) - 1)
+    with open(set_dir / "objects.jsonl", "a") as listed:
+        listed.write('{"bucket": "x", "key": "y"}\n')
+    with pytest.raises(CommandError, match="objects.jsonl does not have the SHA-256"):
         call_command("restore", str(tmp_path), "--set", set_dir.name, stdout=io.StringIO())
     with pytest.raises(CommandError, match="not a backup set"):
         call_command("restore", str(tmp_path), "--set", "../x", stdout=io.StringIO())
