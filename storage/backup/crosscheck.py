@@ -118,4 +118,6 @@ def cross_check(groups: Iterable[tuple[tuple[str, str], list[dict]]], recorded: 
             if version["sha256"] != sha256:
                 result.mismatched.append(f"{label} ({what}: database {sha256[:12]}..., stored "
                                          f"{version['sha256'][:12]}...)")
+    for _rest in held:      # read to the end, so that a list out of order is refused, not merged
+        pass
     return result

@@ -1,6 +1,8 @@
 """The objects half of a set: every stored version of every bucket, copied out through the portal's
 S3 client (storage/s3.py) into content-addressed files (`blobs/ab/abcd...`, named by SHA-256, so a
-version stored twice is kept once), and put back in order on another server.
+version stored twice is kept once), and put back in order on another server. A bucket is
+listed through a sorted spool on disk and handled a key at a time, a bounded number of keys in
+flight, so memory does not grow with the number of objects.
 
 Why not rclone for this part: rclone copies the current objects well, and with `--s3-versions`
 lists and copies old versions, but as separate files (`a/x.txt`'s older version becomes
@@ -12,6 +14,7 @@ retention nor legal holds. The portal does both here; rclone moves the finished 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import deque
@@ -21,6 +24,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from storage.backup.spool import SortedSpool
 from storage.buckets import BucketRule
 from storage.checksums import CHUNK, HashingStream
 from storage.s3 import (bounded_transfer_config, bucket_exists, client, list_pages,
@@ -28,6 +32,7 @@ from storage.s3 import (bounded_transfer_config, bucket_exists, client, list_pag
 
 WORKERS = 4
 AHEAD = 64          # keys listed and in flight beyond the last one handed back
+LISTING_RUN = 50_000    # listed versions sorted in memory at a time (as JSON text: ~20 MB)
 SINGLE_PUT_LIMIT = 64 * 1024 * 1024
 
 
@@ -87,13 +92,21 @@ def _listed(rule: BucketRule) -> Iterator[dict]:
                        "last_modified": _iso(item["LastModified"]), "size": item["Size"]}
 
 
-def listed_keys(rule: BucketRule) -> Iterator[list[dict]]:
-    """The bucket's keys in S3's order (UTF-8 byte order), one at a time: each key's versions
-    oldest first with their `position`, which is what restoring needs. The listing's order, not
-    the timestamps (which can tie within a second), decides. Only one key is held at a time."""
-    for _key, versions in groupby(_listed(rule), key=lambda e: e["key"]):
-        yield [{**entry, "position": position}
-               for position, entry in enumerate(reversed(list(versions)))]
+def listed_keys(rule: BucketRule, spool_dir: Path) -> Iterator[list[dict]]:
+    """The bucket's keys in code-point order (S3's UTF-8 byte order), one at a time: each key's
+    versions oldest first with their `position`, which is what restoring needs. The listing
+    goes through a sorted spool on disk under `spool_dir`, not because S3's order is wrong but
+    because servers differ: SeaweedFS 4.48 lists an unversioned bucket folder by folder
+    (`lab/job/x` before `lab/job-x`), and the merges downstream need one order. Within a key
+    the listing's order (newest first), not the timestamps (which can tie within a second),
+    decides."""
+    with SortedSpool(spool_dir, run=LISTING_RUN) as spool:
+        for listed, entry in enumerate(_listed(rule)):
+            spool.add([entry["key"], listed, json.dumps(entry)])
+        for _key, rows in groupby(spool.sorted(), key=lambda row: row[0]):
+            newest_first = [json.loads(row[2]) for row in rows]
+            yield [{**entry, "position": position}
+                   for position, entry in enumerate(reversed(newest_first))]
 
 
 def bounded_map(pool: ThreadPoolExecutor, work, items: Iterable, ahead: int = AHEAD) -> Iterator:
@@ -142,13 +155,13 @@ def copy_out(entry: dict, blobs: Path) -> dict:
             "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
 
 
-def copy_bucket(rule: BucketRule, blobs: Path) -> Iterator[dict]:
+def copy_bucket(rule: BucketRule, blobs: Path, spool_dir: Path) -> Iterator[dict]:
     """Every entry of the bucket in (key, position) order, its versions copied into `blobs` as
     they come (keys in parallel, a bounded number ahead)."""
     blobs.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for copied in bounded_map(pool, lambda versions: [copy_out(e, blobs) for e in versions],
-                                  listed_keys(rule)):
+                                  listed_keys(rule, spool_dir)):
             yield from copied
 
 
@@ -212,7 +225,7 @@ def restore_bucket(groups: Iterable[list[dict]], bucket: str, blobs: Path) -> It
             yield from written
 
 
-def read_back(rule: BucketRule) -> Iterator[tuple[str, list[dict]]]:
+def read_back(rule: BucketRule, spool_dir: Path) -> Iterator[tuple[str, list[dict]]]:
     """What the server now holds, a key at a time in order: (key, its versions oldest first,
     each hashed by reading it)."""
     def digest(entry: dict) -> dict:
@@ -234,7 +247,7 @@ def read_back(rule: BucketRule) -> Iterator[tuple[str, list[dict]]]:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         yield from bounded_map(pool, lambda versions: (versions[0]["key"],
                                                        [digest(e) for e in versions]),
-                               listed_keys(rule))
+                               listed_keys(rule, spool_dir))
 
 
 def bucket_is_empty(rule: BucketRule) -> bool:

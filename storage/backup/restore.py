@@ -134,11 +134,11 @@ def _objects_and_checks(set_dir: Path, described: dict, timings: Timings, *, log
                 result.locks += bool(written.get("lock_restored"))
                 result.holds += bool(written.get("hold_restored"))
             log(f"{rule.name}: {result.versions - before} version(s) restored")
+    spool_dir = Path(settings.BACKUP_STAGING_DIR or tempfile.gettempdir())
+    spool_dir.mkdir(parents=True, exist_ok=True)
     with timings.step("verify objects"):
-        result.problems += _compare(set_dir)
+        result.problems += _compare(set_dir, spool_dir)
     with timings.step("verify database"):
-        spool_dir = Path(settings.BACKUP_STAGING_DIR or tempfile.gettempdir())
-        spool_dir.mkdir(parents=True, exist_ok=True)
         with crosscheck.spool_recorded(spool_dir) as recorded:
             check = crosscheck.cross_check(
                 set_keys(set_dir), recorded,
@@ -173,7 +173,7 @@ def _side_by_side(wanted: Iterable[tuple[str, list]], present: Iterable[tuple[st
             want, have = next(wanted, None), next(present, None)
 
 
-def _compare(set_dir: Path) -> list[str]:
+def _compare(set_dir: Path, spool_dir: Path) -> list[str]:
     """Every key's versions on the server now, read back and hashed, against the set, in order;
     retention and legal holds as the set recorded them (where still in force)."""
     problems = []
@@ -181,7 +181,7 @@ def _compare(set_dir: Path) -> list[str]:
     for rule in sorted(REGISTRY, key=lambda r: r.name):
         wanted = ((key, versions) for (_bucket, key), versions in crosscheck.key_groups(
             manifest.objects_of(set_dir, rule.name), f"{manifest.OBJECTS} ({rule.name})"))
-        for key, want, have in _side_by_side(wanted, objects.read_back(rule)):
+        for key, want, have in _side_by_side(wanted, objects.read_back(rule, spool_dir)):
             shape = [(e["delete_marker"], e.get("sha256"), e["size"]) for e in want]
             if shape != [(e["delete_marker"], e.get("sha256"), e["size"]) for e in have]:
                 problems.append(f"{rule.name}/{key}: the restored versions differ from the set "

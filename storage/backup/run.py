@@ -106,7 +106,7 @@ def _backup_to(target: Target, name: str, keep: int | None, timings: Timings, lo
             with timings.step("objects"):
                 for rule in sorted(REGISTRY, key=lambda r: r.name):
                     before = writer.versions
-                    for entry in objects.copy_bucket(rule, set_dir / manifest.BLOBS):
+                    for entry in objects.copy_bucket(rule, set_dir / manifest.BLOBS, set_dir):
                         writer.write(entry)
                         facts.update(versions=writer.versions, bytes=writer.bytes)
                     log(f"{rule.name}: {writer.versions - before} version(s) copied")

@@ -1,9 +1,9 @@
-"""Rows too many to hold in memory, sorted on disk: what the database records for the
-cross-check (the ledger's live rows and every recorded SHA-256) is read in the dump's snapshot,
-written here in runs of `RUN` sorted rows, and read back merged in (bucket, key) order, so that
-the cross-check walks it beside the set's sorted list of versions (storage/backup/crosscheck.py)
-without either side in memory. Python orders str by code point, which is the UTF-8 byte order
-S3 lists keys in."""
+"""Rows too many to hold in memory, sorted on disk: written in runs of `RUN` sorted rows and
+read back merged. What the database records for the cross-check (the ledger's live rows and
+every recorded SHA-256, read in the dump's snapshot) and each bucket's listing of versions go
+through one, so that both sides reach the cross-check (storage/backup/crosscheck.py) in
+(bucket, key) order without either being in memory. Python orders str by code point, which is
+the UTF-8 byte order S3 lists keys in."""
 
 from __future__ import annotations
 
@@ -14,15 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-RUN = 100_000       # rows sorted in memory at a time (about 30 MB of small tuples)
+# Rows sorted in memory at a time (about 30 MB of small lists); it bounds memory, and the runs
+# merged at once (100 for ten million rows).
+RUN = 100_000
 
 
 class SortedSpool:
     """Lists of JSON values added in any order, read back sorted (once)."""
 
-    def __init__(self, parent: Path, run: int = RUN):
+    def __init__(self, parent: Path, run: int | None = None):
         self.directory = Path(tempfile.mkdtemp(prefix=".spool-", dir=parent))   # mode 0700
-        self.run, self.rows, self.runs, self.count = run, [], [], 0
+        self.run, self.rows, self.runs, self.count = run or RUN, [], [], 0
 
     def add(self, row: list) -> None:
         self.rows.append(row)

@@ -57,6 +57,23 @@ def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_p
 
 
 @postgresql_only
+def test_the_list_of_versions_is_in_key_order_whatever_order_the_server_lists(provisioned_s3,
+                                                                               tmp_path):
+    # SeaweedFS lists an unversioned bucket folder by folder: lab/job/x before lab/job-x.
+    intermediate, results = bucket_name("intermediate"), bucket_name("results")
+    for key in ("lab/job/x.bam", "lab/job-x.bam", "lab!.txt", "lab-a/y.bam"):
+        s3.put_bytes(intermediate, key, key.encode(), content_type="application/octet-stream")
+        s3.put_bytes(results, key, key.encode(), content_type="text/plain")
+        ledger.record_put(bucket=intermediate, key=key, size=len(key),
+                          sha256=hashlib.sha256(key.encode()).hexdigest())
+
+    assert "4 live object(s) and 4 recorded SHA-256(s) match" in _backup(tmp_path)
+    (set_dir,) = tmp_path.iterdir()
+    listed = [(e["bucket"], e["key"]) for e in objects_of(set_dir)]
+    assert listed == sorted(listed) and len(listed) == 8
+
+
+@postgresql_only
 def test_a_set_that_lacks_what_the_database_records_fails(provisioned_s3, tmp_path):
     results = bucket_name("results")
     s3.put_bytes(results, "lab/job/changed.txt", b"other bytes", content_type="text/plain")

@@ -56,7 +56,11 @@ def test_the_merge_finds_what_is_missing_changed_or_pending(tmp_path):
     assert not check.ok
 
 
-def test_a_list_out_of_order_is_refused_not_merged_wrongly():
+def test_a_list_out_of_order_is_refused_not_merged_wrongly(tmp_path):
     entries = [_version("results", "b", 0, "B"), _version("results", "a", 0, "A")]
     with pytest.raises(BackupError, match="not in \\(bucket, key\\) order at results/a"):
         list(key_groups(entries, "objects.jsonl"))
+    with SortedSpool(tmp_path) as recorded:     # also past the last key the database records
+        recorded.add(["results", "b", LEDGER, "B", ""])
+        with pytest.raises(BackupError, match="not in \\(bucket, key\\) order"):
+            cross_check(key_groups(entries, "objects.jsonl"), recorded, snapshot_at=SNAPSHOT)
