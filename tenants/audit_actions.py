@@ -78,6 +78,9 @@ MFA_ENABLED = "auth.mfa_enabled"               # an authenticator app (or recove
 MFA_DISABLED = "auth.mfa_disabled"
 # --- storage scrub ---
 STORAGE_SCRUB_FINDINGS = "storage.scrub_findings"  # stored objects found missing or changed
+# --- backup and restore (details: outcome finished/failed) ---
+BACKUP_WRITTEN = "backup.written"              # a backup set of every lab's data (an export)
+BACKUP_RESTORED = "backup.restored"            # the installation rebuilt from a backup set
 API_TOKEN_CREATED = "api_token.created"
 API_TOKEN_REVOKED = "api_token.revoked"
 API_CALLED = "api.called"                     # an API call no other event records (details: token_id)

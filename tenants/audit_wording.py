@@ -84,6 +84,8 @@ ACTION_WORDING = {
     a.MFA_DISABLED: "Two-factor authentication removed",
     # --- storage scrub ---
     a.STORAGE_SCRUB_FINDINGS: "Stored files found missing or changed by the storage check",
+    a.BACKUP_WRITTEN: "Backup of all labs' data written",
+    a.BACKUP_RESTORED: "Portal restored from a backup",
     # --- API tokens (issue 16) ---
     a.API_TOKEN_CREATED: "API token created",
     a.API_TOKEN_REVOKED: "API token revoked",

@@ -21,7 +21,7 @@ import uuid
 import pytest
 import requests
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
@@ -35,7 +35,9 @@ from storage import keys, ledger, provisioning, s3, versions
 from storage.buckets import REGISTRY, bucket_name
 from storage.models import StoredObject
 from storage.seaweed import SeaweedServer
+from tenants import audit_actions
 from tenants.audit import SYSTEM
+from tenants.models import AuditEvent
 from tests.helpers import storages_for
 
 pytestmark = [pytest.mark.django_db(transaction=True),
@@ -180,6 +182,13 @@ def test_a_stack_backed_up_destroyed_and_restored_into_fresh_servers_is_whole(
         call_command("backup", target, "--keep", "2", stdout=out)
         backup_seconds = time.monotonic() - started
         assert "backup wesbackup:" in out.getvalue(), out.getvalue()
+        (written,) = AuditEvent.objects.filter(action=audit_actions.BACKUP_WRITTEN)
+        set_name = written.resource_id
+        assert written.details["outcome"] == "finished" and written.details["via"] == "command"
+        assert written.details["target"] == target and written.data_exported
+        assert written.details["versions"] >= 6 and written.details["bytes"] > 600_000
+        assert len(written.details["database_sha256"]) == 64
+        assert written.details["cross_check"]["ok"] and written.lab_id is None
         original_ledger = sorted(StoredObject.objects.filter(deleted_at__isnull=True)
                                  .values_list("bucket", "key", "sha256"))
 
@@ -222,7 +231,16 @@ def test_a_stack_backed_up_destroyed_and_restored_into_fresh_servers_is_whole(
             bam = keys.job_output_key(report.lab, report.job_id, "bam/BAK1.bam")
             assert s3.open_object(bucket_name("intermediate"), bam).read() == b"BAM\1"
 
-            # 2. The audit chain and its checkpoints (retention re-applied) verify.
+            # 2. The restore is in the restored audit log, written after its check, and the
+            # chain and its checkpoints (retention re-applied) still verify with it.
+            (restored_event,) = AuditEvent.objects.filter(action=audit_actions.BACKUP_RESTORED)
+            assert restored_event.resource_id == set_name
+            assert restored_event.details["outcome"] == "finished"
+            assert restored_event.details["database"] == fresh_database
+            assert restored_event.details["buckets"]["results"] == bucket_name("results")
+            assert restored_event.details["versions"] == written.details["versions"]
+            assert not AuditEvent.objects.filter(action=audit_actions.BACKUP_WRITTEN).exists(), \
+                "the backup's own event was written after its dump"
             check = io.StringIO()
             call_command("verify_audit", "--no-checkpoint", stdout=check)
             assert "audit chain intact" in check.getvalue()
@@ -247,3 +265,71 @@ def test_a_stack_backed_up_destroyed_and_restored_into_fresh_servers_is_whole(
     with capsys.disabled():
         print(f"\nbackup {backup_seconds:.2f} s, restore {restore_seconds:.2f} s "
               f"(seeded stack, {len(original_ledger)} live objects)")
+
+
+def _as_format_1(set_dir) -> None:
+    """Rewrite a set as releases before the streamed manifest wrote it: objects.jsonl in the
+    bucket registry's order, no record of the file in manifest.json."""
+    lines = (set_dir / "objects.jsonl").read_text().splitlines(keepends=True)
+    roles = [rule.role for rule in REGISTRY]
+    lines.sort(key=lambda line: roles.index(json.loads(line)["role"]))   # stable: keys stay sorted
+    (set_dir / "objects.jsonl").write_text("".join(lines))
+    described = json.loads((set_dir / "manifest.json").read_text())
+    del described["objects"]
+    described["format"] = "wes-backup/1"
+    (set_dir / "manifest.json").write_text(json.dumps(described))
+
+
+def test_a_set_written_by_an_earlier_release_still_restores(two_servers, fresh_database,
+                                                             tmp_path):
+    original, fresh = two_servers
+    buckets = _buckets()
+    with _on(original, buckets):
+        provisioning.apply()
+        results, raw = bucket_name("results"), bucket_name("raw")
+        for body in (b"first", b"second"):
+            s3.put_bytes(results, "lab/job/metadata.json", body, content_type="application/json")
+        s3.put_bytes(results, "lab/job/withdrawn.txt", b"w", content_type="text/plain")
+        s3.client().delete_object(Bucket=results, Key="lab/job/withdrawn.txt")
+        s3.put_bytes(raw, "lab/job/S_R1.fastq.gz", b"reads", content_type="application/gzip")
+        s3.put_bytes(bucket_name("intermediate"), "lab/job/bam/S.bam", b"BAM",
+                     content_type="application/octet-stream")
+        ledger.record_put(bucket=results, key="lab/job/metadata.json", size=6,
+                          sha256=hashlib.sha256(b"second").hexdigest())
+        ledger.record_put(bucket=raw, key="lab/job/S_R1.fastq.gz", size=5,
+                          sha256=hashlib.sha256(b"reads").hexdigest())
+        call_command("backup", str(tmp_path / "sets"), stdout=io.StringIO())
+    (set_dir,) = (tmp_path / "sets").iterdir()
+    _as_format_1(set_dir)
+    roles = [json.loads(line)["role"] for line in (set_dir / "objects.jsonl").open()]
+    assert roles == sorted(roles, key=[rule.role for rule in REGISTRY].index)
+    assert roles != sorted(roles, key=lambda role: bucket_name(role)), "not the new order"
+
+    source_database = _use_database(fresh_database)
+    try:
+        with _on(fresh, buckets):
+            out = io.StringIO()
+            call_command("restore", str(tmp_path / "sets"), stdout=out)
+            assert "restored wes-backup-" in out.getvalue() and "audit chain intact" in out.getvalue()
+            kept = versions.list_versions(bucket_name("results"), "lab/job/metadata.json")
+            assert [versions.get_retained_version(bucket_name("results"), v["Key"],
+                                                  v["VersionId"])["body"] for v in kept] == \
+                [b"second", b"first"]
+            assert s3.object_info(bucket_name("results"), "lab/job/withdrawn.txt") is None
+            assert s3.open_object(bucket_name("raw"), "lab/job/S_R1.fastq.gz").read() == b"reads"
+            (event,) = AuditEvent.objects.filter(action=audit_actions.BACKUP_RESTORED)
+            assert event.details["format"] == "wes-backup/1"
+            assert event.details["outcome"] == "finished" and event.details["versions"] == 5
+    finally:
+        _use_database(source_database)
+
+
+def test_a_format_1_set_with_lines_missing_is_refused(provisioned_s3, tmp_path):
+    call_command("backup", str(tmp_path), stdout=io.StringIO())
+    (set_dir,) = tmp_path.iterdir()
+    _as_format_1(set_dir)
+    described = json.loads((set_dir / "manifest.json").read_text())
+    described["versions"] += 1
+    (set_dir / "manifest.json").write_text(json.dumps(described))
+    with pytest.raises(CommandError, match="objects.jsonl has 0 line\\(s\\), the manifest counts 1"):
+        call_command("restore", str(tmp_path), stdout=io.StringIO())

@@ -1,117 +1,103 @@
-"""A set's manifest, and its cross-check with the database.
+"""A set's description: `objects.jsonl`, one line per stored version, written as the versions are
+copied; and `manifest.json`, written last (a set without it is incomplete).
 
-`manifest.json` (written last: a set without it is incomplete) says when the snapshot was taken,
-the dump's SHA-256, each bucket's role and name, totals, timings and the cross-check's findings;
-`objects.jsonl` holds one line per stored version: role, bucket, key, version id, position among
-the key's versions, size, SHA-256, type, metadata, encryption, retention, legal hold.
+`objects.jsonl`: role, bucket, key, version id, position among the key's versions, size, SHA-256,
+type, metadata, encryption, retention, legal hold. Since format 2 its lines are in (bucket,
+key, position) order and `manifest.json` records their count and the file's SHA-256, so a
+restore reads it one key at a time and knows it whole. Format 1 sets (earlier releases) hold the
+same lines in bucket-registry order and no file digest; they are still restored (their line
+count is checked against the manifest's totals).
 
-The cross-check holds every object the database says is live (the storage ledger) and every
-SHA-256 it records (the ledger's and those of storage/digests.py: FASTQs, outputs, report
-PDFs, archives, audit exports) against the versions the set holds.
+`manifest.json`: when the snapshot was taken, the dump's SHA-256, each bucket's role and name,
+totals, timings and the cross-check's findings (storage/backup/crosscheck.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
-from storage.digests import recorded_digests
-from storage.models import StoredObject
+from storage.backup.database import BackupError
 
-FORMAT = "wes-backup/1"
+FORMAT = "wes-backup/2"
+READABLE = ("wes-backup/1", FORMAT)
 MANIFEST = "manifest.json"
 OBJECTS = "objects.jsonl"
 DUMP = "database.dump"
 BLOBS = "blobs"
 
 
-@dataclass
-class CrossCheck:
-    live_objects: int = 0               # ledger rows live at the snapshot
-    digests_checked: int = 0            # recorded SHA-256s held against a stored version
-    missing: list[str] = field(default_factory=list)      # recorded with a digest, not stored
-    pending: list[str] = field(default_factory=list)      # live in the ledger, no digest, not stored
-    mismatched: list[str] = field(default_factory=list)   # stored with another SHA-256
+class ObjectsWriter:
+    """`objects.jsonl`, a line at a time, with the totals the manifest records."""
 
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.mismatched)
+    def __init__(self, set_dir: Path):
+        self.path = set_dir / OBJECTS
+        self.out = open(self.path, "wb")
+        self.digest = hashlib.sha256()
+        self.lines = self.versions = self.delete_markers = self.bytes = 0
 
-    def as_dict(self) -> dict:
-        return {"live_objects": self.live_objects, "digests_checked": self.digests_checked,
-                "missing": self.missing, "pending": self.pending, "mismatched": self.mismatched,
-                "ok": self.ok}
+    def write(self, entry: dict) -> None:
+        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+        self.out.write(line)
+        self.digest.update(line)
+        self.lines += 1
+        if entry["delete_marker"]:
+            self.delete_markers += 1
+        else:
+            self.versions += 1
+            self.bytes += entry["size"]
 
-    def problems(self) -> list[str]:
-        return ([f"recorded in the database but not stored: {m}" for m in self.missing]
-                + [f"stored with another SHA-256 than the database records: {m}"
-                   for m in self.mismatched])
-
-
-def recorded_objects() -> tuple[list[dict], list[tuple[str, str, str, str]]]:
-    """What the database says is stored, read in the caller's transaction (the dump's snapshot
-    during a backup): the ledger's live rows, and (bucket, key, sha256, what) from every digest
-    source."""
-    live = list(StoredObject.objects.filter(deleted_at__isnull=True)
-                .values("bucket", "key", "size", "sha256"))
-    return live, list(recorded_digests())
+    def close(self) -> dict:
+        """Closes the file; what the manifest says of it."""
+        self.out.close()
+        return {"file": OBJECTS, "lines": self.lines, "sha256": self.digest.hexdigest(),
+                "order": "bucket, key, position"}
 
 
-def version_known_at(versions: list[dict], when: datetime | None) -> dict | None:
-    """The version the database knew at `when`: the newest stored no later than it (the oldest
-    when every one is newer); None when only delete markers are left."""
-    stored = [v for v in versions if not v["delete_marker"]]
-    if not stored:
-        return None
-    if when is not None:
-        earlier = [v for v in stored if datetime.fromisoformat(v["last_modified"]) <= when]
-        if earlier:
-            return earlier[-1]
-    return stored[0] if when is not None else stored[-1]
-
-
-def cross_check(entries: list[dict], live: list[dict], digests: list, *,
-                snapshot_at: datetime | None) -> CrossCheck:
-    by_object: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for entry in entries:
-        by_object[(entry["bucket"], entry["key"])].append(entry)
-    for versions in by_object.values():
-        versions.sort(key=lambda e: e["position"])
-    result = CrossCheck(live_objects=len(live))
-    live_keys = {(row["bucket"], row["key"]) for row in live}
-    expected: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    for row in live:
-        if row["sha256"]:
-            expected[(row["bucket"], row["key"])].append((row["sha256"], "ledger"))
-    for bucket, key, sha256, what in digests:
-        if sha256 and (bucket, key) in live_keys:
-            expected[(bucket, key)].append((sha256, what))
-    for bucket, key in sorted(live_keys):
-        version = version_known_at(by_object.get((bucket, key), []), snapshot_at)
-        named = f"{bucket}/{key}"
-        if version is None:
-            (result.missing if expected.get((bucket, key)) else result.pending).append(named)
-            continue
-        for sha256, what in expected.get((bucket, key), []):
-            result.digests_checked += 1
-            if version["sha256"] != sha256:
-                result.mismatched.append(f"{named} ({what}: database {sha256[:12]}..., stored "
-                                         f"{version['sha256'][:12]}...)")
-    return result
-
-
-def write_objects(set_dir: Path, entries: list[dict]) -> None:
-    with open(set_dir / OBJECTS, "w", encoding="utf-8") as out:
-        for entry in entries:
-            out.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
-def read_objects(set_dir: Path) -> list[dict]:
+def objects_of(set_dir: Path, bucket: str | None = None) -> Iterator[dict]:
+    """The set's entries, a line at a time (only `bucket`'s when given), in the file's order."""
+    # Lines are json.dumps(sort_keys=True) of entries, so a bucket's lines contain this text;
+    # testing for it first skips parsing the other buckets' lines.
+    named = f'"bucket": {json.dumps(bucket)}' if bucket is not None else ""
     with open(set_dir / OBJECTS, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        for line in lines:
+            if not line.strip() or named not in line:
+                continue
+            entry = json.loads(line)
+            if bucket is None or entry["bucket"] == bucket:
+                yield entry
+
+
+def check_objects_file(set_dir: Path, described: dict) -> None:
+    """`objects.jsonl` is the file the manifest describes: its SHA-256 (format 2), or (format 1,
+    which recorded none) its number of lines."""
+    path = set_dir / OBJECTS
+    if not path.exists():
+        raise BackupError(f"{set_dir} has no {OBJECTS}: the set is damaged")
+    digest, lines = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for line in f:
+            digest.update(line)
+            lines += bool(line.strip())
+    recorded = described.get("objects")
+    if recorded is not None:
+        if digest.hexdigest() != recorded["sha256"]:
+            raise BackupError(f"{path} does not have the SHA-256 the manifest records: the set "
+                              "is damaged")
+    elif lines != described["versions"] + described["delete_markers"]:
+        raise BackupError(f"{path} has {lines} line(s), the manifest counts "
+                          f"{described['versions'] + described['delete_markers']}: the set is "
+                          "damaged")
+
+
+def count_blobs(set_dir: Path) -> int:
+    blobs = set_dir / BLOBS
+    if not blobs.is_dir():
+        return 0
+    return sum(1 for folder in blobs.iterdir() if folder.is_dir()
+               for f in folder.iterdir() if not f.name.startswith("."))
 
 
 def write_manifest(set_dir: Path, manifest: dict) -> None:
@@ -127,6 +113,7 @@ def read_manifest(set_dir: Path) -> dict:
         raise FileNotFoundError(f"{set_dir} has no {MANIFEST}: the set is incomplete (its backup "
                                 "did not finish)")
     manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a WES Portal backup manifest ({FORMAT})")
+    if manifest.get("format") not in READABLE:
+        raise ValueError(f"{path} is not a WES Portal backup manifest this release reads "
+                         f"({', '.join(READABLE)}; it says {manifest.get('format')!r})")
     return manifest

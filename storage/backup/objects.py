@@ -1,6 +1,8 @@
 """The objects half of a set: every stored version of every bucket, copied out through the portal's
 S3 client (storage/s3.py) into content-addressed files (`blobs/ab/abcd...`, named by SHA-256, so a
-version stored twice is kept once), and put back in order on another server.
+version stored twice is kept once), and put back in order on another server. A bucket is
+listed through a sorted spool on disk and handled a key at a time, a bounded number of keys in
+flight, so memory does not grow with the number of objects.
 
 Why not rclone for this part: rclone copies the current objects well, and with `--s3-versions`
 lists and copies old versions, but as separate files (`a/x.txt`'s older version becomes
@@ -12,19 +14,25 @@ retention nor legal holds. The portal does both here; rclone moves the finished 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections import defaultdict
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
+from itertools import groupby
 from pathlib import Path
+from typing import Iterable, Iterator
 
+from storage.backup.spool import SortedSpool
 from storage.buckets import BucketRule
 from storage.checksums import CHUNK, HashingStream
 from storage.s3 import (bounded_transfer_config, bucket_exists, client, list_pages,
                         translated_errors)
 
 WORKERS = 4
+AHEAD = 64          # keys listed and in flight beyond the last one handed back
+LISTING_RUN = 50_000    # listed versions sorted in memory at a time (as JSON text: ~20 MB)
 SINGLE_PUT_LIMIT = 64 * 1024 * 1024
 
 
@@ -65,35 +73,52 @@ def _newest_first(item: dict):
     return -item["LastModified"].timestamp()
 
 
-def listed_entries(rule: BucketRule) -> list[dict]:
-    """Every version (and delete marker) of the bucket, oldest first within each key. An
-    unversioned bucket has one entry per object, with version id None."""
+def _listed(rule: BucketRule) -> Iterator[dict]:
+    """Every version (and delete marker) of the bucket as S3 lists them: keys in order, a key's
+    versions newest first. An unversioned bucket has one entry per object, version id None."""
     bucket = rule.name
-    entries: list[dict] = []
     if rule.versioned:
         for item, marker in versions_and_markers(bucket):
-            entries.append({"role": rule.role, "bucket": bucket, "key": item["Key"],
-                            "version_id": item["VersionId"], "delete_marker": marker,
-                            "latest": bool(item.get("IsLatest")),
-                            "last_modified": _iso(item["LastModified"]),
-                            "size": 0 if marker else item["Size"]})
+            yield {"role": rule.role, "bucket": bucket, "key": item["Key"],
+                   "version_id": item["VersionId"], "delete_marker": marker,
+                   "latest": bool(item.get("IsLatest")),
+                   "last_modified": _iso(item["LastModified"]),
+                   "size": 0 if marker else item["Size"]}
     else:
         for page in list_pages(bucket):
             for item in page.get("Contents", []):
-                entries.append({"role": rule.role, "bucket": bucket, "key": item["Key"],
-                                "version_id": None, "delete_marker": False, "latest": True,
-                                "last_modified": _iso(item["LastModified"]),
-                                "size": item["Size"]})
-    # S3 lists a key's versions newest first; restoring needs them oldest first. The listing's
-    # order, not the timestamps (which can tie within a second), decides.
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for entry in entries:
-        by_key[entry["key"]].append(entry)
-    ordered = []
-    for key in sorted(by_key):
-        for position, entry in enumerate(reversed(by_key[key])):
-            ordered.append({**entry, "position": position})
-    return ordered
+                yield {"role": rule.role, "bucket": bucket, "key": item["Key"],
+                       "version_id": None, "delete_marker": False, "latest": True,
+                       "last_modified": _iso(item["LastModified"]), "size": item["Size"]}
+
+
+def listed_keys(rule: BucketRule, spool_dir: Path) -> Iterator[list[dict]]:
+    """The bucket's keys in code-point order (S3's UTF-8 byte order), one at a time: each key's
+    versions oldest first with their `position`, which is what restoring needs. The listing
+    goes through a sorted spool on disk under `spool_dir`, not because S3's order is wrong but
+    because servers differ: SeaweedFS 4.48 lists an unversioned bucket folder by folder
+    (`lab/job/x` before `lab/job-x`), and the merges downstream need one order. Within a key
+    the listing's order (newest first), not the timestamps (which can tie within a second),
+    decides."""
+    with SortedSpool(spool_dir, run=LISTING_RUN) as spool:
+        for listed, entry in enumerate(_listed(rule)):
+            spool.add([entry["key"], listed, json.dumps(entry)])
+        for _key, rows in groupby(spool.sorted(), key=lambda row: row[0]):
+            newest_first = [json.loads(row[2]) for row in rows]
+            yield [{**entry, "position": position}
+                   for position, entry in enumerate(reversed(newest_first))]
+
+
+def bounded_map(pool: ThreadPoolExecutor, work, items: Iterable, ahead: int = AHEAD) -> Iterator:
+    """`pool.map` that reads `items` only `ahead` beyond what it has handed back (Executor.map
+    submits every item at once, which for a bucket's listing means all of it in memory)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def copy_out(entry: dict, blobs: Path) -> dict:
@@ -130,12 +155,14 @@ def copy_out(entry: dict, blobs: Path) -> dict:
             "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
 
 
-def copy_bucket(rule: BucketRule, blobs: Path) -> list[dict]:
-    """Every entry of the bucket, its versions copied into `blobs` (in parallel)."""
+def copy_bucket(rule: BucketRule, blobs: Path, spool_dir: Path) -> Iterator[dict]:
+    """Every entry of the bucket in (key, position) order, its versions copied into `blobs` as
+    they come (keys in parallel, a bounded number ahead)."""
     blobs.mkdir(parents=True, exist_ok=True)
-    entries = listed_entries(rule)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda entry: copy_out(entry, blobs), entries))
+        for copied in bounded_map(pool, lambda versions: [copy_out(e, blobs) for e in versions],
+                                  listed_keys(rule, spool_dir)):
+            yield from copied
 
 
 # --- restoring -------------------------------------------------------------------------------
@@ -184,24 +211,23 @@ def put_back(entry: dict, bucket: str, blobs: Path, now: datetime) -> dict:
             "hold_restored": "ObjectLockLegalHoldStatus" in lock}
 
 
-def restore_bucket(entries: list[dict], bucket: str, blobs: Path) -> list[dict]:
-    """Put every entry back into `bucket`: keys in parallel, each key's versions one after the
-    other, oldest first, so the server numbers and orders them as the original did."""
+def restore_bucket(groups: Iterable[list[dict]], bucket: str, blobs: Path) -> Iterator[dict]:
+    """Put every key's versions (from crosscheck.key_groups: one key at a time, oldest first)
+    back into `bucket`: keys in parallel, each key's versions one after the other, so the server
+    numbers and orders them as the original did. Yields each entry as written."""
     now = datetime.now(timezone.utc)
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for entry in entries:
-        by_key[entry["key"]].append(entry)
 
-    def one_key(key: str) -> list[dict]:
-        return [put_back(entry, bucket, blobs, now)
-                for entry in sorted(by_key[key], key=lambda e: e["position"])]
+    def one_key(versions: list[dict]) -> list[dict]:
+        return [put_back(entry, bucket, blobs, now) for entry in versions]
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return [entry for written in pool.map(one_key, sorted(by_key)) for entry in written]
+        for written in bounded_map(pool, one_key, groups):
+            yield from written
 
 
-def read_back(rule: BucketRule) -> dict[str, list[dict]]:
-    """What the server now holds, per key, oldest first, each version hashed by reading it."""
+def read_back(rule: BucketRule, spool_dir: Path) -> Iterator[tuple[str, list[dict]]]:
+    """What the server now holds, a key at a time in order: (key, its versions oldest first,
+    each hashed by reading it)."""
     def digest(entry: dict) -> dict:
         if entry["delete_marker"]:
             return entry
@@ -219,11 +245,9 @@ def read_back(rule: BucketRule) -> dict[str, list[dict]]:
                 "legal_hold": answer.get("ObjectLockLegalHoldStatus") == "ON"}
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        read = list(pool.map(digest, listed_entries(rule)))
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for entry in read:
-        by_key[entry["key"]].append(entry)
-    return by_key
+        yield from bounded_map(pool, lambda versions: (versions[0]["key"],
+                                                       [digest(e) for e in versions]),
+                               listed_keys(rule, spool_dir))
 
 
 def bucket_is_empty(rule: BucketRule) -> bool:

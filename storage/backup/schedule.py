@@ -46,7 +46,7 @@ def scheduled_backup() -> str:
         return "skipped: WES_BACKUP_TARGET is not set"
     try:
         result = backup_create(settings.BACKUP_TARGET, keep=settings.BACKUP_KEEP,
-                               log=logger.info)
+                               log=logger.info, via="schedule")
     except (BackupError, StorageError, OSError) as exc:
         mail_admins("Backup FAILED", f"The scheduled backup to {settings.BACKUP_TARGET} failed: "
                                      f"{exc}")

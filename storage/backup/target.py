@@ -53,6 +53,16 @@ class Target:
         return cls(spec, None)
 
     @property
+    def public(self) -> str:
+        """The spec without an rclone connection string's parameters (`:s3,secret_access_key=
+        ...:bucket` names keys inline), for the audit log and messages."""
+        return re.sub(r"^(:?[A-Za-z0-9_.-]+),[^:]*:", r"\1:", self.spec)
+
+    def public_where(self, name: str) -> str:
+        where = self.where(name)
+        return re.sub(r"^(:?[A-Za-z0-9_.-]+),[^:]*:", r"\1:", where)
+
+    @property
     def directory(self) -> Path:
         return Path(self.spec).expanduser().resolve()
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from storage import ledger, s3
-from storage.backup.manifest import read_manifest, read_objects
+from storage.backup.manifest import objects_of, read_manifest
 from storage.buckets import bucket_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +44,7 @@ def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_p
     manifest = read_manifest(set_dir)
     assert manifest["versions"] == 3 and manifest["cross_check"]["ok"]
     assert (set_dir / "database.dump").read_bytes()[:5] == b"PGDMP"
-    entries = read_objects(set_dir)
+    entries = list(objects_of(set_dir))
     a = sorted((e for e in entries if e["key"] == "lab/job/a.txt"), key=lambda e: e["position"])
     assert [e["sha256"] for e in a] == [hashlib.sha256(b).hexdigest() for b in (b"first", b"second")]
     assert all(e["version_id"] for e in a) and a[0]["sse"] == "AES256"
@@ -54,6 +54,23 @@ def test_a_set_holds_the_dump_every_version_and_a_manifest(provisioned_s3, tmp_p
     listed = io.StringIO()
     call_command("backup", str(tmp_path), "--list", stdout=listed)
     assert f"{set_dir.name}  complete" in listed.getvalue()
+
+
+@postgresql_only
+def test_the_list_of_versions_is_in_key_order_whatever_order_the_server_lists(provisioned_s3,
+                                                                               tmp_path):
+    # SeaweedFS lists an unversioned bucket folder by folder: lab/job/x before lab/job-x.
+    intermediate, results = bucket_name("intermediate"), bucket_name("results")
+    for key in ("lab/job/x.bam", "lab/job-x.bam", "lab!.txt", "lab-a/y.bam"):
+        s3.put_bytes(intermediate, key, key.encode(), content_type="application/octet-stream")
+        s3.put_bytes(results, key, key.encode(), content_type="text/plain")
+        ledger.record_put(bucket=intermediate, key=key, size=len(key),
+                          sha256=hashlib.sha256(key.encode()).hexdigest())
+
+    assert "4 live object(s) and 4 recorded SHA-256(s) match" in _backup(tmp_path)
+    (set_dir,) = tmp_path.iterdir()
+    listed = [(e["bucket"], e["key"]) for e in objects_of(set_dir)]
+    assert listed == sorted(listed) and len(listed) == 8
 
 
 @postgresql_only
@@ -88,7 +105,13 @@ def test_restore_refuses_a_damaged_set(provisioned_s3, tmp_path):
     (set_dir,) = tmp_path.iterdir()
     with open(set_dir / "database.dump", "ab") as dump:
         dump.write(b"\0")
-    with pytest.raises(CommandError, match="damaged"):
+    with pytest.raises(CommandError, match="database.dump does not have the SHA-256"):
+        call_command("restore", str(tmp_path), "--set", set_dir.name, stdout=io.StringIO())
+    with open(set_dir / "database.dump", "r+b") as dump:
+        dump.truncate(dump.seek(0, 2) - 1)
+    with open(set_dir / "objects.jsonl", "a") as listed:
+        listed.write('{"bucket": "x", "key": "y"}\n')
+    with pytest.raises(CommandError, match="objects.jsonl does not have the SHA-256"):
         call_command("restore", str(tmp_path), "--set", set_dir.name, stdout=io.StringIO())
     with pytest.raises(CommandError, match="not a backup set"):
         call_command("restore", str(tmp_path), "--set", "../x", stdout=io.StringIO())

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from common.sizes import format_size
 from storage.backup.database import BackupError
-from storage.backup.run import backup_restore
+from storage.backup.restore import backup_restore
 from storage.s3 import StorageError
 
 
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.timings.steps.items())
         if result.audit:
             self.stdout.write(result.audit)
+        for note in result.notes:
+            self.stdout.write(self.style.WARNING(note))
         if not result.ok:
             raise CommandError(f"restore of {result.name} found {len(result.problems)} "
                                "problem(s):\n  " + "\n  ".join(result.problems[:100]))
