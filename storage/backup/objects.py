@@ -48,10 +48,10 @@ def _iso(value) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-def versions_and_markers(bucket: str):
-    """(listed item, is a delete marker) of every version in the bucket, a page at a time; within a
-    key, newest first (as S3 lists them)."""
-    params: dict = {"Bucket": bucket}
+def versions_and_markers(bucket: str, prefix: str = ""):
+    """(listed item, is a delete marker) of every version in the bucket (under `prefix`), a page at
+    a time; within a key, newest first (as S3 lists them)."""
+    params: dict = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": VERSIONS_PAGE}
     while True:
         with translated_errors(f"list the versions in {bucket}"):
             answer = client().list_object_versions(**params)
@@ -92,6 +92,10 @@ def _listed(rule: BucketRule) -> Iterator[dict]:
                        "last_modified": _iso(item["LastModified"]), "size": item["Size"]}
 
 
+LISTED_CURRENT = -1   # a spooled row that only says the object listing shows the key
+VERSIONS_PAGE = 1000  # versions and delete markers per listing request (S3's largest page)
+
+
 def listed_keys(rule: BucketRule, spool_dir: Path) -> Iterator[list[dict]]:
     """The bucket's keys in code-point order (S3's UTF-8 byte order), one at a time: each key's
     versions oldest first with their `position`, which is what restoring needs. The listing
@@ -99,14 +103,34 @@ def listed_keys(rule: BucketRule, spool_dir: Path) -> Iterator[list[dict]]:
     because servers differ: SeaweedFS 4.48 lists an unversioned bucket folder by folder
     (`lab/job/x` before `lab/job-x`), and the merges downstream need one order. Within a key
     the listing's order (newest first), not the timestamps (which can tie within a second),
-    decides."""
+    decides. A versioned bucket's object listing is spooled beside its version listing, and a
+    current object the version listing left out is listed by its name (`_versions_of_key`)."""
     with SortedSpool(spool_dir, run=LISTING_RUN) as spool:
         for listed, entry in enumerate(_listed(rule)):
             spool.add([entry["key"], listed, json.dumps(entry)])
-        for _key, rows in groupby(spool.sorted(), key=lambda row: row[0]):
-            newest_first = [json.loads(row[2]) for row in rows]
+        if rule.versioned:   # every current object, to find the keys the version listing skipped
+            for page in list_pages(rule.name):
+                spool.extend([item["Key"], LISTED_CURRENT, ""] for item in page.get("Contents", []))
+        for key, rows in groupby(spool.sorted(), key=lambda row: row[0]):
+            newest_first = [json.loads(row[2]) for row in rows if row[2]]
+            if not newest_first:
+                newest_first = list(_versions_of_key(rule, key))
             yield [{**entry, "position": position}
                    for position, entry in enumerate(reversed(newest_first))]
+
+
+def _versions_of_key(rule: BucketRule, key: str) -> Iterator[dict]:
+    """One key's versions, newest first, asked for by name: for a key that the bucket's object
+    listing shows and its paged version listing left out. SeaweedFS 4.48 does that to keys that
+    sort before a folder of the same stem (`lab/job-x`, `lab/job.y` beside `lab/job/`), once the
+    listing spans more than one page; MinIO and S3 list every key."""
+    for item, marker in versions_and_markers(rule.name, prefix=key):
+        if item["Key"] == key:
+            yield {"role": rule.role, "bucket": rule.name, "key": key,
+                   "version_id": item["VersionId"], "delete_marker": marker,
+                   "latest": bool(item.get("IsLatest")),
+                   "last_modified": _iso(item["LastModified"]),
+                   "size": 0 if marker else item["Size"]}
 
 
 def bounded_map(pool: ThreadPoolExecutor, work, items: Iterable, ahead: int = AHEAD) -> Iterator:

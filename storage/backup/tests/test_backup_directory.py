@@ -73,6 +73,26 @@ def test_the_list_of_versions_is_in_key_order_whatever_order_the_server_lists(pr
     assert listed == sorted(listed) and len(listed) == 8
 
 
+def test_a_versioned_bucket_listed_over_many_pages_loses_no_key(provisioned_s3, tmp_path,
+                                                                   monkeypatch):
+    """SeaweedFS's paged version listing leaves out keys that sort before a folder of the same
+    stem (lab/job-x, lab/job.y beside lab/job/): the object listing still shows them, and they
+    are listed by name."""
+    from storage.backup import objects
+    from storage.buckets import bucket
+
+    monkeypatch.setattr(objects, "VERSIONS_PAGE", 2)
+    rule = bucket("results")
+    keys = ["a", "lab!", "lab-a/x", "lab/a", "lab/job-x", "lab/job.y", "lab/job/x",
+            "lab/job/z/w", "lab/jobx", "lab0", "z"]
+    for key in keys:
+        for body in (b"first", b"second"):
+            s3.put_bytes(rule.name, key, body, content_type="text/plain")
+    listed = [[(e["key"], e["position"]) for e in versions]
+              for versions in objects.listed_keys(rule, tmp_path)]
+    assert listed == [[(key, 0), (key, 1)] for key in sorted(keys)]
+
+
 @postgresql_only
 def test_a_set_that_lacks_what_the_database_records_fails(provisioned_s3, tmp_path):
     results = bucket_name("results")
