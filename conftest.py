@@ -45,6 +45,16 @@ def storage_settings_left_as_found():
 
 
 @pytest.fixture(autouse=True)
+def metric_counts_kept_for_later_dropped():
+    """Counts a test's storage errors left for the end of a request or task it never ended
+    (storage.metric_records.count_soon) are not written into a later test, or at exit."""
+    yield
+    from storage.metric_records import discard_pending
+
+    discard_pending()
+
+
+@pytest.fixture(autouse=True)
 def force_login_passes_mfa(monkeypatch):
     """`client.force_login(user)` (and so `client_for`) stands for a complete sign-in: for the
     roles that must use two-factor authentication, the session also records the code step, as

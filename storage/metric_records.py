@@ -66,6 +66,12 @@ def flush_pending(**_signal) -> None:
         _add(rows)
 
 
+def discard_pending() -> None:
+    """Forget the counts `count_soon` kept (the tests, between one test and the next)."""
+    with _pending_lock:
+        _pending.clear()
+
+
 def observe(name: str, values: list[tuple[dict, float]]) -> None:
     """Add observations [(labels, value)] to the histogram `name` (buckets: STEP_BUCKETS)."""
     rows: dict[tuple[str, str], float] = defaultdict(float)
