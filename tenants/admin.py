@@ -13,12 +13,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from common.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
+from common.admin import CappedCountPaginator, LargeTableAdminMixin, ReadOnlyAdminMixin
 from common.csv_cells import csv_cell
 from tenants import audit_actions
 from tenants.audit import Actor, audit_record, event_hash_matches
-from tenants.audit_filters import (ActionFilter, ActorFilter, CappedCountPaginator,
-                                    CreatedBetweenFilter, MonthFilter)
+from tenants.audit_filters import ActionFilter, ActorFilter, CreatedBetweenFilter, MonthFilter
 from tenants.audit_verify import audit_chain_verify_request, latest_verification
 from tenants.models import AuditEvent, AuditExport, Invitation, Lab, Membership
 from tenants import user_admin  # noqa: F401  (registers the user pages)
@@ -148,8 +147,6 @@ class AuditEventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
                         "beginning), or an actor's email (whole).")
     ordering = ["-id"]
     list_per_page = 50
-    show_full_result_count = False  # the count of the whole log is an estimate (paginator)
-    paginator = CappedCountPaginator
     change_list_template = "admin/tenants/auditevent/change_list.html"
     fieldsets = [
         (None, {"fields": ["id", "created_at", "action", "actor_id", "actor_email", "lab",

@@ -1,15 +1,12 @@
-"""The audit list's filters and its count (tenants/admin.py AuditEventAdmin): each one served by
+"""The audit list's filters (tenants/admin.py AuditEventAdmin): each one served by
 an index of the audit table (tenants/models.py), none drawing its choices from the table."""
 
 from datetime import date, datetime, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Max, Min
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 from common.admin import SelectListFilter, TextListFilter, params_kept
 from tenants import audit_actions
@@ -153,28 +150,3 @@ class MonthFilter(admin.SimpleListFilter):
         return queryset.filter(
             created_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=zone),
             created_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=zone))
-
-
-class CappedCountPaginator(Paginator):
-    """The audit list's count without reading the table: the planner's row estimate for the
-    whole log (kept by ANALYZE/autovacuum), and for a filter a count that stops at COUNT_CAP rows
-    (the list then says "more than 2,000"; a narrower filter gives the exact number)."""
-
-    COUNT_CAP = 2_000
-    estimated = False   # the count is the planner's estimate of the whole log
-    capped = False      # the count stopped at COUNT_CAP
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not queryset.query.where and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                               [queryset.model._meta.db_table])
-                row = cursor.fetchone()
-            if row and row[0] > self.COUNT_CAP:
-                self.estimated = True
-                return int(row[0])
-        found = queryset.order_by()[:self.COUNT_CAP + 1].count()
-        self.capped = found > self.COUNT_CAP
-        return self.COUNT_CAP if self.capped else found

@@ -52,7 +52,6 @@ class SampleAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admi
     list_select_related = ["lab"]
     search_fields = ["name", "external_id"]
     ordering = ["-created_at", "-id"]
-    show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
     list_per_page = 50
 
     list_defer = ("clinical_indication", "hpo_terms", "rejection_reason", "verification_note")

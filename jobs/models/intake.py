@@ -80,9 +80,11 @@ class Sample(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # The sample list's orders within a lab (jobs/intake/selectors.py SAMPLE_SORTS).
+        # The sample list's orders within a lab (jobs/intake/selectors.py SAMPLE_SORTS), and the
+        # admin's list of every lab's samples, newest first.
         indexes = [models.Index(fields=["lab", "-created_at", "-id"], name="sample_lab_newest"),
-                   models.Index(fields=["lab", "name", "id"], name="sample_lab_name")]
+                   models.Index(fields=["lab", "name", "id"], name="sample_lab_name"),
+                   models.Index(fields=["-created_at", "-id"], name="sample_newest")]
         constraints = [
             # A rejected sample's name may be used again for a fresh attempt.
             models.UniqueConstraint(fields=["lab", "name"], condition=~Q(status="rejected"),

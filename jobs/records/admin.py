@@ -75,7 +75,6 @@ class JobAdmin(PhiViewAudited, LargeTableAdminMixin, ReadOnlyAdminMixin, admin.M
                   "sample__verification_note")
     search_fields = ["sample__name", "sample__external_id"]
     ordering = ["-submitted_at", "-id"]
-    show_full_result_count = False   # the filtered count is enough; no second COUNT(*)
     list_per_page = 50
     inlines = [JobOutputInline]
     actions = ["place_legal_hold", "lift_legal_hold"]

@@ -285,6 +285,33 @@ def test_the_list_marks_held_jobs_whose_objects_wait_in_queries_that_do_not_grow
     assert "HELD: Case done<" in html
 
 
+def test_the_long_lists_count_without_reading_the_table(client_for, staff, lab_a, monkeypatch):
+    """common.admin.CappedCountPaginator: the whole table's count is PostgreSQL's estimate (no
+    COUNT over every row), a filter's count stops at the cap; the page says which."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from common.admin import CappedCountPaginator
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the estimate is PostgreSQL's (pg_class.reltuples)")
+    monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 3)
+    for n in range(5):
+        make_job(lab_a, f"COUNTED{n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_job")
+    client = client_for(staff)
+    with CaptureQueriesContext(connection) as plain:
+        html = client.get(CHANGELIST).content.decode()
+    assert 'data-count="estimated">About 5 jobs in all' in html
+    assert not [q for q in plain.captured_queries if q["sql"].startswith("SELECT COUNT(*)")
+                and "LIMIT" not in q["sql"]]
+    html = client.get(f"{CHANGELIST}?status__exact=succeeded").content.decode()
+    assert 'data-count="capped">More than 3 jobs match' in html
+    html = client.get(f"{CHANGELIST}?q=PSN-COUNTED1").content.decode()
+    assert "data-count" not in html and "1 job" in html
+
+
 @pytest.mark.parametrize("url,action", [
     (CHANGELIST, audit_actions.JOB_ADMIN_LISTED),
     ("/admin/jobs/sample/", audit_actions.SAMPLE_ADMIN_LISTED)])
