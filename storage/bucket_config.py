@@ -4,10 +4,7 @@ drift check. Calls go through the client and error translation of storage/s3.py.
 
 from __future__ import annotations
 
-from django.conf import settings
-
-from storage.s3 import (BotoCoreError, ClientError, client, explain, is_not_configured,
-                        translated_errors)
+from storage.s3 import answer_unless, client, is_not_configured, translated_errors
 
 
 def get_versioning(name: str) -> bool:
@@ -40,14 +37,7 @@ def enable_object_lock(name: str) -> None:
 
 def read_setting(action: str, read, *, when_unset):
     """Read one bucket setting; a setting the bucket does not have is `when_unset`, not an error."""
-    try:
-        return read()
-    except ClientError as exc:
-        if is_not_configured(exc):
-            return when_unset
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
-    except BotoCoreError as exc:
-        raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
+    return answer_unless(action, read, absent=is_not_configured, default=when_unset)
 
 
 def get_default_encryption(name: str) -> str | None:

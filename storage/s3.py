@@ -209,17 +209,23 @@ def bucket_located(name: str, *, probe: bool = False) -> bool:
     return True
 
 
-def unless_missing(action: str, call):
-    """What `call()` answers, or None when the bucket, object or upload it names does not exist;
-    any other failure is a StorageError that says what was being done."""
+def answer_unless(action: str, call, *, absent, default=None):
+    """What `call()` answers, or `default` when the server's refusal is one `absent(exc)` accepts
+    (a missing object, a setting the bucket does not have); any other failure is a StorageError
+    that says what was being done."""
     try:
         return call()
     except ClientError as exc:
-        if is_not_found(exc):
-            return None
+        if absent(exc):
+            return default
         raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
     except BotoCoreError as exc:
         raise explain(exc, endpoint=settings.MINIO_ENDPOINT, action=action) from exc
+
+
+def unless_missing(action: str, call):
+    """What `call()` answers, or None when the bucket, object or upload it names does not exist."""
+    return answer_unless(action, call, absent=is_not_found)
 
 
 def bucket_exists(name: str) -> bool:

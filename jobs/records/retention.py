@@ -56,13 +56,8 @@ def job_hold_place(*, actor, job: Job, reason: str, request=None) -> Job:
         job.place_hold(by=who.email, reason=reason)
         job.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_by",
                                 "legal_hold_at"])
-        details = {"reason": job.legal_hold_reason, "status": job.status}
-        if at_once:
-            with acting_as("records"):
-                details["object_versions_held"] = holds.job_objects_hold(job, on=True)
-        else:
-            job_objects_hold_queue(job=job)
-            details["objects"] = HOLD_OBJECTS_QUEUED
+        details = {"reason": job.legal_hold_reason, "status": job.status,
+                   **_objects_to_row(job, at_once, counted_as="object_versions_held")}
         audit_record(actor=who, action=audit_actions.LEGAL_HOLD_PLACED, lab=job.lab,
                      resource_type="job", resource_id=job.pk, request=request, details=details)
     return job
@@ -80,15 +75,20 @@ def job_hold_lift(*, actor, job: Job, reason: str = "", request=None) -> Job:
         job.lift_hold()
         job.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_by",
                                 "legal_hold_at"])
-        if at_once:
-            with acting_as("records"):
-                details["object_versions_released"] = holds.job_objects_hold(job, on=False)
-        else:
-            job_objects_hold_queue(job=job)
-            details["objects"] = HOLD_OBJECTS_QUEUED
+        details.update(_objects_to_row(job, at_once, counted_as="object_versions_released"))
         audit_record(actor=who, action=audit_actions.LEGAL_HOLD_LIFTED, lab=job.lab,
                      resource_type="job", resource_id=job.pk, request=request, details=details)
     return job
+
+
+def _objects_to_row(job: Job, at_once: bool, *, counted_as: str) -> dict:
+    """Bring the job's object holds to what its row now says: here, with the records key (the
+    audit details get the count of versions), or by queuing the records task."""
+    if at_once:
+        with acting_as("records"):
+            return {counted_as: holds.job_objects_hold(job, on=job.legal_hold)}
+    job_objects_hold_queue(job=job)
+    return {"objects": HOLD_OBJECTS_QUEUED}
 
 
 def hold_objects_group(job_id) -> str:

@@ -37,6 +37,15 @@ sys.exit(int(code))
 """
 
 
+def running_job(lab, clinician, **fields) -> Job:
+    """A job of a new sample, running its first attempt."""
+    sample = Sample.objects.create(
+        lab=lab, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
+        consent_confirmed_at=timezone.now(), created_by=clinician.user)
+    return Job.objects.create(lab=lab, sample=sample, submitted_by=clinician.user, attempts=1,
+                              status="running", **fields)
+
+
 @pytest.fixture
 def run_replaying(lab_a, clinician, settings, tmp_path, monkeypatch):
     """`run_replaying(runner, trace=..., stdout=..., log=..., stderr=..., code=...)`: the outcome
@@ -44,12 +53,7 @@ def run_replaying(lab_a, clinician, settings, tmp_path, monkeypatch):
     settings.PIPELINE_WORK_DIR = tmp_path / "work"
 
     def replay(runner, *, trace=None, stdout=None, log=None, stderr=None, code=1):
-        sample = Sample.objects.create(
-            lab=lab_a, name="TEST1", external_id="P-1", sex="female",
-            clinical_indication="test", consent_confirmed_at=timezone.now(),
-            created_by=clinician.user)
-        job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
-                                 runner=runner, attempts=1, status="running")
+        job = running_job(lab_a, clinician, runner=runner)
         run = PipelineRun(job, "test-owner", publish=lambda job, out_dir: None)
         run.work_dir.mkdir(parents=True)
         files = [str(f) if f else "" for f in (trace, stdout, log, stderr)]
@@ -219,12 +223,8 @@ def test_a_cancelled_job_stays_cancelled_when_its_stop_leaves_exit_143_rows(
     from tenants.models import AuditEvent
 
     settings.PIPELINE_WORK_DIR = tmp_path / "work"
-    sample = Sample.objects.create(
-        lab=lab_a, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
-        consent_confirmed_at=timezone.now(), created_by=clinician.user)
-    job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
-                             runner="nextflow", attempts=1, status="running",
-                             lease_owner="test-owner", started_at=timezone.now())
+    job = running_job(lab_a, clinician, runner="nextflow", lease_owner="test-owner",
+                      started_at=timezone.now())
     run = PipelineRun(job, "test-owner", publish=lambda job, out_dir: None)
     run.work_dir.mkdir(parents=True)
     monkeypatch.setattr(run, "command", lambda reads, reference: [
@@ -267,13 +267,9 @@ def test_a_dead_workers_run_is_told_to_retry_nothing_before_it_is_ended(lab_a, c
     from jobs.runs.workspace import work_dir_of
 
     settings.PIPELINE_WORK_DIR = tmp_path / "work"
-    sample = Sample.objects.create(
-        lab=lab_a, name="TEST1", external_id="P-1", sex="female", clinical_indication="test",
-        consent_confirmed_at=timezone.now(), created_by=clinician.user)
-    job = Job.objects.create(lab=lab_a, sample=sample, submitted_by=clinician.user,
-                             runner="nextflow", attempts=1, status="running",
-                             lease_owner="dead-worker", runner_host=socket.gethostname(),
-                             lease_expires_at=timezone.now() - timedelta(seconds=1))
+    job = running_job(lab_a, clinician, runner="nextflow", lease_owner="dead-worker",
+                      runner_host=socket.gethostname(),
+                      lease_expires_at=timezone.now() - timedelta(seconds=1))
     work_dir_of(job).mkdir(parents=True)
     claimed = _claim(job.pk, "new-worker")
     assert claimed.attempts == 2 and claimed.lease_owner == "new-worker"
